@@ -41,14 +41,18 @@ def compile_args() -> list[str]:
 
 
 def extensions() -> list[Extension]:
+    """One extension per ext/*.pyx, each told how it was built (read back by ext/buildinfo.pyx)."""
+    import Cython
+
     modules = sorted(p.stem for p in (HERE / "ext").glob("*.pyx"))
+    flags = compile_args()
+    macros = [
+        ("GILBENCH_CYTHON_VERSION", f'"{Cython.__version__}"'),
+        ("GILBENCH_CFLAGS", '"' + " ".join(flags) + '"'),
+    ]
     return [
-        Extension(
-            f"gilbench.kernels._{name}_c",
-            [f"ext/{name}.pyx"],
-            extra_compile_args=compile_args(),
-            define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-        )
+        Extension(f"gilbench.kernels._{name}_c", [f"ext/{name}.pyx"],
+                  extra_compile_args=flags, define_macros=macros)
         for name in modules
     ]
 
