@@ -1,0 +1,259 @@
+"""Calibration, warm-up, interleaved repeats, wall and CPU time accounting.
+
+A *group* is every cell of one (kernel, variant): the serial baseline and each executor at each
+worker count, all on the same chunks (strong scaling) or the same chunks per worker (weak).
+``measure_group`` opens every executor of the group, does one cold run in each (which includes
+pool start-up and doubles as warm-up), then ``repeats`` rounds in which each cell runs once, in a
+shuffled order, so that drift of a noisy machine hits every cell alike. ``summarize`` turns the
+raw times into the cell of the results schema (median, IQR, bootstrap speedup, efficiency, CPU
+utilisation, stability).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from gilbench import executors, kernels, stats
+from gilbench.kernels import Kernel
+
+#: chunks per worker in strong scaling: enough to balance load when chunk costs differ a little
+CHUNKS_PER_WORKER = 4
+INTERLEAVE_SEED = 1234
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    """One configuration to measure."""
+
+    kernel: str
+    variant: str
+    executor: str
+    workers: int
+    size: int
+    n_chunks: int
+    start_method: str | None = None
+    scaling: str = "strong"
+
+    @property
+    def key(self) -> tuple:
+        return (self.kernel, self.variant, self.executor, self.workers)
+
+    @property
+    def label(self) -> str:
+        return f"{self.kernel}/{self.variant}/{self.executor}/{self.workers}"
+
+
+@dataclass
+class Raw:
+    """The raw measurements of one cell."""
+
+    wall_s: list[float] = field(default_factory=list)
+    cpu_s: list[float] = field(default_factory=list)
+    cold_wall_s: float | None = None
+    cold_cpu_s: float | None = None
+    error: str | None = None
+    timed_out: bool = False
+    result: Any = None
+    result_ok: bool | None = None
+
+
+def round_size(size: float) -> int:
+    """Round to two significant digits, so sizes read well in reports."""
+    if size < 100:
+        return max(1, int(round(size)))
+    digits = int(math.floor(math.log10(size))) - 1
+    return int(round(size / 10**digits) * 10**digits)
+
+
+def time_serial(kernel: Kernel, variant: str, size: int, n_chunks: int) -> float:
+    """Wall seconds of one serial run of ``variant`` at ``size`` (parent process)."""
+    fn = executors.base.lookup(kernel.name, variant)
+    chunks = kernel.split(size, n_chunks)
+    start = time.perf_counter()
+    for chunk in chunks:
+        fn(chunk)
+    return time.perf_counter() - start
+
+
+def calibrate(kernel: Kernel, variant: str, target_s: float, n_chunks: int) -> tuple[int, float]:
+    """The size at which a serial run of ``variant`` lasts about ``target_s``; (size, seconds).
+
+    Grows the size geometrically from the kernel's small verify size until a run lasts a fifth
+    of the target, then scales linearly (every kernel's cost is linear in its size) and checks.
+    Must be called inside ``kernel.session()``.
+    """
+    if kernel.prepare is not None:
+        kernel.prepare(kernel.verify_size)
+    size = max(kernel.min_size, kernel.verify_size, n_chunks)
+    elapsed = time_serial(kernel, variant, size, n_chunks)
+    while elapsed < target_s / 5:
+        grow = min(100.0, max(2.0, (target_s / 3) / max(elapsed, 1e-6)))
+        size = int(size * grow)
+        elapsed = time_serial(kernel, variant, size, n_chunks)
+    size = max(kernel.min_size, n_chunks, round_size(size * target_s / elapsed))
+    return size, time_serial(kernel, variant, size, n_chunks)
+
+
+def _describe(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}".strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+class _Open:
+    """An executor of the group and the chunks it runs."""
+
+    def __init__(self, spec: CellSpec, kernel: Kernel):
+        self.spec = spec
+        self.kernel = kernel
+        self.chunks = kernel.split(spec.size, spec.n_chunks)
+        cls = executors.get(spec.executor)
+        self.executor = cls(spec.kernel, spec.variant, spec.workers, spec.size, spec.start_method)
+        self.raw = Raw()
+        self.started = False
+
+    def run_once(self, cold: bool) -> None:
+        if self.raw.error is not None:
+            return
+        try:
+            start = time.perf_counter()
+            if cold:
+                self.executor.start()
+                self.started = True
+            result = self.executor.run(self.chunks)
+            wall = time.perf_counter() - start
+        except Exception as exc:
+            self.raw.error = _describe(exc)
+            self.raw.traceback = traceback.format_exc()  # type: ignore[attr-defined]
+            self.close()
+            return
+        value = self.kernel.reduce(result.partials)
+        if cold:
+            self.raw.cold_wall_s, self.raw.cold_cpu_s = wall, result.cpu_s
+            self.raw.result = value
+        else:
+            self.raw.wall_s.append(wall)
+            self.raw.cpu_s.append(result.cpu_s)
+            if not self.kernel.agrees(value, self.raw.result):
+                self.raw.error = f"result changed between runs: {self.raw.result!r} then {value!r}"
+
+    def close(self) -> None:
+        if self.started:
+            try:
+                self.executor.close()
+            except Exception as exc:  # a failing shutdown must not lose the measurements
+                if self.raw.error is None:
+                    self.raw.error = f"shutdown failed: {_describe(exc)}"
+            self.started = False
+
+
+def _start_order(spec: CellSpec) -> int:
+    # Process executors first: forking after thread pools exist risks deadlocks in the child
+    # (and warns on 3.12+), so their workers are started before any thread is.
+    return 0 if executors.get(spec.executor).uses_processes else 1
+
+
+def measure_group(specs: list[CellSpec], repeats: int,
+                  on_run: Callable[[CellSpec, Raw], None] | None = None,
+                  seed: int = INTERLEAVE_SEED) -> dict[tuple, Raw]:
+    """Measure every cell of one (kernel, variant) group, interleaved; returns raw data by key.
+
+    Must be called inside the kernel's ``session()``. ``on_run(spec, raw)`` is called after each
+    run (for progress displays).
+    """
+    kernel = kernels.get(specs[0].kernel)
+    if kernel.prepare is not None:
+        kernel.prepare(max(s.size for s in specs))
+    opened = [_Open(s, kernel) for s in sorted(specs, key=_start_order)]
+    rng = random.Random(seed)
+    try:
+        for cell in opened:
+            cell.run_once(cold=True)
+            if on_run:
+                on_run(cell.spec, cell.raw)
+        for _ in range(repeats):
+            order = list(opened)
+            rng.shuffle(order)
+            for cell in order:
+                cell.run_once(cold=False)
+                if on_run:
+                    on_run(cell.spec, cell.raw)
+    finally:
+        for cell in opened:
+            cell.close()
+    return {cell.spec.key: cell.raw for cell in opened}
+
+
+def family_of(executor: str) -> str:
+    return executors.get(executor).family
+
+
+def summarize(spec: CellSpec, raw: Raw, serial: Raw | None, kernel: Kernel,
+              reference: Any = None) -> dict[str, Any]:
+    """The results-schema cell for ``spec`` from its raw times and the serial baseline's."""
+    error = raw.error
+    if error is None and reference is not None and raw.result is not None:
+        if not kernel.agrees(raw.result, reference):
+            error = f"result {raw.result!r} differs from the serial result {reference!r}"
+    cell: dict[str, Any] = {
+        "kernel": spec.kernel,
+        "variant": spec.variant,
+        "executor": spec.executor,
+        "family": family_of(spec.executor),
+        "kind": kernel.kind,
+        "unit": kernel.unit,
+        "workers": spec.workers,
+        "start_method": spec.start_method,
+        "scaling": spec.scaling,
+        "size": spec.size,
+        "n_chunks": spec.n_chunks,
+        "repeats": len(raw.wall_s),
+        "wall_s": raw.wall_s,
+        "cpu_s": raw.cpu_s,
+        "cold_wall_s": raw.cold_wall_s,
+        "startup_s": None,
+        "median_s": None,
+        "iqr_s": None,
+        "serial_median_s": None,
+        "speedup": None,
+        "efficiency": None,
+        "cpu_utilization": None,
+        "throughput": None,
+        "stable": False,
+        "unstable_reason": None,
+        "error": error,
+        "timed_out": raw.timed_out,
+        "result_ok": None if raw.result is None else error is None,
+    }
+    if error is not None or not raw.wall_s:
+        if error is None:
+            cell["error"] = "no measured runs"
+        return cell
+    med = stats.median(raw.wall_s)
+    cell["median_s"] = med
+    cell["iqr_s"] = stats.iqr(raw.wall_s)
+    cell["throughput"] = spec.size / med if med > 0 else None
+    cell["cpu_utilization"] = stats.median([c / w for c, w in zip(raw.cpu_s, raw.wall_s) if w > 0])
+    if executors.get(spec.executor).uses_processes or spec.executor == "thread-pool":
+        if raw.cold_wall_s is not None:
+            # what creating the pool and starting its workers added to the first run
+            cell["startup_s"] = raw.cold_wall_s - med
+    stable, reason = stats.stability(raw.wall_s)
+    if serial is not None and serial.error is None and serial.wall_s:
+        cell["serial_median_s"] = stats.median(serial.wall_s)
+        scale = spec.workers if spec.scaling == "weak" else 1.0
+        cell["speedup"] = stats.bootstrap_ratio(serial.wall_s, raw.wall_s, scale=scale)
+        cell["efficiency"] = cell["speedup"]["median"] / spec.workers
+        if stable:
+            serial_ok, serial_reason = stats.stability(serial.wall_s)
+            if not serial_ok:
+                stable, reason = False, f"serial baseline unstable: {serial_reason}"
+    elif serial is not None and serial.error is not None:
+        reason = reason or f"no speedup: the serial baseline failed ({serial.error})"
+    cell["stable"] = stable
+    cell["unstable_reason"] = reason
+    return cell
