@@ -121,6 +121,8 @@ def main(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     _check_writable(args.out)
     console = Console(stderr=True)
+    if not console.is_terminal:  # logs and CI: do not squeeze the tables into 80 columns
+        console.width = max(console.width, 140)
     groups = plan(config)
     total_runs = sum(len(specs) * (1 + config.repeats) for _, _, specs in groups)
     n_cells = sum(len(specs) for _, _, specs in groups)
