@@ -1,17 +1,94 @@
-"""(being written)"""
+"""Compare two results files side by side (another host, another interpreter build such as GIL
+vs free-threaded, before/after a change). Cells are matched by kernel, variant, executor and
+worker count; per cell: the ratio b/a of the median time per unit of work, its bootstrap 95%
+interval, and faster / slower / not significant (significant when the interval excludes 1).
+Writes compare.md and compare.html and prints the table."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-HELP = "(being written)"
+HELP = "compare two results files: per-cell ratio, interval, faster/slower/not significant"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("a", metavar="A.json", help="the baseline results file")
+    parser.add_argument("b", metavar="B.json", help="the results file compared with it")
+    parser.add_argument("-o", "--out", metavar="DIR", default="gilbench-compare",
+                        help="directory for compare.md and compare.html "
+                             "(default: gilbench-compare)")
+    parser.add_argument("--all", action="store_true",
+                        help="print every cell on the terminal (default: only significant "
+                             "differences and problems)")
+
+
+def _names(a: str, b: str) -> tuple[str, str]:
+    """Short, distinct names for the two files (their stems, else their paths)."""
+    na, nb = Path(a).stem, Path(b).stem
+    if na == nb:
+        na, nb = str(a), str(b)
+    return na, nb
 
 
 def main(args: argparse.Namespace) -> int:
-    from gilbench.cli import UsageError
+    from rich.console import Console
+    from rich.table import Table
 
-    raise UsageError("not implemented yet")
+    from gilbench.cli import UsageError
+    from gilbench.report import load_any
+    from gilbench.report.compare import TEST_TEXT, _run_label, row_cells, write_compare
+    from gilbench.results import ResultsError
+
+    try:
+        doc_a, doc_b = load_any(args.a), load_any(args.b)
+    except ResultsError as exc:
+        raise UsageError(str(exc)) from None
+    names = _names(args.a, args.b)
+    try:
+        comp, paths = write_compare(doc_a, doc_b, args.out, names)
+    except OSError as exc:
+        raise UsageError(f"cannot write the comparison to {args.out}: {exc}") from None
+
+    console = Console()
+    la, lb = _run_label(doc_a), _run_label(doc_b)
+    head = Table(show_header=True, title="gilbench compare")
+    head.add_column("")
+    head.add_column(f"a = {names[0]}")
+    head.add_column(f"b = {names[1]}")
+    for key in ("host", "usable cores", "Python", "build", "created"):
+        head.add_row(key, la[key], lb[key])
+    console.print(head)
+    from gilbench.report.analysis import contention
+
+    for name, doc in zip(names, (doc_a, doc_b)):
+        busy = contention(doc)
+        if busy:
+            console.print(f"[yellow]run {name}: {busy.replace('**', '')}[/]", highlight=False)
+
+    colours = {"faster": "green", "slower": "red", "not-significant": "bright_black",
+               "failed": "bold red", "missing": "yellow"}
+    table = Table(title="every cell" if args.all else
+                  "cells that differ or failed (--all: every cell)")
+    for col in ("kernel", "variant", "executor", "W", "ratio b/a [95%]", "b vs a",
+                "speedup a → b"):
+        table.add_column(col, justify="right" if col == "W" else "left")
+    shown = 0
+    for r in comp.rows:
+        if not args.all and (r.status == "not significant" or r.status.startswith("only in")):
+            continue
+        kernel, variant, executor, w, _ma, _mb, ratio, badge, sa, sb = row_cells(r)
+        verdict = f"[{colours.get(badge.code, 'white')}]{badge.text}[/]"
+        speed = f"{sa.split(' [')[0]} → {sb.split(' [')[0]}"
+        table.add_row(kernel, variant, executor, w, ratio, verdict, speed)
+        shown += 1
+    if shown:
+        console.print(table)
+    only = [r for r in comp.rows if r.status.startswith("only in")]
+    if only and not args.all:
+        console.print(f"{len(only)} cells are in one file only (listed in {paths['markdown']}).",
+                      highlight=False)
+    console.print(TEST_TEXT.replace("**", ""), highlight=False)
+    console.print(f"[bold]{comp.summary()}[/]", highlight=False)
+    console.print(f"wrote {paths['html']} and {paths['markdown']}", highlight=False)
+    return 0

@@ -1,17 +1,87 @@
-"""(being written)"""
+"""Write a report from a results file: report.md, a self-contained report.html (plots embedded,
+opens offline) and the plots as PNG files. The report says, per kernel, variant and executor,
+whether the work ran in parallel here (the rule is printed under the verdict table), checks the
+classic claims about the GIL against the numbers, and lists every failed or unstable cell."""
 
 from __future__ import annotations
 
 import argparse
 
-HELP = "(being written)"
+HELP = "write report.md, report.html and plots from a results file"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("results", metavar="RESULTS.json",
+                        help="a results file written by `gilbench run`")
+    parser.add_argument("-o", "--out", metavar="DIR", default="gilbench-report",
+                        help="directory for report.md, report.html and the plots "
+                             "(default: gilbench-report)")
+    parser.add_argument("--quiet", action="store_true",
+                        help="print only the paths written, not the verdicts")
+
+
+def print_summary(doc: dict, console) -> None:
+    """The headline and the verdict matrix on the terminal (rich)."""
+    from rich.table import Table
+
+    from gilbench.report import analysis as A
+
+    colours = {"parallel": "green", "partial": "yellow", "concurrent": "bright_black",
+               "slower": "red", "failed": "bold red"}
+    head = A.headline(doc)
+    console.print(_plain(head["host"]))
+    if head["warning"]:
+        console.print("[yellow]" + _plain(head["warning"]) + "[/]", highlight=False)
+    console.print(_plain(head["answer"]), highlight=False)
+    judged = A.judge(doc)
+    if not judged:
+        return
+    executors = sorted({j.executor for j in judged}, key=A.executor_sort_key)
+    table = Table(title=f"verdicts ({A.usable_cores(doc)} usable cores)")
+    for col in ["kernel", "variant"] + executors:
+        table.add_column(col)
+    rows: dict[tuple[str, str], dict[str, str]] = {}
+    for j in judged:
+        sp = "" if j.verdict.code == "failed" else f" {j.cell['speedup']['median']:.2f}×"
+        warn = " ⚠" if j.verdict.unstable else ""
+        at = f" @{j.workers}" if len({x.workers for x in judged}) > 1 else ""
+        rows.setdefault((j.kernel, j.variant), {})[j.executor] = (
+            f"[{colours.get(j.verdict.code, 'white')}]{j.verdict.label}[/]{sp}{warn}{at}")
+    for (k, v), cells in rows.items():
+        table.add_row(k, v, *(cells.get(e, "—") for e in executors))
+    console.print(table)
+
+
+def _plain(markdown: str) -> str:
+    """Markdown emphasis to rich markup (bold), escaping rich's own brackets."""
+    import re
+
+    from rich.markup import escape
+
+    text = escape(markdown)
+    text = re.sub(r"\*\*(.+?)\*\*", r"[bold]\1[/bold]", text)
+    return re.sub(r"(?<!\w)\*(\S.*?)\*(?!\w)", r"\1", text)
 
 
 def main(args: argparse.Namespace) -> int:
-    from gilbench.cli import UsageError
+    from rich.console import Console
 
-    raise UsageError("not implemented yet")
+    from gilbench.cli import UsageError
+    from gilbench.report import load_any, write_report
+    from gilbench.results import ResultsError
+
+    try:
+        doc = load_any(args.results)
+    except ResultsError as exc:
+        raise UsageError(str(exc)) from None
+    console = Console()
+    try:
+        paths = write_report(doc, args.out)
+    except OSError as exc:
+        raise UsageError(f"cannot write the report to {args.out}: {exc}") from None
+    if not args.quiet:
+        print_summary(doc, console)
+    n_plots = sum(1 for k in paths if k.startswith("plot:"))
+    console.print(f"wrote {paths['html']} (self-contained), {paths['markdown']} and "
+                  f"{n_plots} plot{'s' if n_plots != 1 else ''}", highlight=False)
+    return 0

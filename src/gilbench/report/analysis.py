@@ -22,6 +22,11 @@ import statistics
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
+try:  # the measurement work's statistics module; the report falls back on its own formula
+    from gilbench.stats import karp_flatt as _stats_karp_flatt
+except ImportError:  # pragma: no cover - older trees without gilbench.stats
+    _stats_karp_flatt = None
+
 # --- the rule's constants (the printed rule is generated from them, so text and code agree) ---
 #: fraction of the ideal (n cores) the interval's low end and the CPU utilisation must reach
 PARALLEL_FRACTION = 0.75
@@ -123,10 +128,11 @@ def is_failed(cell: dict) -> bool:
 def failure_text(cell: dict) -> str:
     """One line saying why a failed cell failed."""
     parts = []
-    if cell.get("timed_out"):
+    error = str(cell.get("error") or "").strip()
+    if cell.get("timed_out") and "timed out" not in error.lower():
         parts.append("timed out")
-    if cell.get("error"):
-        parts.append(str(cell["error"]).splitlines()[0] if cell["error"].strip() else "error")
+    if error:
+        parts.append(error.splitlines()[0])
     if cell.get("result_ok") is False:
         parts.append("result disagreed with the python reference")
     if not parts:
@@ -174,9 +180,9 @@ def verdict(cell: dict, usable_cores: int) -> Verdict:
     io = kind(cell) == "io"
     words = {code: pair[1 if io else 0] for code, pair in LABELS.items()}
     unstable = is_unstable(cell)
-    if is_failed(cell):
+    if is_failed(cell):  # the failure is the news; its spread (if any) is not
         return Verdict("failed", "timed out" if cell.get("timed_out") else "failed",
-                       failure_text(cell), unstable)
+                       failure_text(cell), False)
     if family(cell) == "serial":
         return Verdict("baseline", words["baseline"], "the serial baseline", unstable)
     w = cell["workers"]
@@ -225,18 +231,12 @@ def verdict_workers(worker_counts: Iterable[int], usable_cores: int) -> int:
 
 def karp_flatt(speedup: float, p: int) -> float | None:
     """Karp–Flatt experimentally determined serial fraction e = (1/S − 1/p) / (1 − 1/p);
-    None when undefined (p < 2 or S ≤ 0)."""
-    try:  # the measurement work may provide it; use theirs when present so both agree
-        from gilbench.stats import karp_flatt as _kf  # type: ignore[attr-defined]
-    except ImportError:
-        _kf = None
-    if p < 2 or speedup is None or not speedup > 0:
+    None when undefined (p < 2 or S not a positive number)."""
+    if p < 2 or speedup is None or not (isinstance(speedup, (int, float)) and speedup > 0) \
+            or not math.isfinite(speedup):
         return None
-    if _kf is not None:
-        try:
-            return float(_kf(speedup, p))
-        except Exception:  # a different signature: fall back on the formula below
-            pass
+    if _stats_karp_flatt is not None:  # one formula for the whole package
+        return _stats_karp_flatt(float(speedup), int(p))
     return (1.0 / speedup - 1.0 / p) / (1.0 - 1.0 / p)
 
 
@@ -388,7 +388,8 @@ def _range(values: Sequence[float]) -> str:
 
 
 def headline(doc: dict) -> dict[str, str]:
-    """The host line and a one-paragraph answer drawn from the verdicts (Markdown inline text)."""
+    """``{"host", "answer", "warning"}``: the host line, a one-paragraph answer drawn from the
+    verdicts, and a warning when the host was busy ("" if not); Markdown inline text."""
     host = doc.get("host", {})
     c = usable_cores(doc)
     gil = host.get("gil_enabled")
@@ -398,7 +399,8 @@ def headline(doc: dict) -> dict[str, str]:
     detail = []
     if host.get("logical_cores") is not None:
         detail.append(f"{host['logical_cores']} logical")
-    if host.get("affinity_cores") is not None and host.get("affinity_cores") != host.get("logical_cores"):
+    affinity = host.get("affinity_cores")
+    if affinity is not None and affinity != host.get("logical_cores"):
         detail.append(f"affinity {host['affinity_cores']}")
     if quota is not None:
         detail.append(f"cgroup quota {quota:g}")
@@ -420,64 +422,141 @@ def headline(doc: dict) -> dict[str, str]:
         if kind(j.cell) != "io":
             by_pair.setdefault((j.variant, j.executor), []).append(j)
 
-    reached: dict[str, list[tuple[str, list[float]]]] = {}
-    partly: list[str] = []
-    not_reached: dict[str, list[tuple[str, list[float]]]] = {}
+    reached: list[tuple[str, str, list[float]]] = []
+    partly_groups: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+    not_reached: list[tuple[str, str, list[float]]] = []
+    gain: list[tuple[str, str, list[float]]] = []
+    noisy: list[tuple[str, str, list[float]]] = []
     for (v, e), js in sorted(by_pair.items(), key=lambda kv: (variant_sort_key(kv[0][0]),
                                                                executor_sort_key(kv[0][1]))):
-        ok = [j for j in js if j.verdict.code != "failed"]
+        # unstable cells do not speak for a pair: their verdicts are tentative
+        ok = [j for j in js if j.verdict.code != "failed" and not j.verdict.unstable]
         if not ok:
+            if any(j.verdict.code != "failed" for j in js):
+                noisy.append((v, e, []))
             continue
         par = [j for j in ok if j.verdict.code == "parallel"]
         speeds = [float(j.cell["speedup"]["median"]) for j in ok]
         if len(par) == len(ok):
-            reached.setdefault(v, []).append((e, speeds))
+            reached.append((v, e, speeds))
+        elif not par and any(j.verdict.code == "partial" for j in ok):
+            gain.append((v, e, speeds))
         elif par:
-            partly.append(f"{v} with {e} ({len(par)} of {len(ok)} kernels)")
+            partly_groups.setdefault(
+                (v, tuple(f"{j.kernel}: {j.verdict.label}" for j in ok if j not in par)),
+                []).append(e)
         else:
-            not_reached.setdefault(v, []).append((e, speeds))
-
-    def pairs(groups: dict[str, list[tuple[str, list[float]]]]) -> str:
-        parts = []
-        for v, es in groups.items():
-            speeds = [s for _, ss in es for s in ss]
-            parts.append(f"**{v}** with {_join([e for e, _ in es])} ({_range(speeds)})")
-        return "; ".join(parts)
+            not_reached.append((v, e, speeds))
+    all_variants = {j.variant for j in judged if kind(j.cell) != "io"}
+    partly = [f"{v} with {_join(es)} (not on {', '.join(_shorten(list(miss), 3))})"
+              for (v, miss), es in partly_groups.items()]
 
     if judged:
         w_counts = sorted({j.workers for j in judged if kind(j.cell) != "io"})
-        at = f"at {_join([str(w) for w in w_counts])} workers" if w_counts else ""
+        at = f" at {_join([str(w) for w in w_counts])} workers" if w_counts else ""
         if reached:
-            sentences.append(f"Reached several cores here {at}: {pairs(reached)}.")
+            sentences.append(f"Reached several cores here{at}: "
+                             f"{_pairs_text(reached, all_variants)}.")
         elif by_pair and c >= 2:
-            sentences.append(f"No variant/executor pair reached several cores on CPU work {at}.")
+            sentences.append(f"No variant/executor pair reached several cores on CPU work{at}.")
         if partly:
-            sentences.append(f"Parallel on some kernels only: {_join(partly)}.")
+            sentences.append(f"Parallel on some kernels only: {_join(_shorten(partly))}.")
+        if gain:
+            sentences.append(f"A real gain, short of parallel: {_pairs_text(gain, all_variants)}.")
         if not_reached:
-            sentences.append(f"Did not: {pairs(not_reached)}.")
-        io = [j for j in judged if kind(j.cell) == "io" and j.verdict.code != "failed"]
-        if io:
-            ov = sorted({f"{j.kernel}/{j.variant} with {j.executor}" for j in io
-                         if j.verdict.code == "parallel"})
-            no = sorted({f"{j.kernel}/{j.variant} with {j.executor}" for j in io
-                         if j.verdict.code in ("concurrent", "slower")})
+            sentences.append("No clear gain over serial (concurrent only or slower; medians "
+                             f"in brackets): {_pairs_text(not_reached, all_variants)}.")
+        if noisy:
+            sentences.append("Too noisy to judge (every cell unstable): "
+                             f"{_pairs_text(noisy, all_variants, bold=False)}.")
+        io_kernels = sorted({j.kernel for j in judged if kind(j.cell) == "io"},
+                            key=lambda k: [x.kernel for x in judged].index(k))
+        for k in io_kernels:
+            io = [j for j in judged if j.kernel == k and j.verdict.code != "failed"
+                  and not j.verdict.unstable]
+            vs = {j.variant for j in io}
+            ov = [(j.variant, j.executor, [float(j.cell["speedup"]["median"])])
+                  for j in io if j.verdict.code == "parallel"]
+            no = [(j.variant, j.executor, [float(j.cell["speedup"]["median"])])
+                  for j in io if j.verdict.code in ("concurrent", "slower")]
+            parts = []
             if ov:
-                sentences.append(f"Waits overlapped for {_join(_shorten(ov))}.")
+                parts.append(f"overlapped for {_pairs_text(ov, vs, bold=False)}")
             if no:
-                sentences.append(f"Waits did not overlap for {_join(_shorten(no))}.")
-    else:
+                parts.append(f"did not overlap for {_pairs_text(no, vs, bold=False)}")
+            if parts:
+                sentences.append(f"Waits ({k}) " + "; ".join(parts) + ".")
+    elif doc["cells"]:
         sentences.append("The file holds no cells besides the serial baselines, so there is "
                          "nothing to judge.")
+    elif doc.get("experiments"):
+        sentences.append("This file holds experiments only "
+                         f"({_join(sorted(doc['experiments']))}), no speedup cells: "
+                         "see the claims and the experiments below.")
+    else:
+        sentences.append("This file holds no cells yet (the run was interrupted before the "
+                         "first cell finished, or is still running).")
     n_failed = sum(1 for x in doc["cells"] if is_failed(x))
     n_unstable = sum(1 for x in doc["cells"] if is_unstable(x) and not is_failed(x))
     if n_failed or n_unstable:
-        sentences.append(
-            f"{n_failed} cell{'s' if n_failed != 1 else ''} failed and {n_unstable} "
-            f"{'were' if n_unstable != 1 else 'was'} unstable (listed under *Problems*).")
+        failed_words = ("No cell failed" if not n_failed else
+                        f"{n_failed} cell{'s' if n_failed != 1 else ''} failed")
+        sentences.append(f"{failed_words}; {n_unstable} {'were' if n_unstable != 1 else 'was'} "
+                         "unstable (listed under *Problems*).")
     if not doc.get("finished"):
         sentences.append("The run did not finish (interrupted or still running): "
                          "only the finished cells are shown.")
-    return {"host": host_line, "answer": " ".join(sentences)}
+    return {"host": host_line, "answer": " ".join(sentences), "warning": contention(doc) or ""}
+
+
+#: below this many cores used by the serial CPU cells, other processes took the CPU from the run
+CONTENDED_SERIAL_CORES = 0.8
+
+
+def contention(doc: dict) -> str | None:
+    """A warning (Markdown) when the run did not get the cores it asked for: the serial CPU
+    cells, which keep one core busy by construction, used clearly less than one (the process
+    waited for a CPU), with the load average as corroboration. None on a quiet run."""
+    utils = [x["cpu_utilization"] for x in doc["cells"]
+             if family(x) == "serial" and kind(x) in ("cpu", "memory") and not is_failed(x)
+             and isinstance(x.get("cpu_utilization"), (int, float))]
+    if not utils:
+        return None
+    got = statistics.median(utils)
+    if got >= CONTENDED_SERIAL_CORES:
+        return None
+    load = doc.get("host", {}).get("load_average_start")
+    load_text = ""
+    if isinstance(load, (list, tuple)) and load and isinstance(load[0], (int, float)):
+        load_text = (f"; the load average was {load[0]:g} when it started, on "
+                     f"{usable_cores(doc)} usable cores")
+    return (f"**Busy host:** serial CPU work got only {got:.2f} of a core (median Σ CPU / wall "
+            f"of the serial cells){load_text}. Other processes competed for the cores, so the "
+            "speedups below understate this host: re-run on a quiet machine before trusting "
+            "a verdict.")
+
+
+def _pairs_text(pairs: list[tuple[str, str, list[float]]], all_variants: set[str],
+                bold: bool = True) -> str:
+    """'python and cython-gil with threads and thread-pool (0.93–0.98×); …': variants that
+    share the same executors are named together, so the sentence stays short."""
+    by_variant: dict[str, list[str]] = {}
+    speeds: dict[str, list[float]] = {}
+    for v, e, sp in pairs:
+        by_variant.setdefault(v, []).append(e)
+        speeds.setdefault(v, []).extend(sp)
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for v, es in by_variant.items():
+        groups.setdefault(tuple(es), []).append(v)
+    parts = []
+    for es, vs in groups.items():
+        if len(vs) > 1 and set(vs) == all_variants:
+            who = "every variant"
+        else:
+            who = _join([f"**{v}**" if bold else v for v in vs])
+        sp = [x for v in vs for x in speeds[v]]
+        parts.append(f"{who} with {_join(list(es))}" + (f" ({_range(sp)})" if sp else ""))
+    return "; ".join(parts)
 
 
 def _shorten(items: list[str], limit: int = 8) -> list[str]:
@@ -490,8 +569,10 @@ def _shorten(items: list[str], limit: int = 8) -> list[str]:
 
 CLAIMS: list[tuple[str, str]] = [
     ("pure-python-threads-not-parallel", "Pure-Python CPU-bound threads do not run in parallel."),
-    ("nogil-c-code-parallel", "C code that releases the GIL (Cython `nogil`) runs threads in parallel."),
-    ("gil-released-on-sleep-io", "The GIL is released on sleep and blocking I/O, so waiting threads overlap."),
+    ("nogil-c-code-parallel",
+     "C code that releases the GIL (Cython `nogil`) runs threads in parallel."),
+    ("gil-released-on-sleep-io",
+     "The GIL is released on sleep and blocking I/O, so waiting threads overlap."),
     ("numpy-zlib-release-gil", "NumPy and zlib release the GIL inside their C loops."),
     ("asyncio-no-cpu-parallelism", "asyncio interleaves on one thread: no parallel CPU work."),
     ("processes-bypass-gil", "Processes run Python code in parallel."),
@@ -526,11 +607,13 @@ def _evidence(js: Sequence[Judged], limit: int = 4) -> str:
 
 
 def _decide(js: Sequence[Judged], good: set[str]) -> str:
-    """confirmed if every judged cell's verdict is in ``good``, refuted if none is, else mixed."""
+    """confirmed if every judged cell's verdict is in ``good``; refuted if none is and none is
+    *partial* (a partial gain is neither parallel nor serial: it cannot refute either way);
+    else mixed."""
     hits = sum(1 for j in js if j.verdict.code in good)
     if hits == len(js):
         return "confirmed"
-    if hits == 0:
+    if hits == 0 and not any(j.verdict.code == "partial" for j in js):
         return "refuted"
     return "mixed"
 
@@ -540,10 +623,16 @@ def claims(doc: dict) -> list[dict]:
     c = usable_cores(doc)
     host = doc.get("host", {})
     gil_on = host.get("gil_enabled", True)
-    judged = [j for j in judge(doc) if j.verdict.code != "failed"]
+    all_judged = judge(doc)
+    failed = [j for j in all_judged if j.verdict.code == "failed"]
+    every = [j for j in all_judged if j.verdict.code != "failed"]
+    # an unstable cell does not decide a claim (its verdict is tentative); it is named instead
+    judged = [j for j in every if not j.verdict.unstable]
+    shaky = [j for j in every if j.verdict.unstable]
 
-    def sel(variants=None, families=None, executors=None, kinds=("cpu",), kernels=None):
-        return [j for j in judged
+    def sel(variants=None, families=None, executors=None, kinds=("cpu",), kernels=None,
+            pool=None):
+        return [j for j in (judged if pool is None else pool)
                 if (variants is None or j.variant in variants)
                 and (families is None or family(j.cell) in families)
                 and (executors is None or j.executor in executors)
@@ -553,84 +642,80 @@ def claims(doc: dict) -> list[dict]:
     one_core = f"not measurable: this host has {c} usable core" if c < 2 else None
     out: dict[str, dict] = {}
 
-    def put(cid: str, verdict_: str, evidence: str) -> None:
+    def put(cid: str, verdict_: str, evidence: str, **query) -> None:
+        if query:
+            unsure = sel(pool=shaky, **query)
+            if unsure:
+                evidence += ("; " if evidence else "") + "left out as unstable: " + _evidence(unsure, 2)
+            broken = sel(pool=failed, **query)
+            if broken:
+                evidence += "; failed: " + ", ".join(
+                    f"{j.kernel}/{j.variant}/{j.executor}@{j.workers}" for j in broken[:4])
+                if len(broken) > 4:
+                    evidence += f" +{len(broken) - 4} more"
         out[cid] = {"id": cid, "verdict": verdict_, "evidence": evidence}
 
-    # pure-Python threads (a GIL build: the classic claim; a free-threaded run answers the last one)
-    js = sel(variants={"python"}, families={"threads"})
-    if one_core:
-        put("pure-python-threads-not-parallel", "not measured", one_core)
-    elif not js:
-        put("pure-python-threads-not-parallel", "not measured", "no python × threads cells on CPU kernels")
-    else:
-        # a "partial" gain counts against the claim: some work did overlap
-        d = _decide(js, {"concurrent", "slower"})
-        note = "" if gil_on else " (GIL off in this run)"
-        put("pure-python-threads-not-parallel", d, _evidence(js) + note)
+    def from_cells(cid: str, good: set[str], what: str, needs_cores: bool = True,
+                   note: str = "", control: dict | None = None, **query) -> None:
+        """Decide ``cid`` from the judged cells matching ``query``: confirmed when every
+        verdict is in ``good``, refuted when none is, mixed otherwise."""
+        if needs_cores and one_core:
+            return put(cid, "not measured", one_core)
+        js = sel(**query)
+        if not js:
+            tried = sel(pool=shaky + failed, **query)
+            return put(cid, "not measured",
+                       f"no {'stable, successful ' if tried else ''}{what} cells in this run",
+                       **query)
+        ev = _evidence(js) + note
+        if control:
+            held = sel(**control)
+            if held:
+                ev += "; control, GIL held while waiting: " + _evidence(held, 2)
+        put(cid, _decide(js, good), ev, **query)
 
-    js = sel(variants={"cython-nogil"}, families={"threads"})
-    if one_core:
-        put("nogil-c-code-parallel", "not measured", one_core)
-    elif not js:
-        put("nogil-c-code-parallel", "not measured", "no cython-nogil × threads cells on CPU kernels")
-    else:
-        put("nogil-c-code-parallel", _decide(js, {"parallel"}), _evidence(js))
-
-    js = sel(variants={"python"}, families={"threads"}, kinds=("io",))
-    if not js:
-        put("gil-released-on-sleep-io", "not measured", "no python × threads cells on I/O kernels (sleep, echo)")
-    else:
-        ev = _evidence(js)
-        held = sel(variants={"cython-gil"}, families={"threads"}, kinds=("io",))
-        if held:  # the control: a C sleep that keeps the GIL must not overlap
-            ev += "; control, GIL held while waiting: " + _evidence(held, 2)
-        put("gil-released-on-sleep-io", _decide(js, {"parallel"}), ev)
-
-    js = sel(variants={"numpy", "stdlib"}, families={"threads"})
-    if one_core:
-        put("numpy-zlib-release-gil", "not measured", one_core)
-    elif not js:
-        put("numpy-zlib-release-gil", "not measured", "no numpy/stdlib × threads cells on CPU kernels")
-    else:
-        put("numpy-zlib-release-gil", _decide(js, {"parallel"}), _evidence(js))
-
-    js = sel(executors={"asyncio"}, kinds=("cpu", "memory"))
-    if not js:
-        put("asyncio-no-cpu-parallelism", "not measured", "no asyncio cells on CPU kernels")
-    else:
-        put("asyncio-no-cpu-parallelism", _decide(js, {"concurrent", "slower"}), _evidence(js))
-
-    js = sel(variants={"python"}, families={"processes"})
-    if one_core:
-        put("processes-bypass-gil", "not measured", one_core)
-    elif not js:
-        put("processes-bypass-gil", "not measured", "no python × process executors on CPU kernels")
-    else:
-        put("processes-bypass-gil", _decide(js, {"parallel"}), _evidence(js))
-
+    # a "partial" gain counts against "not parallel": some of the work did overlap
+    from_cells("pure-python-threads-not-parallel", {"concurrent", "slower"},
+               "python × threads (CPU kernels)", note="" if gil_on else " (GIL off in this run)",
+               variants={"python"}, families={"threads"})
+    from_cells("nogil-c-code-parallel", {"parallel"}, "cython-nogil × threads (CPU kernels)",
+               variants={"cython-nogil"}, families={"threads"})
+    # waiting needs no core, so this one is measurable on one core too
+    from_cells("gil-released-on-sleep-io", {"parallel"}, "python × threads (I/O kernels)",
+               needs_cores=False, variants={"python"}, families={"threads"}, kinds=("io",),
+               control={"variants": {"cython-gil"}, "families": {"threads"}, "kinds": ("io",)})
+    from_cells("numpy-zlib-release-gil", {"parallel"}, "numpy/stdlib × threads (CPU kernels)",
+               variants={"numpy", "stdlib"}, families={"threads"})
+    from_cells("asyncio-no-cpu-parallelism", {"concurrent", "slower"},
+               "asyncio (CPU and memory kernels)", needs_cores=False, executors={"asyncio"},
+               kinds=("cpu", "memory"))
+    from_cells("processes-bypass-gil", {"parallel"}, "python × process executors (CPU kernels)",
+               variants={"python"}, families={"processes"})
     put("process-startup-cost", *_startup_claim(doc))
-
     for cid, experiment in EXPERIMENT_CLAIMS.items():
         put(cid, "not measured", f"needs the {experiment} experiment (not in this results file)")
-
     put("memory-bound-bandwidth-limit", *_bandwidth_claim(sel, one_core))
-
-    js = sel(variants={"python"}, families={"threads"})
     free = host.get("py_gil_disabled") or host.get("build") == "free-threaded"
     if not free or gil_on:
         why = ("this run used a GIL build" if not free else "free-threaded build, but the GIL "
                "was re-enabled in this run (PYTHON_GIL=1 or an extension needing it)")
         put("free-threaded-python-parallel", "not measured",
             f"{why}; run `gilbench run` on a free-threaded Python and `gilbench compare` the files")
-    elif one_core:
-        put("free-threaded-python-parallel", "not measured", one_core)
-    elif not js:
-        put("free-threaded-python-parallel", "not measured", "no python × threads cells on CPU kernels")
     else:
-        put("free-threaded-python-parallel", _decide(js, {"parallel"}), _evidence(js))
+        from_cells("free-threaded-python-parallel", {"parallel"}, "python × threads (CPU kernels)",
+                   variants={"python"}, families={"threads"})
 
     return [{"id": cid, "claim": text, **{k: out[cid][k] for k in ("verdict", "evidence")}}
             for cid, text in CLAIMS]
+
+
+def startup_is_cold_minus_warm(cells: Sequence[dict]) -> bool:
+    """True when every recorded start-up equals the first call minus the warm median, i.e.
+    the runner derived it rather than timing the pool's start alone."""
+    pairs = [(x["startup_s"], x["cold_wall_s"] - x["median_s"]) for x in cells
+             if x.get("startup_s") is not None and x.get("cold_wall_s") is not None
+             and x.get("median_s") is not None]
+    return bool(pairs) and all(abs(a - b) <= 1e-9 + 1e-6 * abs(b) for a, b in pairs)
 
 
 def _startup_claim(doc: dict) -> tuple[str, str]:
@@ -641,7 +726,8 @@ def _startup_claim(doc: dict) -> tuple[str, str]:
         s = cell.get("startup_s")
         if isinstance(s, (int, float)) and s >= 0 and not cell.get("error"):
             by_family.setdefault(family(cell), []).append(float(s))
-            label = cell["executor"] + (f" ({cell['start_method']})" if cell.get("start_method") else "")
+            method = cell.get("start_method")
+            label = cell["executor"] + (f" ({method})" if method else "")
             by_exec.setdefault(label, []).append(float(s))
     procs = by_family.get("processes")
     if not procs:
@@ -677,7 +763,8 @@ def _bandwidth_claim(sel, one_core: str | None) -> tuple[str, str]:
     cpu_par = [j for j in cpu if j.verdict.code == "parallel"]
     if cpu_par:
         return "confirmed", ev
-    return "mixed", ev + " — compute kernels did not scale either, so the GIL-free threads are not a clean control"
+    return "mixed", ev + (" — compute kernels did not scale either, so the GIL-free threads "
+                          "are not a clean control")
 
 
 def merge_claims(base: list[dict], extra: Iterable[dict]) -> list[dict]:

@@ -1,0 +1,402 @@
+"""The report: from a results document to report.md, report.html and the plots.
+
+``write_report(doc, outdir)`` is the public entry point (``gilbench report`` and
+``gilbench run --report DIR`` both call it). The report is built once as blocks
+(``gilbench.report.blocks``) and rendered to Markdown and to a self-contained HTML page.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import statistics
+from pathlib import Path
+from typing import Any
+
+from . import analysis as A
+from .blocks import (Badge, Block, Details, Heading, Image, Para, RawMarkdown, Table,
+                     to_html, to_markdown)
+
+TITLE = "gilbench report: when do threads use every core here?"
+
+
+# --------------------------------------------------------------------------------------------
+# sections
+
+
+def _cores(cell: dict) -> str:
+    u = cell.get("cpu_utilization")
+    return "—" if u is None else f"{u:.2f}"
+
+
+def _verdict_badge(j: A.Judged, common_w: int) -> Badge:
+    v, cell = j.verdict, j.cell
+    if v.code == "failed":
+        text = A.failure_text(cell)
+        detail = text if len(text) <= 48 else text[:47] + "…"
+    else:
+        detail = A.fmt_interval(cell["speedup"])
+        if A.kind(cell) != "io" and cell.get("cpu_utilization") is not None:
+            detail += f" · {cell['cpu_utilization']:.2f} cores"
+    if j.workers != common_w:
+        detail += f" @{j.workers}"
+    title = v.why + (f"; unstable: {A.unstable_text(cell)}" if v.unstable else "")
+    return Badge(v.code, v.label, title=title, detail=detail, warn=v.unstable)
+
+
+def verdict_section(doc: dict) -> list[Block]:
+    """The verdict matrix (rows kernel × variant, columns executors) and the printed rule."""
+    judged = A.judge(doc)
+    c = A.usable_cores(doc)
+    blocks: list[Block] = [Heading(2, "Verdicts", "verdicts")]
+    if not judged:
+        blocks.append(Para("No cells besides serial baselines: nothing to judge.", "note"))
+        return blocks
+    executors = sorted({j.executor for j in judged}, key=A.executor_sort_key)
+    common_w = statistics.mode([j.workers for j in judged])
+    serial = {(x["kernel"], x["variant"]): x for x in doc["cells"] if A.family(x) == "serial"}
+    rows: list[list] = []
+    seen: list[tuple[str, str]] = []
+    for j in judged:
+        if (j.kernel, j.variant) not in seen:
+            seen.append((j.kernel, j.variant))
+    for k, v in seen:
+        s = serial.get((k, v))
+        if s is None:
+            s_text = "—"
+        elif A.is_failed(s) and s.get("error"):
+            s_text = "failed"
+        else:
+            s_text = A.fmt_time(s.get("median_s"))
+        row: list = [f"**{k}**", v, s_text]
+        for e in executors:
+            j = next((j for j in judged if (j.kernel, j.variant, j.executor) == (k, v, e)), None)
+            row.append("—" if j is None else _verdict_badge(j, common_w))
+        rows.append(row)
+    blocks.append(Para(
+        f"Each cell judged at **{common_w} worker{'s' if common_w != 1 else ''}** "
+        f"(the largest count measured ≤ max({c} usable cores, 2); `@W` marks another count), "
+        "showing the speedup over serial with its 95% interval and the cores used. "
+        "The column *serial* is the baseline's median time. Other worker counts are under "
+        "[All numbers](#numbers)."))
+    blocks.append(Table(["kernel", "variant", "serial"] + executors, rows,
+                        ["l", "l", "r"] + ["l"] * len(executors), css="verdicts"))
+    blocks.append(RawMarkdown(A.RULE_MARKDOWN, css="rule"))
+    return blocks
+
+
+def plots_section(doc: dict, plots: dict[str, Path]) -> list[Block]:
+    blocks: list[Block] = [Heading(2, "Speedup curves", "curves")]
+    blocks.append(Para(
+        "Colour is the variant (python blue, cython-gil orange, cython-nogil green, numpy purple, "
+        "stdlib red); line style the executor family (threads solid, asyncio dotted, processes "
+        "dashed); marker the executor. Bands are the 95% intervals, the grey dashed line the "
+        "ideal min(W, usable cores) (W for I/O), the red dotted line the usable-core count. "
+        "Hollow markers: unstable; red ×: failed.", "note"))
+    speedups = [(k, p) for k, p in plots.items() if k.startswith("speedup-")]
+    for name, path in speedups:
+        kernel = name[len("speedup-"):]
+        blocks.append(Image(path, f"speedup vs workers for {kernel}"))
+    if not speedups:
+        blocks.append(Para("No parallel cells to plot.", "note"))
+    for key, heading, anchor, caption in (
+        ("utilization", "CPU utilisation", "utilization",
+         "Cores actually busy. A speedup without CPU utilisation above 1 is not parallelism "
+         "(I/O kernels are left out: waiting uses no CPU). Hatched bars: unstable."),
+        ("throughput", "Throughput: python vs cython-nogil", "throughput",
+         "The same work on one log axis: how far compiled code is ahead before any threads, and "
+         "what each executor adds."),
+        ("startup", "Start-up cost", "startup",
+         "Pool start-up against the worker count (medians over kernels and variants). Colours "
+         "for process pools are the start method (fork blue, forkserver green, spawn red)."),
+    ):
+        blocks.append(Heading(2, heading, anchor))
+        if key in plots:
+            blocks.append(Image(plots[key], heading, caption))
+        else:
+            blocks.append(Para("Not measured in this run.", "note"))
+        if key == "startup":
+            blocks.extend(startup_table(doc))
+    return blocks
+
+
+def startup_table(doc: dict) -> list[Block]:
+    groups: dict[tuple[str, str | None, int], list[dict]] = {}
+    for x in doc["cells"]:
+        if A.is_failed(x) or A.family(x) == "serial":
+            continue
+        if x.get("startup_s") is None and x.get("cold_wall_s") is None:
+            continue
+        groups.setdefault((x["executor"], x.get("start_method"), x["workers"]), []).append(x)
+    derived = A.startup_is_cold_minus_warm([x for xs in groups.values() for x in xs])
+    rows = []
+    for (e, sm, w), xs in sorted(groups.items(), key=lambda kv: (A.executor_sort_key(kv[0][0]),
+                                                                  kv[0][1] or "", kv[0][2])):
+        start = A.median([x["startup_s"] for x in xs if x.get("startup_s") is not None])
+        first = A.median([x["cold_wall_s"] - x["median_s"] for x in xs
+                          if x.get("cold_wall_s") is not None and x.get("median_s") is not None])
+        if start is None and e not in ("thread-pool", "process-pool"):
+            continue
+        rows.append([e, sm or "—", str(w), A.fmt_time(start),
+                     "—" if first is None else A.fmt_time(first) if first >= 0
+                     else f"−{A.fmt_time(-first)}", str(len(xs))])
+    if not rows:
+        return []
+    if derived:  # the two columns are the same numbers: show one, and say what it is
+        return [Para("The start-up in this file is the first (cold) call minus the warm median: "
+                     "pool creation, worker start and the first pickling together.", "note"),
+                Table(["executor", "start method", "workers", "start-up = cold − warm (median)",
+                       "cells"], [r[:3] + r[4:] for r in rows], ["l", "l", "r", "r", "r"])]
+    return [Table(["executor", "start method", "workers", "start-up (median)",
+                   "cold − warm (median)", "cells"], rows, ["l", "l", "r", "r", "r", "r"])]
+
+
+def scaling_section(doc: dict) -> list[Block]:
+    """Parallel efficiency and the Karp–Flatt serial fraction for each curve."""
+    c = A.usable_cores(doc)
+    blocks: list[Block] = [Heading(2, "Scaling per curve: efficiency and Karp–Flatt", "scaling")]
+    curves = {key: cells for key, cells in A.curves(doc["cells"]).items()
+              if A.family(cells[0]) != "serial" and A.kind(cells[0]) != "io"}
+    ws = sorted({x["workers"] for cells in curves.values() for x in cells if x["workers"] >= 2})
+    if not curves or not ws:
+        blocks.append(Para("No CPU-kernel curves with 2 or more workers.", "note"))
+        return blocks
+    blocks.append(Para(
+        "Per worker count *W*: parallel efficiency *E* = speedup / *p* and the Karp–Flatt "
+        "serial fraction *e* = (1/*S* − 1/*p*) / (1 − 1/*p*), with *p* = min(*W*, usable "
+        f"cores = {c}). *e* near 0: almost all the work ran in parallel; near 1: none did "
+        "(the GIL serialised it); *e* growing with *W*: overhead that grows with workers. "
+        "I/O kernels are left out (their speedup is overlap of waits, not cores)."))
+    rows = []
+    order = {k: i for i, k in enumerate(A.kernel_names(doc))}
+    for (k, v, e), cells in sorted(curves.items(), key=lambda kv: (
+            order[kv[0][0]], A.variant_sort_key(kv[0][1]), A.executor_sort_key(kv[0][2]))):
+        row = [k, v, e]
+        for w in ws:
+            cell = next((x for x in cells if x["workers"] == w), None)
+            if cell is None:
+                row.append("—")
+            elif A.is_failed(cell):
+                row.append("failed")
+            else:
+                eff = A.efficiency(cell, c)
+                kf = A.serial_fraction(cell, c)
+                row.append(f"E {eff:.2f} · e {kf:.2f}" if kf is not None else f"E {eff:.2f} · e —")
+        rows.append(row)
+    blocks.append(Details(f"efficiency and Karp–Flatt for {len(rows)} curves", [
+        Table(["kernel", "variant", "executor"] + [f"W = {w}" for w in ws], rows,
+              ["l", "l", "l"] + ["r"] * len(ws))], open=len(rows) <= 12))
+    return blocks
+
+
+CLAIM_CODES = {"confirmed": "confirmed", "refuted": "refuted", "mixed": "mixed",
+               "not measured": "not-measured"}
+
+
+def claims_section(doc: dict, outdir: Path) -> tuple[list[Block], list[Block]]:
+    """(claims table blocks, experiment sections from the plug-in)."""
+    claims = A.claims(doc)
+    experiment_blocks: list[Block] = []
+    if doc.get("experiments"):
+        try:
+            plugin = importlib.import_module("gilbench.report.experiments")
+        except ImportError as exc:
+            # absent (or importing something absent): the report still stands, and says so
+            missing = "is not installed" if exc.name == "gilbench.report.experiments" \
+                else f"cannot be imported ({exc})"
+            experiment_blocks += [Heading(2, "Experiments", "experiments"), Para(
+                f"This file holds experiments ({', '.join(sorted(doc['experiments']))}), but the "
+                f"experiments report plug-in (gilbench.report.experiments) {missing}: "
+                "their claims stay *not measured*.", "note")]
+        else:
+            md, extra = plugin.render(doc, outdir)
+            claims = A.merge_claims(claims, extra)
+            if md and md.strip():
+                experiment_blocks += [Heading(2, "Experiments", "experiments"), RawMarkdown(md)]
+    rows = []
+    for cl in claims:
+        code = CLAIM_CODES.get(cl["verdict"], "not-measured")
+        rows.append([cl["claim"], Badge(code, cl["verdict"], title=cl["id"]),
+                     cl.get("evidence") or "—", f"`{cl['id']}`"])
+    counts = {v: sum(1 for cl in claims if cl["verdict"] == v) for v in CLAIM_CODES}
+    summary = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
+    blocks: list[Block] = [
+        Heading(2, "What the article says, and what this host shows", "claims"),
+        Para(f"Each classic claim against this run's cells"
+             f"{' and experiments' if doc.get('experiments') else ''} ({summary}). Verdicts "
+             "of cells follow the rule under *Verdicts* (unstable cells do not decide a claim); "
+             "*mixed* means some agreed and some did not; *not measured* says what would "
+             "measure it."),
+        Table(["claim", "here", "evidence from this run", "id"], rows, ["l", "c", "l", "l"]),
+    ]
+    return blocks, experiment_blocks
+
+
+def problems_section(doc: dict) -> list[Block]:
+    """Every failed or unstable cell with its reason: nothing is hidden."""
+    rows = []
+    for x in sorted(doc["cells"], key=lambda x: (A.kernel_names(doc).index(x["kernel"]),
+                                                 *A.sort_key(x))):
+        if A.is_failed(x):
+            status = Badge("failed", "timed out" if x.get("timed_out") else "failed")
+            rows.append([A.describe_cell(x), status, A.failure_text(x)])
+        elif A.is_unstable(x):
+            rows.append([A.describe_cell(x), Badge("partial", "unstable"),
+                         A.unstable_text(x) + f" (speedup {A.fmt_interval(x.get('speedup'))})"])
+    blocks: list[Block] = [Heading(2, "Problems: failed and unstable cells", "problems")]
+    if not rows:
+        blocks.append(Para("None: every cell finished, agreed with the reference and was stable.",
+                           "note"))
+        return blocks
+    n_f = sum(1 for r in rows if r[1].code == "failed")
+    blocks.append(Para(f"{n_f} failed, {len(rows) - n_f} unstable. Failed cells have no speedup; "
+                       "unstable ones keep their numbers but their verdict is tentative "
+                       "(re-run on a quieter host or with more `--repeats`)."))
+    blocks.append(Table(["cell (kernel/variant/executor@workers)", "status", "why"], rows))
+    return blocks
+
+
+def numbers_section(doc: dict) -> list[Block]:
+    """Every cell's numbers, one collapsible table per kernel."""
+    c = A.usable_cores(doc)
+    blocks: list[Block] = [Heading(2, "All numbers", "numbers"), Para(
+        "Times are medians of the warm repeats with their interquartile range; speedup = "
+        "T(serial, same variant) / T(cell) with its bootstrap 95% interval; cores = Σ CPU / wall; "
+        f"E and e as above (p = min(W, {c})); cold = the first call, start-up included.", "note")]
+    for kernel in A.kernel_names(doc):
+        cells = sorted((x for x in doc["cells"] if x["kernel"] == kernel), key=A.sort_key)
+        unit = next((x.get("unit") for x in cells if x.get("unit")), "")
+        rows = []
+        for x in cells:
+            failed = A.is_failed(x)
+            fam = A.family(x)
+            if failed and x.get("error") is not None or failed and x.get("timed_out"):
+                status = Badge("failed", "timed out" if x.get("timed_out") else "failed",
+                               detail="")
+            elif failed:
+                status = Badge("failed", "failed")
+            elif fam == "serial":
+                status = Badge("baseline", "baseline", warn=A.is_unstable(x))
+            elif x["workers"] < 2:
+                status = Badge("single", "1 worker", warn=A.is_unstable(x))
+            else:
+                v = A.verdict(x, c)
+                status = Badge(v.code, v.label, title=v.why, warn=v.unstable)
+            eff = A.efficiency(x, c) if fam != "serial" else None
+            kf = A.serial_fraction(x, c)
+            rows.append([
+                x["variant"], x["executor"], str(x["workers"]), x.get("start_method") or "",
+                f"{x['size']:,}", A.fmt_time(x.get("median_s")), A.fmt_time(x.get("iqr_s")),
+                A.fmt_interval(x.get("speedup")) if fam != "serial" else "1 (baseline)",
+                _cores(x), "—" if eff is None else f"{eff:.2f}",
+                "—" if kf is None else f"{kf:.2f}",
+                A.fmt_rate(A.throughput(x), unit) if not failed else "—",
+                A.fmt_time(x.get("cold_wall_s")), A.fmt_time(x.get("startup_s")), status,
+            ])
+        table = Table(["variant", "executor", "W", "start", "size", "median", "IQR",
+                       "speedup [95%]", "cores", "E", "e", "throughput", "cold", "start-up",
+                       "verdict"], rows,
+                      ["l", "l", "r", "l", "r", "r", "r", "r", "r", "r", "r", "r", "r", "r", "l"])
+        blocks.append(Details(f"{kernel} ({len(cells)} cells)", [Heading(3, kernel), table]))
+    return blocks
+
+
+def run_section(doc: dict) -> list[Block]:
+    host = doc.get("host", {})
+    cfg = doc.get("config", {})
+    rows = [[k, _fmt_value(v)] for k, v in host.items()]
+    cfg_rows = [[k, _fmt_value(v)] for k, v in cfg.items()]
+    started = doc.get("created", "?")
+    finished = doc.get("finished") or "not finished (interrupted?)"
+    la0, la1 = host.get("load_average_start"), host.get("load_average_end")
+    load = ""
+    if la0 or la1:
+        load = f" Load average at start {_fmt_value(la0)}, at end {_fmt_value(la1)}."
+    command = " ".join(doc.get("command") or []) or "?"
+    return [
+        Heading(2, "The run", "run"),
+        Para(f"Started {started}, finished {finished}; {len(doc['cells'])} cells. "
+             f"Command: `{command}`.{load}"),
+        Details("configuration", [Table(["setting", "value"], cfg_rows)]),
+        Details("host and interpreter", [Table(["field", "value"], rows)]),
+    ]
+
+
+def _fmt_value(v: Any) -> str:
+    if isinstance(v, dict):
+        return ", ".join(f"{k}={_fmt_value(x)}" for k, x in v.items())
+    if isinstance(v, (list, tuple)):
+        return ", ".join(_fmt_value(x) for x in v)
+    if v is None:
+        return "—"
+    return str(v)
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def build(doc: dict, outdir: Path, plots: dict[str, Path]) -> list[Block]:
+    """All the report's blocks, in reading order."""
+    head = A.headline(doc)
+    claims_blocks, experiment_blocks = claims_section(doc, outdir)
+    has_cells = bool(doc["cells"])
+    sections = [("Verdicts", "verdicts"), ("Claims", "claims"), ("Problems", "problems"),
+                ("Curves", "curves"), ("Scaling", "scaling"), ("Experiments", "experiments"),
+                ("Numbers", "numbers"), ("Run", "run")]
+    if not has_cells:  # an experiments-only file (`gilbench claims`): no cell sections
+        sections = [s for s in sections if s[1] in ("claims", "experiments", "run")]
+    if not experiment_blocks:
+        sections = [s for s in sections if s[1] != "experiments"]
+    toc = " · ".join(f"[{t}](#{a})" for t, a in sections)
+    blocks: list[Block] = [
+        Heading(1, TITLE, "top"),
+        Para(head["host"], "host"),
+        *([Para(head["warning"], "warning")] if head["warning"] else []),
+        Para(head["answer"], "lead"),
+        Para(toc, "toc"),
+    ]
+    if has_cells:
+        blocks += verdict_section(doc)
+    blocks += claims_blocks
+    if has_cells:
+        blocks += problems_section(doc)
+        blocks += plots_section(doc, plots)
+        blocks += scaling_section(doc)
+    blocks += experiment_blocks
+    if has_cells:
+        blocks += numbers_section(doc)
+    blocks += run_section(doc)
+    return blocks
+
+
+def write_report(doc: dict, outdir: str | os.PathLike) -> dict[str, Path]:
+    """Write report.md, report.html and the plots (PNG) into ``outdir``.
+
+    ``doc`` is a validated results document (``gilbench.results.read`` or
+    ``gilbench.report.load_any``). Returns every file written, name -> path:
+    ``"markdown"``, ``"html"`` and one ``"plot:NAME"`` per PNG (``plot:speedup-primes``, ...).
+    """
+    from . import plots as P  # matplotlib is imported only when a report is written
+
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    plot_paths = P.write_plots(doc, outdir)
+    blocks = build(doc, outdir, plot_paths)
+    md_path = outdir / "report.md"
+    html_path = outdir / "report.html"
+    md_path.write_text(to_markdown(blocks), encoding="utf-8")
+    from gilbench import __version__
+
+    footer = (f"Written by gilbench {__version__} from a results file created "
+              f"{doc.get('created', '?')}. Self-contained: plots are embedded, nothing is "
+              "fetched.")
+    html_path.write_text(to_html(TITLE, blocks, outdir, footer), encoding="utf-8")
+    out: dict[str, Path] = {"markdown": md_path, "html": html_path}
+    out.update({f"plot:{name}": p for name, p in plot_paths.items()})
+    for b in blocks:  # the experiments plug-in's plots, as its Markdown refers to them
+        if isinstance(b, RawMarkdown):
+            for name in re.findall(r"!\[[^\]]*\]\(([^)\s/]+\.png)\)", b.text):
+                if (outdir / name).is_file():
+                    out.setdefault(f"plot:{Path(name).stem}", outdir / name)
+    return out
