@@ -1,0 +1,129 @@
+"""Fixtures of general use for gilbench's tests (all against the installed ``gilbench``).
+
+Fixtures
+--------
+``kernel``
+    Every registered kernel, one test per kernel (ids: the kernel's name), with its
+    ``session()`` open (see ``kernel_sessions``).
+``kernel_variant``
+    Every (kernel, variant) pair as a ``KernelVariant``, ids like ``primes-cython-nogil``;
+    a variant that is unavailable here (extension not compiled, NumPy missing) is skipped
+    with its ``reason``. Pick a subset with indirect parametrisation::
+
+        @pytest.mark.parametrize("kernel_variant", ["checksum-stdlib"], indirect=True)
+
+    Like aio-libs/propcache's fixture over its two implementations: every behaviour test
+    runs against each copy.
+``kernel_sessions``
+    ``open(kernel)``: enters ``kernel.session()`` at most once per test module and keeps it
+    open until the module ends (the echo kernel's server is started once, not per test).
+``usable_cores``
+    ``gilbench.host.usable_cores()``: min(affinity mask, cgroup CPU quota).
+``skip_if_one_core``
+    Skips the test when fewer than 2 cores are usable; use as
+    ``@pytest.mark.usefixtures("skip_if_one_core")``.
+
+Marker
+------
+``@pytest.mark.needs_cores`` (declared in pyproject.toml) skips a test when fewer than 2 cores
+are usable; ``@pytest.mark.needs_cores(4)`` asks for 4. This is the marker form of
+``skip_if_one_core`` (test modules cannot import conftest under ``--import-mode=importlib``,
+so the helper is a marker and a fixture rather than an importable object).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Callable, Iterator, NamedTuple
+
+import pytest
+
+from gilbench import host, kernels
+from gilbench.kernels import Kernel, Variant
+
+
+class KernelVariant(NamedTuple):
+    """One variant of one kernel; unpacks as ``kernel, variant = kernel_variant``."""
+
+    kernel: Kernel
+    variant: Variant
+
+    @property
+    def id(self) -> str:
+        return f"{self.kernel.name}-{self.variant.name}"
+
+
+def _all_pair_ids() -> list[str]:
+    """``kernel-variant`` ids of every variant of every registered kernel, in display order."""
+    return [f"{k.name}-{v.name}" for k in kernels.all_kernels() for v in k.variants]
+
+
+def _resolve(pair_id: str) -> KernelVariant:
+    """The pair named ``kernel-variant`` (kernel names have no '-'; variant names may)."""
+    kernel_name, _, variant_name = pair_id.partition("-")
+    kernel = kernels.get(kernel_name)  # UnknownNameError on a typo in a parametrisation
+    return KernelVariant(kernel, kernel.variant(variant_name))
+
+
+def _needed_cores(item: pytest.Item) -> int | None:
+    marker = item.get_closest_marker("needs_cores")
+    if marker is None:
+        return None
+    return int(marker.args[0]) if marker.args else 2
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip tests marked ``needs_cores`` on hosts with too few usable cores."""
+    needed = _needed_cores(item)
+    if needed is not None and host.usable_cores() < needed:
+        pytest.skip(f"needs {needed} usable cores, this host has {host.usable_cores()}")
+
+
+@pytest.fixture(scope="session")
+def usable_cores() -> int:
+    """The cores this process may use: min(affinity mask, cgroup CPU quota), at least 1."""
+    return host.usable_cores()
+
+
+@pytest.fixture
+def skip_if_one_core(usable_cores: int) -> None:
+    """Skip the requesting test when fewer than 2 cores are usable (parallelism impossible)."""
+    if usable_cores < 2:
+        pytest.skip(f"needs 2 usable cores, this host has {usable_cores}")
+
+
+# Module scope, not function scope: hypothesis runs many examples per test and refuses
+# function-scoped fixtures (they would not be reset between examples); module scope also
+# bounds how long a kernel's session (the echo server) lives.
+@pytest.fixture(scope="module")
+def kernel_sessions() -> Iterator[Callable[[Kernel], Any]]:
+    """``open(kernel)``: enter ``kernel.session()`` once for this module; returns what it yields."""
+    with contextlib.ExitStack() as stack:
+        opened: dict[str, Any] = {}
+
+        def open_session(kernel: Kernel) -> Any:
+            if kernel.name not in opened:
+                opened[kernel.name] = stack.enter_context(kernel.session())
+            return opened[kernel.name]
+
+        yield open_session
+
+
+@pytest.fixture(scope="module", params=kernels.names())
+def kernel(request: pytest.FixtureRequest, kernel_sessions: Callable[[Kernel], Any]) -> Kernel:
+    """Each registered kernel, with its session open so ``split`` works (echo needs its server)."""
+    k = kernels.get(request.param)
+    kernel_sessions(k)
+    return k
+
+
+@pytest.fixture(scope="module", params=_all_pair_ids())
+def kernel_variant(
+    request: pytest.FixtureRequest, kernel_sessions: Callable[[Kernel], Any]
+) -> KernelVariant:
+    """Each (kernel, variant) pair, session open; unavailable variants skip with their reason."""
+    pair = _resolve(request.param)
+    if not pair.variant.available:
+        pytest.skip(f"{pair.id} unavailable: {pair.variant.reason}")
+    kernel_sessions(pair.kernel)
+    return pair

@@ -1,0 +1,170 @@
+"""``gilbench info`` and ``gilbench verify``: exit statuses, what they print, their errors.
+
+Run both ways: as ``python -m gilbench`` in a subprocess (the real entry point, exit status
+and streams as a user sees them) and in-process through ``gilbench.cli.main`` (fast, and
+lets a test swap in a broken variant).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gilbench import cli, host, kernels
+from gilbench.kernels import Kernel, Variant
+
+WIDE = "200"  # rich wraps tables at 80 columns when not on a terminal; keep rows on one line
+
+
+def run_cli(*args: str, executable: list[str] | None = None) -> subprocess.CompletedProcess:
+    """``python -m gilbench ARGS`` in a subprocess; returns the completed process."""
+    command = (executable or [sys.executable, "-m", "gilbench"]) + list(args)
+    return subprocess.run(command, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "COLUMNS": WIDE})
+
+
+@pytest.fixture
+def wide(monkeypatch) -> None:
+    """Wide rich output for in-process runs."""
+    monkeypatch.setenv("COLUMNS", WIDE)
+
+
+# --- info -------------------------------------------------------------------------------------
+
+
+def test_info_prints_host_and_variants() -> None:
+    proc = run_cli("info")
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    out = proc.stdout
+    assert "usable cores" in out
+    assert f"{host.usable_cores()}  (the ceiling of any speedup here)" in out
+    for k in kernels.all_kernels():
+        assert k.name in out
+
+
+def test_info_json_has_the_host_and_every_variant() -> None:
+    proc = run_cli("info", "--json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    info = doc["host"]
+    for key in ("logical_cores", "affinity_cores", "cgroup_cpu_quota", "usable_cores",
+                "python_version", "build", "py_gil_disabled", "gil_enabled",
+                "switch_interval_s", "extension_build", "cpu_model", "load_average"):
+        assert key in info, key
+    assert info["usable_cores"] == host.usable_cores()
+    assert 1 <= info["usable_cores"] <= info["affinity_cores"] <= info["logical_cores"]
+    assert info["build"] in ("default", "free-threaded")
+    assert doc["variants"] == host.compiled_status()
+    assert set(doc["variants"]) == set(kernels.names())
+
+
+def test_info_json_in_process(capsys) -> None:
+    assert cli.main(["info", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["host"]["usable_cores"] == host.usable_cores()
+
+
+def test_console_script_runs() -> None:
+    script = Path(sys.executable).parent / "gilbench"
+    if not script.exists():
+        pytest.skip(f"no console script next to {sys.executable}")
+    proc = run_cli("info", "--json", executable=[str(script)])
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["host"]["usable_cores"] == host.usable_cores()
+
+
+# --- verify -----------------------------------------------------------------------------------
+
+
+def test_verify_everything_agrees() -> None:
+    proc = run_cli("verify")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert "all variants agree with the python reference" in out
+    assert "MISMATCH" not in out and "FAILED" not in out
+    for k in kernels.all_kernels():
+        assert k.name in out
+        for v in k.available_variants():
+            assert v.name in out
+
+
+def test_verify_one_kernel_in_process(capsys, wide) -> None:
+    assert cli.main(["verify", "--kernels", "primes"]) == 0
+    out = capsys.readouterr().out
+    assert "primes" in out and "all variants agree" in out
+    # the reference result for the verify size is in the table
+    primes = kernels.get("primes")
+    assert str(primes.run("python", primes.verify_size)) in out
+    assert not any(name in out for name in kernels.names() if name != "primes")
+
+
+def test_verify_unknown_kernel_exits_2_listing_valid_names() -> None:
+    proc = run_cli("verify", "--kernels", "primes,nope")
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "'nope'" in proc.stderr
+    assert all(name in proc.stderr for name in kernels.names())
+    assert len(proc.stderr.strip().splitlines()) == 1  # one line, as the CLI promises
+
+
+def test_verify_unknown_kernel_in_process(capsys) -> None:
+    assert cli.main(["verify", "--kernels", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("gilbench verify: error:")
+    assert all(name in err for name in kernels.names())
+
+
+def with_broken_variant(kernel: Kernel, fn) -> Kernel:
+    """The kernel with its ``cython-nogil`` variant replaced by ``fn`` (added if absent)."""
+    broken = Variant("cython-nogil", fn, releases_gil=True, description="broken on purpose")
+    others = tuple(v for v in kernel.variants if v.name != "cython-nogil")
+    return dataclasses.replace(kernel, variants=others + (broken,))
+
+
+@pytest.fixture
+def break_primes(monkeypatch):
+    """``break_primes(fn)``: make ``verify`` see primes' cython-nogil as ``fn``."""
+    real_get = kernels.get
+
+    def install(fn) -> Kernel:
+        broken = with_broken_variant(real_get("primes"), fn)
+        # the verify command looks kernels up through gilbench.kernels.get at run time
+        monkeypatch.setattr(kernels, "get",
+                            lambda name: broken if name == "primes" else real_get(name))
+        return broken
+
+    return install
+
+
+def test_verify_reports_a_mismatch_and_exits_1(capsys, wide, break_primes) -> None:
+    primes = kernels.get("primes")
+    python = primes.variant("python")
+    break_primes(lambda chunk: python(chunk) + 1)  # off by one per chunk
+    assert cli.main(["verify", "--kernels", "primes", "--chunks", "1"]) == 1
+    out = capsys.readouterr().out
+    expected = primes.run("python", primes.verify_size)
+    row = next(line for line in out.splitlines() if "MISMATCH" in line)
+    assert "primes" in row and "cython-nogil" in row
+    assert str(expected) in row and str(expected + 1) in row  # expected and got, side by side
+    assert "disagree" in out
+    assert "all variants agree" not in out
+
+
+def test_verify_reports_a_crashing_variant_and_exits_1(capsys, wide, break_primes) -> None:
+    def crash(chunk):
+        raise ZeroDivisionError("deliberate")
+
+    break_primes(crash)
+    assert cli.main(["verify", "--kernels", "primes"]) == 1
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if "FAILED" in line)
+    assert "cython-nogil" in row and "ZeroDivisionError" in row
+    # the honest variants of the same kernel are still reported ok
+    assert any("python" in line and "ok" in line for line in out.splitlines())
