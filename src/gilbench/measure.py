@@ -7,6 +7,11 @@ pool start-up and doubles as warm-up), then ``repeats`` rounds in which each cel
 shuffled order, so that drift of a noisy machine hits every cell alike. ``summarize`` turns the
 raw times into the cell of the results schema (median, IQR, bootstrap speedup, efficiency, CPU
 utilisation, stability).
+
+Faults stay inside their cell: a run that raises, whose worker dies, or that lasts longer than
+the time limit (``timeout_s``, per run) fails that cell with a one-line ``error`` (and
+``timed_out``), its executor is aborted, and the group goes on. An interrupt (Ctrl-C,
+SIGTERM) aborts every executor of the group before it propagates, so no worker outlives it.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from gilbench import executors, kernels, stats
+from gilbench.executors.base import RunTimeout, alarm
 from gilbench.kernels import Kernel
 
 #: chunks per worker in strong scaling: enough to balance load when chunk costs differ a little
@@ -70,33 +76,44 @@ def round_size(size: float) -> int:
     return int(round(size / 10**digits) * 10**digits)
 
 
-def time_serial(kernel: Kernel, variant: str, size: int, n_chunks: int) -> float:
-    """Wall seconds of one serial run of ``variant`` at ``size`` (parent process)."""
+def time_serial(kernel: Kernel, variant: str, size: int, n_chunks: int,
+                timeout_s: float | None = None) -> float:
+    """Wall seconds of one serial run of ``variant`` at ``size`` (parent process).
+
+    RunTimeout if the run lasts longer than ``timeout_s`` (interrupted when possible, else
+    detected when it returns).
+    """
     fn = executors.base.lookup(kernel.name, variant)
     chunks = kernel.split(size, n_chunks)
-    start = time.perf_counter()
-    for chunk in chunks:
-        fn(chunk)
-    return time.perf_counter() - start
+    with alarm(timeout_s, f"a calibration run at size {size:,}"):
+        start = time.perf_counter()
+        for chunk in chunks:
+            fn(chunk)
+        elapsed = time.perf_counter() - start
+    if timeout_s is not None and elapsed > timeout_s:
+        raise RunTimeout(f"a calibration run at size {size:,} took {elapsed:.1f} s, over the "
+                         f"{timeout_s:g} s limit")
+    return elapsed
 
 
-def calibrate(kernel: Kernel, variant: str, target_s: float, n_chunks: int) -> tuple[int, float]:
+def calibrate(kernel: Kernel, variant: str, target_s: float, n_chunks: int,
+              timeout_s: float | None = None) -> tuple[int, float]:
     """The size at which a serial run of ``variant`` lasts about ``target_s``; (size, seconds).
 
     Grows the size geometrically from the kernel's small verify size until a run lasts a fifth
     of the target, then scales linearly (every kernel's cost is linear in its size) and checks.
-    Must be called inside ``kernel.session()``.
+    Each run is limited to ``timeout_s`` (RunTimeout). Must be called inside ``kernel.session()``.
     """
     if kernel.prepare is not None:
         kernel.prepare(kernel.verify_size)
     size = max(kernel.min_size, kernel.verify_size, n_chunks)
-    elapsed = time_serial(kernel, variant, size, n_chunks)
+    elapsed = time_serial(kernel, variant, size, n_chunks, timeout_s)
     while elapsed < target_s / 5:
         grow = min(100.0, max(2.0, (target_s / 3) / max(elapsed, 1e-6)))
         size = int(size * grow)
-        elapsed = time_serial(kernel, variant, size, n_chunks)
+        elapsed = time_serial(kernel, variant, size, n_chunks, timeout_s)
     size = max(kernel.min_size, n_chunks, round_size(size * target_s / elapsed))
-    return size, time_serial(kernel, variant, size, n_chunks)
+    return size, time_serial(kernel, variant, size, n_chunks, timeout_s)
 
 
 def _describe(exc: BaseException) -> str:
@@ -107,12 +124,14 @@ def _describe(exc: BaseException) -> str:
 class _Open:
     """An executor of the group and the chunks it runs."""
 
-    def __init__(self, spec: CellSpec, kernel: Kernel):
+    def __init__(self, spec: CellSpec, kernel: Kernel, timeout_s: float | None = None):
         self.spec = spec
         self.kernel = kernel
+        self.timeout_s = timeout_s
         self.chunks = kernel.split(spec.size, spec.n_chunks)
         cls = executors.get(spec.executor)
-        self.executor = cls(spec.kernel, spec.variant, spec.workers, spec.size, spec.start_method)
+        self.executor = cls(spec.kernel, spec.variant, spec.workers, spec.size, spec.start_method,
+                            timeout_s=timeout_s)
         self.raw = Raw()
         self.started = False
 
@@ -122,14 +141,27 @@ class _Open:
         try:
             start = time.perf_counter()
             if cold:
-                self.executor.start()
+                # set before start(): a start() that fails half-way has workers to stop too
                 self.started = True
+                self.executor.start()
             result = self.executor.run(self.chunks)
             wall = time.perf_counter() - start
+        except RunTimeout as exc:
+            self.raw.timed_out = True
+            self.raw.error = f"timed out: {exc}"
+            self.abort()
+            return
         except Exception as exc:
             self.raw.error = _describe(exc)
             self.raw.traceback = traceback.format_exc()  # type: ignore[attr-defined]
-            self.close()
+            self.abort()
+            return
+        if self.timeout_s is not None and wall > self.timeout_s:
+            # the run could not be interrupted (C code holding the GIL, or not the main thread)
+            self.raw.timed_out = True
+            self.raw.error = (f"timed out: a run took {wall:.1f} s, over the {self.timeout_s:g} s "
+                              "limit (it could not be interrupted while it ran)")
+            self.abort()
             return
         value = self.kernel.reduce(result.partials)
         if cold:
@@ -141,6 +173,8 @@ class _Open:
             if not self.kernel.agrees(value, self.raw.result):
                 self.raw.error = f"result changed between runs: {self.raw.result!r} then {value!r}"
 
+    # ``started`` is cleared only once the executor is really stopped: if an interrupt cuts a
+    # close() or abort() short, the group's clean-up aborts it (again).
     def close(self) -> None:
         if self.started:
             try:
@@ -148,6 +182,17 @@ class _Open:
             except Exception as exc:  # a failing shutdown must not lose the measurements
                 if self.raw.error is None:
                     self.raw.error = f"shutdown failed: {_describe(exc)}"
+                self.abort()
+            self.started = False
+
+    def abort(self) -> None:
+        """Stop the executor now (after a fault or an interrupt); never raises an Exception."""
+        if self.started:
+            try:
+                self.executor.abort()
+            except Exception as exc:
+                if self.raw.error is None:
+                    self.raw.error = f"stopping the workers failed: {_describe(exc)}"
             self.started = False
 
 
@@ -159,18 +204,22 @@ def _start_order(spec: CellSpec) -> int:
 
 def measure_group(specs: list[CellSpec], repeats: int,
                   on_run: Callable[[CellSpec, Raw], None] | None = None,
-                  seed: int = INTERLEAVE_SEED) -> dict[tuple, Raw]:
+                  seed: int = INTERLEAVE_SEED, timeout_s: float | None = None) -> dict[tuple, Raw]:
     """Measure every cell of one (kernel, variant) group, interleaved; returns raw data by key.
 
     Must be called inside the kernel's ``session()``. ``on_run(spec, raw)`` is called after each
-    run (for progress displays).
+    run (for progress displays). ``timeout_s`` limits every single run of every cell. An
+    exception out of here (KeyboardInterrupt) comes after every executor was aborted.
     """
     kernel = kernels.get(specs[0].kernel)
     if kernel.prepare is not None:
         kernel.prepare(max(s.size for s in specs))
-    opened = [_Open(s, kernel) for s in sorted(specs, key=_start_order)]
+    opened: list[_Open] = []
     rng = random.Random(seed)
+    finished = False
     try:
+        for s in sorted(specs, key=_start_order):
+            opened.append(_Open(s, kernel, timeout_s))
         for cell in opened:
             cell.run_once(cold=True)
             if on_run:
@@ -182,10 +231,27 @@ def measure_group(specs: list[CellSpec], repeats: int,
                 cell.run_once(cold=False)
                 if on_run:
                     on_run(cell.spec, cell.raw)
+        finished = True
     finally:
-        for cell in opened:
-            cell.close()
+        _shut_down(opened, gracefully=finished)
     return {cell.spec.key: cell.raw for cell in opened}
+
+
+def _shut_down(opened: list[_Open], gracefully: bool) -> None:
+    """Close (or, after an interrupt, abort) every executor, even if one of them is interrupted
+    on the way: then the rest are aborted and the interrupt is raised afterwards."""
+    pending: BaseException | None = None
+    for cell in opened:
+        try:
+            if gracefully and pending is None:
+                cell.close()
+            else:
+                cell.abort()
+        except BaseException as exc:  # noqa: B036 - a second Ctrl-C while stopping
+            pending = pending or exc
+            cell.abort()
+    if pending is not None:
+        raise pending
 
 
 def family_of(executor: str) -> str:

@@ -135,29 +135,118 @@ class ResultsWriter:
         write(self.doc, self.path)
 
 
+#: cell fields of the contract that older or converted files may lack: checked when present
+OPTIONAL_CELL_FIELDS: dict[str, tuple[type, ...]] = {
+    "kind": (str,),
+    "unit": (str,),
+    "repeats": (int,),
+    "iqr_s": (float, int, type(None)),
+    "cold_wall_s": (float, int, type(None)),
+    "startup_s": (float, int, type(None)),
+    "serial_median_s": (float, int, type(None)),
+    "throughput": (float, int, type(None)),
+    "unstable_reason": (str, type(None)),
+    "timed_out": (bool,),
+    "result_ok": (bool, type(None)),
+}
+
+#: closed vocabularies of the contract: field -> accepted values
+CELL_CHOICES: dict[str, tuple[Any, ...]] = {
+    "family": FAMILIES,
+    "scaling": ("strong", "weak"),
+    "kind": ("cpu", "memory", "io"),
+}
+
+#: top-level fields checked when present
+OPTIONAL_TOP_FIELDS: dict[str, tuple[type, ...]] = {
+    "created": (str,),
+    "finished": (str, type(None)),
+    "command": (list,),
+    "experiments": (dict,),
+}
+
+
+def _type_names(types: tuple[type, ...]) -> str:
+    names = {bool: "true/false", int: "integer", float: "number", str: "string", list: "array",
+             dict: "object", type(None): "null"}
+    if float in types:  # every integer is a number too
+        types = tuple(t for t in types if t is not int)
+    return " or ".join(dict.fromkeys(names.get(t, t.__name__) for t in types))
+
+
+def _json_type(value: Any) -> str:
+    return _type_names((type(value),)) if value is None or isinstance(
+        value, (bool, int, float, str, list, dict)) else type(value).__name__
+
+
 def _check_type(value: Any, types: tuple[type, ...], where: str) -> None:
     # bool is an int in Python; do not let True pass as a worker count
     if isinstance(value, bool) and bool not in types:
         ok = False
     else:
         ok = isinstance(value, types)
+    if ok and isinstance(value, float) and not math.isfinite(value):
+        ok = False  # 1e999 parses as inf
     if not ok:
-        names = " or ".join("null" if t is type(None) else t.__name__ for t in types)
-        raise ResultsError(f"{where}: expected {names}, got {type(value).__name__} {value!r:.60}")
+        raise ResultsError(f"{where}: expected {_type_names(types)}, got {_json_type(value)} "
+                           f"{_short(value)}")
+
+
+def _short(value: Any) -> str:
+    text = repr(value) if not isinstance(value, (dict, list)) else (
+        f"{'{...}' if isinstance(value, dict) else '[...]'} of {len(value)} items")
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_at_least(value: Any, minimum: float, where: str) -> None:
+    if value is not None and value < minimum:
+        raise ResultsError(f"{where}: must be at least {minimum:g}, got {value!r}")
+
+
+def _check_cell(cell: Any, where: str) -> None:
+    _check_type(cell, (dict,), where)
+    for key, types in CELL_FIELDS.items():
+        if key not in cell:
+            raise ResultsError(f"{where}: missing field '{key}'")
+        _check_type(cell[key], types, f"{where}.{key}")
+    for key, types in OPTIONAL_CELL_FIELDS.items():
+        if key in cell:
+            _check_type(cell[key], types, f"{where}.{key}")
+    for key, choices in CELL_CHOICES.items():
+        if key in cell and cell[key] not in choices:
+            raise ResultsError(f"{where}.{key}: expected one of {', '.join(choices)}, "
+                               f"got {_short(cell[key])}")
+    _check_at_least(cell["workers"], 1, f"{where}.workers")
+    for key in ("size", "n_chunks", "repeats"):  # 0 for cells that could not be measured
+        if key in cell:
+            _check_at_least(cell[key], 0, f"{where}.{key}")
+    for key in ("wall_s", "cpu_s"):
+        for j, t in enumerate(cell[key]):
+            _check_type(t, (float, int), f"{where}.{key}[{j}]")
+            _check_at_least(t, 0, f"{where}.{key}[{j}]")
+    _check_at_least(cell["median_s"], 0, f"{where}.median_s")
+    sp = cell["speedup"]
+    if sp is not None:
+        for key in ("median", "low", "high"):
+            if key not in sp:
+                raise ResultsError(f"{where}.speedup: missing field '{key}'")
+            _check_type(sp[key], (float, int, type(None)), f"{where}.speedup.{key}")
 
 
 def validate(doc: Any, source: str = "results") -> dict:
-    """Check a parsed document; returns it, or raises ResultsError naming the first problem."""
+    """Check a parsed document; returns it, or raises ResultsError naming the first problem
+    (its path in the document, what was expected and what is there)."""
     if not isinstance(doc, dict):
-        raise ResultsError(f"{source}: expected a JSON object at the top, got {type(doc).__name__}")
+        raise ResultsError(f"{source}: expected a JSON object at the top, got {_json_type(doc)}")
     if doc.get("schema") != SCHEMA:
         raise ResultsError(
-            f"{source}: not a gilbench results file (field 'schema' is {doc.get('schema')!r}, "
-            f"expected {SCHEMA!r})"
+            f"{source}: not a gilbench results file (field 'schema' is "
+            f"{_short(doc.get('schema'))}, expected {SCHEMA!r})"
         )
     version = doc.get("schema_version")
     if not isinstance(version, int) or isinstance(version, bool):
-        raise ResultsError(f"{source}: 'schema_version' must be an integer, got {version!r}")
+        raise ResultsError(f"{source}: 'schema_version' must be an integer, got "
+                           f"{_short(version)}")
     if version > SCHEMA_VERSION:
         raise ResultsError(
             f"{source}: schema version {version} is newer than this gilbench understands "
@@ -172,41 +261,59 @@ def validate(doc: Any, source: str = "results") -> dict:
         if key not in doc:
             raise ResultsError(f"{source}: missing field '{key}'")
         _check_type(doc[key], types, f"{source}: field '{key}'")
+    for key, types in OPTIONAL_TOP_FIELDS.items():
+        if key in doc:
+            _check_type(doc[key], types, f"{source}: field '{key}'")
     for i, cell in enumerate(doc["cells"]):
-        where = f"{source}: cells[{i}]"
-        _check_type(cell, (dict,), where)
-        for key, types in CELL_FIELDS.items():
-            if key not in cell:
-                raise ResultsError(f"{where}: missing field '{key}'")
-            _check_type(cell[key], types, f"{where}.{key}")
-        if cell["workers"] < 1:
-            raise ResultsError(f"{where}.workers: must be at least 1, got {cell['workers']}")
-        for key in ("wall_s", "cpu_s"):
-            for j, t in enumerate(cell[key]):
-                _check_type(t, (float, int), f"{where}.{key}[{j}]")
-        sp = cell["speedup"]
-        if sp is not None:
-            for key in ("median", "low", "high"):
-                if key not in sp:
-                    raise ResultsError(f"{where}.speedup: missing field '{key}'")
-                _check_type(sp[key], (float, int, type(None)), f"{where}.speedup.{key}")
+        _check_cell(cell, f"{source}: cells[{i}]")
     return doc
+
+
+def _no_constants(name: str) -> Any:
+    raise ResultsError(f"{name} is not a JSON value (a results file writes null instead)")
+
+
+def loads(text: str, source: str = "results") -> dict:
+    """Parse and validate the text of a results file; ResultsError says what is wrong and where.
+
+    Only JSON is parsed (nothing in the text is ever executed or imported).
+    """
+    try:
+        doc = json.loads(text, parse_constant=_no_constants)
+    except json.JSONDecodeError as exc:
+        # a results file ends with the "}" of its top-level object; one that stops before it,
+        # or breaks off at its very end, was most likely cut short (a full disk, a copy)
+        stripped = text.rstrip()
+        truncated = exc.pos >= len(stripped) or not stripped.endswith("}")
+        hint = " (the file ends early: truncated?)" if truncated else ""
+        raise ResultsError(
+            f"{source}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}{hint}"
+        ) from None
+    except ResultsError as exc:
+        raise ResultsError(f"{source}: not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ResultsError(f"{source}: not a results file: JSON nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer with more digits than Python converts
+        raise ResultsError(f"{source}: not valid JSON: {exc}") from None
+    return validate(doc, source)
 
 
 def read(path: str | os.PathLike) -> dict:
     """Read and validate a results file; ResultsError says what is wrong and where."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ResultsError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ResultsError(f"{path}: cannot read: {exc}") from None
+    except IsADirectoryError:
+        raise ResultsError(f"{path}: is a directory, not a results file") from None
+    except OSError as exc:
+        raise ResultsError(f"{path}: cannot read: {exc.strerror or exc}") from None
     try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        hint = " (the file ends early: truncated?)" if exc.pos >= len(text.rstrip()) else ""
-        raise ResultsError(
-            f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}{hint}"
-        ) from None
-    return validate(doc, str(path))
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ResultsError(f"{path}: not a results file: byte {exc.start} is not UTF-8 text"
+                           ) from None
+    if not text.strip():
+        raise ResultsError(f"{path}: the file is empty")
+    return loads(text, str(path))

@@ -5,6 +5,11 @@ Under ``asyncio`` the W workers are coroutines in one event loop (an ``asyncio.T
 3.11+, ``gather`` on 3.10). A CPU-bound variant has no coroutine form, so it is called directly
 and blocks the loop until it returns — which is exactly what the report must show. Variants with
 a coroutine form (the I/O kernels: ``asyncio.sleep``, asyncio streams) are awaited instead.
+
+Faults: a run over the time limit is cancelled (``asyncio.wait_for``; a CPU call blocking the
+loop is interrupted by SIGALRM when the loop runs in the main thread), then the worker threads
+are stopped or abandoned, or the worker processes terminated, as in ``threads`` and
+``processes``.
 """
 
 from __future__ import annotations
@@ -14,11 +19,14 @@ import multiprocessing
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Awaitable, Callable, Sequence
 
 from gilbench import kernels
 
-from .base import Executor, RunResult, collect, prepare_worker, timed_task
+from .base import (STOP_GRACE_S, Executor, RunResult, RunTimeout, alarm, collect,
+                   init_worker_process, linger, stop_message, stop_task_threads, timed_task)
+from .processes import death_cause, kill_pool, pool_processes
 
 
 async def _pull(tasks: asyncio.Queue, results: list, work: Callable[[tuple], Awaitable[Any]]) -> None:
@@ -56,10 +64,42 @@ class _LoopExecutor(Executor):
     def start(self) -> None:
         self.loop = asyncio.new_event_loop()
 
+    def _run(self, chunks: Sequence[tuple], work: Callable[[tuple], Awaitable[Any]]) -> list:
+        """Run the workers' coroutines; TimeoutError past the time limit."""
+        assert self.loop is not None, "start() first"
+        coro = _run_workers(chunks, self.workers, work)
+        if self.timeout_s is not None:
+            coro = asyncio.wait_for(coro, self.timeout_s)
+        return self.loop.run_until_complete(coro)
+
     def close(self) -> None:
         if self.loop is not None:
             self.loop.run_until_complete(self.loop.shutdown_default_executor())
             self.loop.close()
+            self.loop = None
+
+    def _drop_tasks(self) -> None:
+        """Cancel what a timeout or an interrupt left in the loop, and let it unwind."""
+        loop = self.loop
+        if loop is None or loop.is_closed() or loop.is_running():
+            return
+        tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            try:
+                loop.run_until_complete(asyncio.wait(tasks, timeout=STOP_GRACE_S))
+            except BaseException:  # noqa: B036 - best effort while stopping
+                pass
+        for t in tasks:  # retrieve the outcomes, so asyncio logs no "never retrieved" noise
+            if t.done() and not t.cancelled():
+                t.exception()
+
+    def abort(self) -> None:
+        if self.loop is not None:
+            self._drop_tasks()
+            if not self.loop.is_running():
+                self.loop.close()
             self.loop = None
 
 
@@ -73,14 +113,26 @@ class AsyncioExecutor(_LoopExecutor):
         variant = kernels.get(self.kernel_name).variant(self.variant_name)
         async_fn = variant.async_fn
 
+        deadline = self.deadline()
+
         async def work(chunk: tuple) -> Any:
+            # Past the limit no chunk starts: once the timer has interrupted one coroutine, the
+            # next ready one would otherwise run its blocking chunks before being cancelled.
+            if deadline is not None and time.monotonic() > deadline:
+                raise RunTimeout(f"the asyncio run did not finish within {self.timeout_s:g} s")
             if async_fn is not None:
                 return await async_fn(chunk)
             return variant(chunk)  # blocks the event loop: no other coroutine runs meanwhile
 
         # One thread runs every coroutine, so its CPU time over the run is the Σ over tasks.
         cpu0 = time.thread_time()
-        partials = self.loop.run_until_complete(_run_workers(chunks, self.workers, work))
+        # a CPU-bound call blocks the loop, so wait_for cannot end it: the timer signal can
+        with alarm(self.timeout_s, "the asyncio run"):
+            try:
+                partials = self._run(chunks, work)
+            except asyncio.TimeoutError:
+                raise RunTimeout(f"the run did not finish within {self.timeout_s:g} s; "
+                                 "its coroutines were cancelled") from None
         return RunResult(partials, time.thread_time() - cpu0)
 
 
@@ -89,11 +141,13 @@ class AsyncioToThreadExecutor(_LoopExecutor):
     family = "threads"
     description = "asyncio.to_thread, the loop's default executor sized to W threads"
 
+    pool: ThreadPoolExecutor | None = None
+
     def start(self) -> None:
         super().start()
         assert self.loop is not None
-        self.loop.set_default_executor(ThreadPoolExecutor(max_workers=self.workers,
-                                                          thread_name_prefix="gilbench-aio"))
+        self.pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="gilbench-aio")
+        self.loop.set_default_executor(self.pool)
 
     def run(self, chunks: Sequence[tuple]) -> RunResult:
         assert self.loop is not None, "start() first"
@@ -101,7 +155,25 @@ class AsyncioToThreadExecutor(_LoopExecutor):
         async def work(chunk: tuple) -> Any:
             return await asyncio.to_thread(timed_task, self.kernel_name, self.variant_name, chunk)
 
-        return collect(self.loop.run_until_complete(_run_workers(chunks, self.workers, work)))
+        try:
+            return collect(self._run(chunks, work))
+        except asyncio.TimeoutError:
+            threads = list(getattr(self.pool, "_threads", ()))
+            stopped, abandoned = stop_task_threads(threads)
+            self.abort()
+            raise RunTimeout(f"the run did not finish within {self.timeout_s:g} s; "
+                             f"{stop_message(stopped, abandoned)}") from None
+
+    def close(self) -> None:
+        super().close()
+        self.pool = None
+
+    def abort(self) -> None:
+        super().abort()  # not shutdown_default_executor(): it waits for running threads
+        if self.pool is not None:
+            pool, self.pool = self.pool, None
+            pool.shutdown(wait=False, cancel_futures=True)
+            linger(getattr(pool, "_threads", ()))
 
 
 class AsyncioProcessExecutor(_LoopExecutor):
@@ -116,21 +188,39 @@ class AsyncioProcessExecutor(_LoopExecutor):
         super().start()
         ctx = multiprocessing.get_context(self.start_method)
         self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx,
-                                        initializer=prepare_worker,
+                                        initializer=init_worker_process,
                                         initargs=(self.kernel_name, self.size))
 
     def run(self, chunks: Sequence[tuple]) -> RunResult:
         assert self.loop is not None and self.pool is not None, "start() first"
         loop, pool = self.loop, self.pool
+        procs: list = []
 
         async def work(chunk: tuple) -> Any:
-            return await loop.run_in_executor(pool, timed_task, self.kernel_name,
-                                              self.variant_name, chunk)
+            future = loop.run_in_executor(pool, timed_task, self.kernel_name,
+                                          self.variant_name, chunk)
+            procs[:] = pool_processes(pool)  # the workers that exist once tasks are submitted
+            return await future
 
-        return collect(loop.run_until_complete(_run_workers(chunks, self.workers, work)))
+        try:
+            return collect(self._run(chunks, work))
+        except asyncio.TimeoutError:
+            n = len(pool_processes(pool)) or len(procs)
+            self.abort()
+            raise RunTimeout(f"the run did not finish within {self.timeout_s:g} s; "
+                             f"its {n} worker process{'es were' if n > 1 else ' was'} "
+                             "terminated") from None
+        except BrokenProcessPool as exc:
+            raise BrokenProcessPool(death_cause(procs or pool_processes(pool))) from exc
 
     def close(self) -> None:
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None
         super().close()
+
+    def abort(self) -> None:
+        if self.pool is not None:
+            kill_pool(self.pool)
+            self.pool = None
+        super().abort()

@@ -3,16 +3,43 @@
 A task is ``(kernel name, variant name, chunk)``. Workers look the variant up in the registry
 themselves, so nothing but names and small tuples of numbers crosses a process boundary, and
 every executor runs exactly the same function on exactly the same chunks.
+
+Faults: every executor takes a per-run time limit (``timeout_s``). A run over it raises
+``RunTimeout`` after the executor has done what it can about its workers: worker processes are
+terminated; a worker *thread* cannot be killed, so a thread running Python code is sent an
+asynchronous ``ThreadStopped`` exception, and one blocked in C code is abandoned (it keeps
+running until the process exits; ``lingering_threads()`` lists such threads so the command line
+can exit without waiting for them). Executors that run chunks in the calling thread (serial,
+asyncio) are interrupted by a SIGALRM timer when that thread is the main thread.
+``abort()`` stops an executor at once (after a fault or Ctrl-C), never waiting without a bound.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Callable, ClassVar, Sequence
+from typing import Any, Callable, ClassVar, Iterable, Iterator, Sequence
 
 from gilbench import kernels
+
+#: how long a stopped thread gets to unwind, and an aborted worker process to exit, before
+#: it is given up on (threads) or killed (processes)
+STOP_GRACE_S = 1.0
+
+
+class RunTimeout(Exception):
+    """A run lasted longer than the executor's time limit; the message says what became of
+    its workers."""
+
+
+class ThreadStopped(BaseException):
+    """Raised asynchronously inside a worker thread whose run timed out (a BaseException, so a
+    kernel's ``except Exception`` does not swallow it)."""
 
 
 @dataclass
@@ -33,12 +60,138 @@ def lookup(kernel_name: str, variant_name: str) -> Callable[[tuple], Any]:
     return variant.fn  # type: ignore[return-value]
 
 
+# Threads of this process that are inside timed_task now (thread ident -> Thread), and those
+# asked to stop; one lock so that a stop request and the task's end cannot cross.
+_task_lock = threading.Lock()
+_busy: dict[int, threading.Thread] = {}
+_stop_requested: set[int] = set()
+_lingering: list[threading.Thread] = []
+
+
+def _set_async_exc(ident: int, exc_type: type[BaseException] | None) -> bool:
+    """Schedule ``exc_type`` in thread ``ident`` (None: cancel a scheduled one); False if the
+    interpreter offers no way to (PyPy)."""
+    api = getattr(ctypes, "pythonapi", None)
+    if api is None or not hasattr(api, "PyThreadState_SetAsyncExc"):
+        return False
+    arg = ctypes.py_object(exc_type) if exc_type is not None else None
+    return api.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), arg) == 1
+
+
 def timed_task(kernel_name: str, variant_name: str, chunk: tuple) -> tuple[Any, float]:
     """Run one chunk; returns (partial, CPU seconds this thread spent on it)."""
     fn = lookup(kernel_name, variant_name)
-    start = time.thread_time()
-    partial = fn(chunk)
-    return partial, time.thread_time() - start
+    me = threading.get_ident()
+    with _task_lock:
+        _busy[me] = threading.current_thread()
+    try:
+        start = time.thread_time()
+        partial = fn(chunk)
+        return partial, time.thread_time() - start
+    finally:
+        with _task_lock:
+            del _busy[me]
+            stop = me in _stop_requested
+            _stop_requested.discard(me)
+        if stop:
+            # the task ended before the scheduled ThreadStopped fired: cancel it, so that it
+            # cannot go off later inside the thread pool's own code
+            _set_async_exc(me, None)
+
+
+def stop_task_threads(threads: Iterable[threading.Thread] | None = None,
+                      grace_s: float = STOP_GRACE_S) -> tuple[int, int]:
+    """Stop worker threads still inside a task; returns (stopped, abandoned).
+
+    ``threads``: the candidates (None: every thread of this process running a task). A thread
+    running Python code stops at its next bytecode; one blocked in C code (a sleep, a
+    compiled loop) cannot be stopped: it is *abandoned* and listed by ``lingering_threads()``.
+    """
+    with _task_lock:
+        wanted = set(_busy.values()) if threads is None else set(threads)
+        targets = [t for t in _busy.values() if t in wanted]
+        for t in targets:
+            if t.ident is not None and _set_async_exc(t.ident, ThreadStopped):
+                _stop_requested.add(t.ident)
+    deadline = time.monotonic() + grace_s
+    for t in targets:
+        while time.monotonic() < deadline:
+            with _task_lock:
+                if t.ident not in _busy or _busy[t.ident] is not t:
+                    break
+            time.sleep(0.01)
+    with _task_lock:
+        stuck = [t for t in targets if t.ident in _busy and _busy[t.ident] is t]
+    linger(stuck)
+    return len(targets) - len(stuck), len(stuck)
+
+
+def linger(threads: Iterable[threading.Thread]) -> None:
+    """Remember threads left running (an aborted pool's), so the process can exit past them."""
+    _lingering.extend(t for t in threads if t.is_alive() and t not in _lingering)
+
+
+def lingering_threads(wait_s: float = 0.0) -> list[threading.Thread]:
+    """Worker threads given up on that are still alive (after waiting up to ``wait_s`` for them).
+
+    Python waits for pool threads at exit, and cannot finalize while a thread holds the GIL in
+    C code, so a caller that finds any should end the process with ``os._exit``.
+    """
+    deadline = time.monotonic() + wait_s
+    for t in list(_lingering):
+        t.join(max(0.0, deadline - time.monotonic()))
+    _lingering[:] = [t for t in _lingering if t.is_alive()]
+    return list(_lingering)
+
+
+def stop_message(stopped: int, abandoned: int) -> str:
+    """What became of the threads of a timed-out run, in words."""
+    parts = []
+    if stopped:
+        parts.append(f"{stopped} worker thread{'s' if stopped > 1 else ''} stopped")
+    if abandoned:
+        parts.append(
+            f"{abandoned} worker thread{'s' if abandoned > 1 else ''} could not be stopped "
+            f"(blocked outside Python code) and {'were' if abandoned > 1 else 'was'} abandoned: "
+            f"{'they keep' if abandoned > 1 else 'it keeps'} running in the background and may "
+            "disturb later cells")
+    return "; ".join(parts) or "no worker thread was still running"
+
+
+@contextlib.contextmanager
+def alarm(timeout_s: float | None, what: str = "the run") -> Iterator[None]:
+    """Raise RunTimeout in the calling thread after ``timeout_s`` (serial and asyncio runs).
+
+    Works in the main thread only (SIGALRM); elsewhere it does nothing and the caller checks
+    the time afterwards. C code that holds the GIL is interrupted only when it returns.
+    """
+    if (timeout_s is None or not hasattr(signal, "setitimer")
+            or threading.current_thread() is not threading.main_thread()):
+        yield
+        return
+
+    def on_alarm(signum: int, frame: Any) -> None:
+        raise RunTimeout(f"{what} did not finish within {timeout_s:g} s; it was interrupted")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, timeout_s)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def init_worker_process(kernel_name: str, size: int) -> None:
+    """First thing in every worker process: signal dispositions, then ``prepare_worker``.
+
+    Ctrl-C reaches the whole process group; workers ignore it and let the parent stop them in
+    order. SIGTERM gets its default action back, because a forked worker inherits the parent's
+    Python handler, which would raise an exception instead of ending the process.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    prepare_worker(kernel_name, size)
 
 
 def prepare_worker(kernel_name: str, size: int) -> None:
@@ -59,6 +212,8 @@ class Executor:
 
     Life cycle: ``start()`` once (pools are created there, so the first run is *cold*),
     ``run(chunks)`` many times (*warm*), ``close()`` once. Executors are context managers.
+    After a failed run, a timeout or an interrupt, ``abort()`` replaces ``close()``; both must
+    cope with a ``start()`` that did not finish. ``timeout_s`` limits each run (None: no limit).
     """
 
     name: ClassVar[str]
@@ -67,14 +222,26 @@ class Executor:
     uses_processes: ClassVar[bool] = False
 
     def __init__(self, kernel_name: str, variant_name: str, workers: int, size: int,
-                 start_method: str | None = None):
+                 start_method: str | None = None, timeout_s: float | None = None):
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
+        if timeout_s is not None and not timeout_s > 0:
+            raise ValueError(f"timeout_s must be positive, got {timeout_s}")
         self.kernel_name = kernel_name
         self.variant_name = variant_name
         self.workers = workers
         self.size = size
         self.start_method = start_method if self.uses_processes else None
+        self.timeout_s = timeout_s
+
+    def deadline(self) -> float | None:
+        """time.monotonic() by which a run starting now must end (None: no limit)."""
+        return None if self.timeout_s is None else time.monotonic() + self.timeout_s
+
+    @staticmethod
+    def remaining(deadline: float | None) -> float | None:
+        """Seconds left until ``deadline`` (never negative; None: no limit)."""
+        return None if deadline is None else max(0.0, deadline - time.monotonic())
 
     @classmethod
     def unavailable_reason(cls) -> str:
@@ -89,6 +256,10 @@ class Executor:
 
     def close(self) -> None:
         """Stop every worker this executor started."""
+
+    def abort(self) -> None:
+        """Stop every worker now, without waiting for running tasks (bounded in time)."""
+        self.close()
 
     def __enter__(self) -> "Executor":
         self.start()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from typing import Sequence
 
-from .base import Executor, RunResult, collect, timed_task
+from .base import Executor, RunResult, RunTimeout, alarm, collect, timed_task
 
 
 class SerialExecutor(Executor):
@@ -13,4 +14,14 @@ class SerialExecutor(Executor):
     description = "chunks one after another in the calling thread (the baseline)"
 
     def run(self, chunks: Sequence[tuple]) -> RunResult:
-        return collect([timed_task(self.kernel_name, self.variant_name, c) for c in chunks])
+        # The chunks run in this very thread: only a timer signal can interrupt one (main thread
+        # only); elsewhere the run stops at the first chunk boundary past the limit.
+        deadline = self.deadline()
+        results = []
+        with alarm(self.timeout_s, "the serial run"):
+            for chunk in chunks:
+                if deadline is not None and time.monotonic() > deadline:
+                    raise RunTimeout(f"the serial run did not finish within {self.timeout_s:g} s; "
+                                     "it was stopped between two chunks")
+                results.append(timed_task(self.kernel_name, self.variant_name, chunk))
+        return collect(results)

@@ -1,13 +1,19 @@
-"""Thread executors: ``threads`` (Thread objects pulling from a queue) and ``thread-pool``."""
+"""Thread executors: ``threads`` (Thread objects pulling from a queue) and ``thread-pool``.
+
+A run over the time limit stops its threads if they run Python code and abandons those blocked
+in C code (a thread cannot be killed); see ``base.stop_task_threads``.
+"""
 
 from __future__ import annotations
 
+import concurrent.futures
 import queue
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Sequence
 
-from .base import Executor, RunResult, collect, timed_task
+from .base import (Executor, RunResult, RunTimeout, collect, linger, stop_message,
+                   stop_task_threads, timed_task)
 
 
 class ThreadsExecutor(Executor):
@@ -21,9 +27,10 @@ class ThreadsExecutor(Executor):
             tasks.put((i, chunk))
         results: list[Any] = [None] * len(chunks)
         errors: list[BaseException] = []
+        stop = threading.Event()
 
         def worker() -> None:
-            while True:
+            while not stop.is_set():
                 try:
                     i, chunk = tasks.get_nowait()
                 except queue.Empty:
@@ -34,12 +41,24 @@ class ThreadsExecutor(Executor):
                     errors.append(exc)
                     return
 
+        # daemon threads: one that cannot be stopped must not keep the process alive
         threads = [threading.Thread(target=worker, name=f"gilbench-{k}", daemon=True)
                    for k in range(self.workers)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        deadline = self.deadline()
+        try:
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(self.remaining(deadline))
+        except BaseException:  # Ctrl-C: let the threads end after their current chunk
+            stop.set()
+            raise
+        alive = [t for t in threads if t.is_alive()]
+        if alive:
+            stop.set()  # no new chunks; then stop the ones inside a task
+            stopped, abandoned = stop_task_threads(alive)
+            raise RunTimeout(f"the run did not finish within {self.timeout_s:g} s; "
+                             f"{stop_message(stopped, abandoned)}")
         if errors:
             raise errors[0]
         return collect(results)
@@ -59,9 +78,25 @@ class ThreadPoolExecutorRunner(Executor):
         assert self.pool is not None, "start() first"
         futures = [self.pool.submit(timed_task, self.kernel_name, self.variant_name, c)
                    for c in chunks]
+        done, pending = concurrent.futures.wait(futures, timeout=self.timeout_s)
+        if pending:
+            for f in pending:
+                f.cancel()  # the ones not started yet
+            threads = list(getattr(self.pool, "_threads", ()))
+            stopped, abandoned = stop_task_threads(threads)
+            self.abort()
+            raise RunTimeout(f"the run did not finish within {self.timeout_s:g} s; "
+                             f"{stop_message(stopped, abandoned)}")
         return collect([f.result() for f in futures])
 
     def close(self) -> None:
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None
+
+    def abort(self) -> None:
+        if self.pool is not None:
+            # waiting could last as long as a task; the threads end after their current chunk
+            pool, self.pool = self.pool, None
+            pool.shutdown(wait=False, cancel_futures=True)
+            linger(getattr(pool, "_threads", ()))

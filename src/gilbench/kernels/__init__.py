@@ -2,11 +2,17 @@
 
 Adding a kernel means one module here (the pure-Python reference and its ``KERNEL``
 declaration), one ``ext/NAME.pyx`` for its compiled twins, and one line in ``_MODULES``.
+
+Kernels that are not shipped (the test suite's fault-injection kernels) are registered through
+the environment: ``GILBENCH_EXTRA_KERNELS="name=module,other=module:ATTRIBUTE"`` adds kernel
+``name`` from ``module.KERNEL`` (or ``module.ATTRIBUTE``), imported from ``sys.path``. Worker
+processes inherit the environment, so they find the same kernels.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 
 from ._base import (
     Kernel,
@@ -44,19 +50,45 @@ _MODULES = {
 #: every variant name any kernel may have, in display order
 VARIANT_ORDER = ["python", "cython-gil", "cython-nogil", "numpy", "stdlib"]
 
+#: extra (unshipped) kernels: "name=module[:ATTRIBUTE],..."; read at every lookup, so a test
+#: can set it for its own duration
+EXTRA_KERNELS_ENV = "GILBENCH_EXTRA_KERNELS"
+
+
+def _extra_kernels() -> dict[str, str]:
+    """name -> "module[:ATTRIBUTE]" from GILBENCH_EXTRA_KERNELS (ValueError if malformed)."""
+    extras: dict[str, str] = {}
+    for item in os.environ.get(EXTRA_KERNELS_ENV, "").split(","):
+        if not item.strip():
+            continue
+        name, sep, target = (part.strip() for part in item.partition("="))
+        if not sep or not name or not target:
+            raise ValueError(f"{EXTRA_KERNELS_ENV}: expected name=module[:ATTRIBUTE] items "
+                             f"separated by commas, got {item.strip()!r}")
+        if name in _MODULES:
+            raise ValueError(f"{EXTRA_KERNELS_ENV}: {name!r} is a built-in kernel and cannot be "
+                             "replaced")
+        extras[name] = target
+    return extras
+
 
 def names() -> list[str]:
-    """The registered kernel names, in display order."""
-    return list(_MODULES)
+    """The registered kernel names, in display order (extra kernels last)."""
+    return [*_MODULES, *_extra_kernels()]
 
 
 def get(name: str) -> Kernel:
     """The kernel called ``name``; ``UnknownNameError`` (a KeyError) lists the valid names."""
-    try:
-        module = _MODULES[name]
-    except KeyError:
-        raise UnknownNameError("kernel", name, names()) from None
-    return importlib.import_module(module).KERNEL
+    if name in _MODULES:
+        return importlib.import_module(_MODULES[name]).KERNEL
+    target = _extra_kernels().get(name)
+    if target is None:
+        raise UnknownNameError("kernel", name, names())
+    module, _, attribute = target.partition(":")
+    kernel = getattr(importlib.import_module(module), attribute or "KERNEL")
+    if kernel.name != name:
+        raise ValueError(f"{EXTRA_KERNELS_ENV}: {target} is kernel {kernel.name!r}, not {name!r}")
+    return kernel
 
 
 def all_kernels() -> list[Kernel]:
