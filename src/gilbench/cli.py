@@ -15,6 +15,7 @@ from typing import Callable, Sequence
 
 from gilbench import __version__
 from gilbench.kernels import UnknownNameError
+from gilbench.results import ResultsError
 
 #: subcommand -> module; order is the order of `gilbench --help`
 COMMANDS = {
@@ -60,7 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args._module.main(args) or 0)
-    except (UsageError, UnknownNameError) as exc:
+    except (UsageError, UnknownNameError, ResultsError) as exc:
+        # a results file that cannot be used is the user's input too: one line, no traceback
         print(f"gilbench {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
