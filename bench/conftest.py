@@ -34,9 +34,9 @@ import gilbench
 from gilbench import executors, host, kernels, runner
 from gilbench.measure import CHUNKS_PER_WORKER, CellSpec, Raw, calibrate, summarize
 
-# runner._sized is the one place that decides a cell's size and chunk count from the calibrated
-# base size (strong/weak scaling); use it rather than repeat the rule (a public name is asked for).
-_sized = getattr(runner, "sized", None) or runner._sized
+# runner.sized is the one place that decides a cell's size and chunk count from the calibrated
+# base size (strong/weak scaling); use it rather than repeat the rule.
+_sized = runner.sized
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

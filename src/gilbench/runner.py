@@ -181,7 +181,7 @@ def error_cell(spec: CellSpec, kernel: kernels.Kernel, error: str,
     return summarize(spec, raw, None, kernel)
 
 
-def _sized(spec: CellSpec, base_size: int, config: RunConfig) -> CellSpec:
+def sized(spec: CellSpec, base_size: int, config: RunConfig) -> CellSpec:
     if config.scaling == "weak":
         size, n_chunks = base_size * spec.workers, CHUNKS_PER_WORKER * spec.workers
     else:
@@ -304,12 +304,12 @@ def _run_group(config: RunConfig, writer: results.ResultsWriter, events: Events,
                 for s, _ in runnable], events)
             return
         events.on_calibrated(kernel.name, variant.name, base, seconds)
-        sized = [_sized(s, base, config) for s in needed]
-        raws = measure_group(sized, config.repeats, on_run=events.on_run, timeout_s=timeout_s)
-    serial_spec = next(s for s in sized if s.executor == "serial")
+        sized_specs = [sized(s, base, config) for s in needed]
+        raws = measure_group(sized_specs, config.repeats, on_run=events.on_run, timeout_s=timeout_s)
+    serial_spec = next(s for s in sized_specs if s.executor == "serial")
     serial_raw = raws[serial_spec.key]
     _add_cells(writer, [summarize(spec, raws[spec.key], serial_raw, kernel, serial_raw.result)
-                        for spec in sized if spec.key not in skip], events)
+                        for spec in sized_specs if spec.key not in skip], events)
 
 
 class Interrupted(KeyboardInterrupt):
