@@ -57,8 +57,9 @@ run_logged() {
     local what="$1"; shift
     log "$what (log: $BUILD_LOG)"
     if ! "$@" >>"$BUILD_LOG" 2>&1; then
-        log "$what FAILED; last 60 lines of the log:"
-        tail -n 60 "$BUILD_LOG" >&2
+        log "$what FAILED; last 60 lines of the log (URLs redacted):"
+        # apt output names the mirror; redact URLs and apt list file names derived from them.
+        tail -n 60 "$BUILD_LOG" | sed -E 's#[a-z]+://[^ ]+#<URL>#g; s#/lists/partial/[^ ]+#/lists/partial/<FILE>#g' >&2
         exit 1
     fi
 }

@@ -26,7 +26,7 @@ def main(args: argparse.Namespace) -> int:
         return 0
     console = Console()
     quota = info["cgroup_cpu_quota"]
-    gil = "enabled" if info["gil_enabled"] else "disabled"
+    gil = _gil_text(info)
     ext = info["extension_build"]
     rows = [
         ("CPU", info["cpu_model"]),
@@ -37,8 +37,7 @@ def main(args: argparse.Namespace) -> int:
         ("Python", f"{info['python_implementation']} {info['python_version']} "
                    f"({info['python_executable']})"),
         ("build", f"{info['build']} (Py_GIL_DISABLED={int(info['py_gil_disabled'])})"),
-        ("GIL now", gil + (f"  (PYTHON_GIL={info['python_gil_env']})"
-                           if info["python_gil_env"] is not None else "")),
+        ("GIL now", gil),
         ("switch interval", f"{info['switch_interval_s'] * 1e3:g} ms"),
         ("subinterpreters", "available" if info["subinterpreters"] else "not in this Python"),
         ("extensions", f"compiled with Cython {ext['cython_version']}, flags {ext['cflags']}"
@@ -63,3 +62,20 @@ def main(args: argparse.Namespace) -> int:
             variants.add_row(kernel, variant, "[green]ok[/]" if state == "ok" else f"[red]{state}[/]")
     console.print(variants)
     return 0
+
+
+def _gil_text(info: dict) -> str:
+    """The GIL's state now, and why, e.g. "disabled (PYTHON_GIL unset)"."""
+    env = info["python_gil_env"]
+    env_text = "PYTHON_GIL unset" if env is None else f"PYTHON_GIL={env}"
+    if not info["py_gil_disabled"]:
+        return "enabled (always, on a default build" + (
+            f"; {env_text} has no effect)" if env is not None else ")")
+    if not info["gil_enabled"]:
+        return f"disabled ({env_text})"
+    if env == "1":
+        return f"enabled (turned on by {env_text})"
+    # a free-threaded build turns the GIL back on when it imports an extension module that
+    # does not declare free-threading support (and warns once)
+    return (f"enabled ({env_text}): re-enabled at run time by an extension module without "
+            f"free-threading support")
