@@ -24,8 +24,8 @@ def _is_pytest_benchmark(data: object) -> bool:
 def load_any(path: str | os.PathLike) -> dict:
     """The validated results document in ``path``.
 
-    Raises ``ResultsError`` (file missing, not JSON, not a valid results document) or
-    ``gilbench.cli.UsageError`` (a pytest-benchmark file while its converter is not installed).
+    Raises ``ResultsError`` (file missing, not JSON, not a valid results document, or a
+    pytest-benchmark file that ``gilbench.bench_convert`` cannot convert).
     """
     path = Path(path)
     try:
@@ -34,15 +34,8 @@ def load_any(path: str | os.PathLike) -> dict:
         # let results.read phrase the error (missing, unreadable, truncated JSON ...)
         return results.read(path)
     if _is_pytest_benchmark(data):
-        from gilbench.cli import UsageError
+        from gilbench import bench_convert
 
-        try:
-            from gilbench import bench_convert  # type: ignore[attr-defined]
-        except ImportError:
-            raise UsageError(
-                f"{path}: this is a pytest-benchmark file, and the pytest-benchmark converter "
-                "(gilbench.bench_convert) is not installed; report a `gilbench run` results file"
-            ) from None
         try:
             doc = bench_convert.to_results(data)
         except (KeyError, TypeError, ValueError) as exc:
