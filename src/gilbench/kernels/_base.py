@@ -12,6 +12,7 @@ processes; the work itself (loops, buffers) happens inside the variant.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
 import math
 import os
@@ -101,6 +102,32 @@ def compiled_variants(
             description=f"{description}, compiled, inside `with nogil:`",
         ),
     ]
+
+
+def adapt_compiled(variants: list[Variant], adapter: Callable[[Callable], Callable]) -> list[Variant]:
+    """The variants with each compiled function wrapped by ``adapter`` (unavailable ones as is).
+
+    For extensions whose functions take buffers and ranges rather than a chunk: the adapter
+    turns ``fn(buffers..., lo, hi, ...)`` into ``variant(chunk)``.
+    """
+    adapted = []
+    for v in variants:
+        if v.fn is not None:
+            fn = adapter(v.fn)
+            fn.__name__ = fn.__qualname__ = f"{adapter.__name__}_{v.name.replace('-', '_')}"
+            v = dataclasses.replace(v, fn=fn)
+        adapted.append(v)
+    return adapted
+
+
+def wrapped_segments(start: int, stop: int, physical: int) -> Iterator[tuple[int, int]]:
+    """Cut logical [start, stop) into ranges ``(lo, hi)`` of a buffer of ``physical`` items,
+    where logical index i is item ``i % physical``; no range wraps."""
+    while start < stop:
+        lo = start % physical
+        hi = min(physical, lo + (stop - start))
+        yield lo, hi
+        start += hi - lo
 
 
 def numpy_variant(fn_factory: Callable[[], Callable[[Chunk], Partial]], description: str) -> Variant:

@@ -14,7 +14,8 @@ import random
 import zlib
 from functools import lru_cache
 
-from ._base import Kernel, Variant, compiled_variants, even_ranges
+from ._base import (Kernel, Variant, adapt_compiled, compiled_variants, even_ranges,
+                    wrapped_segments)
 
 MOD = 65521  # largest prime below 2**16
 PHYSICAL = 1 << 20  # 1 MiB buffer
@@ -37,11 +38,7 @@ def split(size: int, n_chunks: int) -> list[tuple[int, int]]:
 
 def segments(start: int, stop: int):
     """Physical slices ``(lo, hi)`` of the buffer covering stream offsets [start, stop)."""
-    while start < stop:
-        lo = start % PHYSICAL
-        hi = min(PHYSICAL, lo + (stop - start))
-        yield lo, hi
-        start += hi - lo
+    return wrapped_segments(start, stop, PHYSICAL)
 
 
 def adler_python(chunk: tuple[int, int]) -> tuple[int, int]:
@@ -90,26 +87,17 @@ def reduce(partials) -> int:
     return value
 
 
-def _compiled():
-    variants = compiled_variants("gilbench.kernels._checksum_c", "adler_gil", "adler_nogil",
-                                 "Adler-32 loop")
+def adler(fn):
+    """``variant(chunk)`` from the extension's running ``fn(data, lo, hi, value)``."""
 
-    def bind(v: Variant) -> Variant:
-        if v.fn is None:
-            return v
-        fn = v.fn
+    def run(chunk: tuple[int, int]) -> tuple[int, int]:
+        data = buffer()
+        value = 1
+        for lo, hi in segments(*chunk):
+            value = fn(data, lo, hi, value)
+        return value, chunk[1] - chunk[0]
 
-        def adler(chunk, _fn=fn):
-            data = buffer()
-            value = 1
-            for lo, hi in segments(*chunk):
-                value = _fn(data, lo, hi, value)
-            return value, chunk[1] - chunk[0]
-
-        adler.__name__ = adler.__qualname__ = f"adler_{v.name.replace('-', '_')}"
-        return Variant(v.name, adler, v.releases_gil, v.reason, description=v.description)
-
-    return [bind(v) for v in variants]
+    return run
 
 
 KERNEL = Kernel(
@@ -124,7 +112,8 @@ KERNEL = Kernel(
     prepare=prepare,
     variants=(
         Variant("python", adler_python, releases_gil=False, description="pure-Python loop"),
-        *_compiled(),
+        *adapt_compiled(compiled_variants("gilbench.kernels._checksum_c", "adler_gil",
+                                          "adler_nogil", "Adler-32 loop"), adler),
         Variant("stdlib", adler_stdlib, releases_gil=True,
                 description="zlib.adler32 (CPython drops the GIL for buffers > 5 KiB)"),
     ),

@@ -12,7 +12,8 @@ from __future__ import annotations
 from array import array
 from functools import lru_cache
 
-from ._base import Kernel, Variant, compiled_variants, even_ranges, numpy_variant
+from ._base import (Kernel, Variant, adapt_compiled, compiled_variants, even_ranges,
+                    numpy_variant, wrapped_segments)
 
 PHYSICAL = 1 << 22  # elements per array: 4 Mi x 8 bytes = 32 MiB
 SCALAR = 3.0
@@ -45,11 +46,7 @@ def split(size: int, n_chunks: int) -> list[tuple[int, int]]:
 
 def segments(start: int, stop: int):
     """Cut logical [start, stop) into physical ranges ``(lo, hi)`` that do not wrap."""
-    while start < stop:
-        lo = start % PHYSICAL
-        hi = min(PHYSICAL, lo + (stop - start))
-        yield lo, hi
-        start += hi - lo
+    return wrapped_segments(start, stop, PHYSICAL)
 
 
 def sweep_python(chunk: tuple[int, int]) -> float:
@@ -76,24 +73,14 @@ def _make_numpy():
     return sweep_numpy
 
 
-def _compiled():
-    variants = compiled_variants("gilbench.kernels._stream_c", "sweep_gil", "sweep_nogil",
-                                 "array sweep")
+def sweep(fn):
+    """``variant(chunk)`` from the extension's ``fn(b, c, lo, hi)`` over typed memoryviews."""
 
-    def bind(v: Variant) -> Variant:
-        # the extension takes the arrays as arguments (typed memoryviews); bind them here
-        if v.fn is None:
-            return v
-        fn = v.fn
+    def run(chunk: tuple[int, int]) -> float:
+        b, c = arrays()
+        return sum(fn(b, c, lo, hi) for lo, hi in segments(*chunk))
 
-        def sweep(chunk, _fn=fn):
-            b, c = arrays()
-            return sum(_fn(b, c, lo, hi) for lo, hi in segments(*chunk))
-
-        sweep.__name__ = sweep.__qualname__ = f"sweep_{v.name.replace('-', '_')}"
-        return Variant(v.name, sweep, v.releases_gil, v.reason, description=v.description)
-
-    return [bind(v) for v in variants]
+    return run
 
 
 KERNEL = Kernel(
@@ -108,7 +95,8 @@ KERNEL = Kernel(
     prepare=prepare,
     variants=(
         Variant("python", sweep_python, releases_gil=False, description="pure-Python loop"),
-        *_compiled(),
+        *adapt_compiled(compiled_variants("gilbench.kernels._stream_c", "sweep_gil",
+                                          "sweep_nogil", "array sweep"), sweep),
         numpy_variant(_make_numpy, "NumPy sums over array slices"),
     ),
 )
