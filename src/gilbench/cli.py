@@ -22,6 +22,7 @@ COMMANDS = {
     "run": "gilbench.commands.run",
     "report": "gilbench.commands.report",
     "compare": "gilbench.commands.compare",
+    "claims": "gilbench.commands.claims",
     "info": "gilbench.commands.info",
     "verify": "gilbench.commands.verify",
 }

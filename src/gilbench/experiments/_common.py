@@ -70,6 +70,34 @@ def median(values: Sequence[float]) -> float:
     return percentile(sorted(values), 50)
 
 
+# --------------------------------------------------------------------------- the host
+
+
+def _cpu_jiffies() -> tuple[int, int, int] | None:
+    """(busy, total, cpus) from /proc/stat, or None where there is none (not Linux)."""
+    try:
+        with open("/proc/stat", encoding="ascii") as fh:
+            lines = fh.read().splitlines()
+    except OSError:
+        return None
+    fields = [int(x) for x in lines[0].split()[1:]]
+    cpus = sum(1 for line in lines if line.startswith("cpu") and line[3:4].isdigit())
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields[:8]) - idle, sum(fields[:8]), cpus  # guest time is in user already
+
+
+def other_cpu_cores(window_s: float = 0.25) -> float | None:
+    """Cores busy host-wide over ``window_s`` while this process idles: when called between
+    experiments (no worker of ours running), the CPU other processes take from us.
+    None where /proc/stat is missing."""
+    first = _cpu_jiffies()
+    time.sleep(window_s)
+    second = _cpu_jiffies()
+    if first is None or second is None or second[1] <= first[1]:
+        return None
+    return (second[0] - first[0]) / (second[1] - first[1]) * second[2]
+
+
 # --------------------------------------------------------------------------- CPU load
 
 
@@ -137,7 +165,8 @@ class CpuLoad:
     START_TIMEOUT_S = 60.0
 
     def __init__(self, executor: str, variant: str | None, workers: int,
-                 chunk: Sequence[int] | None, ctx: multiprocessing.context.BaseContext | None = None):
+                 chunk: Sequence[int] | None,
+                 ctx: multiprocessing.context.BaseContext | None = None):
         if executor not in ("threads", "processes", "none"):
             raise ValueError(f"executor must be threads, processes or none, got {executor!r}")
         if workers and (variant is None or chunk is None):
@@ -165,6 +194,10 @@ class CpuLoad:
         if self.workers == 0 or self.executor == "none":
             self._t_start = time.perf_counter()
             return self
+        # checked here, in the parent: a worker that fails on its first line never signals
+        variant = cpu_variant(self.variant)  # UnknownNameError for a bad name
+        if not variant.available:
+            raise RuntimeError(f"variant {self.variant!r} is unavailable: {variant.reason}")
         try:
             if self.executor == "threads":
                 self._stop = threading.Event()
@@ -191,8 +224,18 @@ class CpuLoad:
                     )
                     p.start()
                     self._processes.append(p)
-                for _ in range(self.workers):
-                    if not ready.acquire(timeout=self.START_TIMEOUT_S):
+                deadline = time.monotonic() + self.START_TIMEOUT_S
+                started = 0
+                while started < self.workers:
+                    if ready.acquire(timeout=0.1):
+                        started += 1
+                        continue
+                    # a child that died (e.g. failed to import) never signals: say so now
+                    dead = [p for p in self._processes if p.exitcode is not None]
+                    if dead:
+                        raise RuntimeError(f"a CPU worker process exited with code "
+                                           f"{dead[0].exitcode} before it started working")
+                    if time.monotonic() > deadline:
                         raise RuntimeError("a CPU worker process did not start")
         except BaseException:
             self._shutdown()
@@ -282,7 +325,12 @@ ECHO_PAYLOAD_BYTES = 64
 class EchoServer:
     """A blocking TCP echo server on 127.0.0.1 in a thread of *this* process (the published
     case: the server shares the GIL with the CPU-bound threads). Serves connections one after
-    another until ``close()``."""
+    another until ``close()``.
+
+    Connections use plain blocking sockets, as a classic threaded server does: one GIL
+    release per ``recv`` and one per ``sendall`` (a socket timeout would add a ``poll()`` and
+    a third release per request).
+    """
 
     def __init__(self) -> None:
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -292,6 +340,8 @@ class EchoServer:
         self.listener.settimeout(0.2)  # so the accept loop notices close() quickly
         self.port: int = self.listener.getsockname()[1]
         self._closing = threading.Event()
+        self._lock = threading.Lock()
+        self._conn: socket.socket | None = None
         self.thread = threading.Thread(target=self._serve, name="gilbench-echo-server",
                                        daemon=True)
         self.thread.start()
@@ -303,24 +353,29 @@ class EchoServer:
             except (socket.timeout, OSError):
                 continue
             with conn:
-                conn.settimeout(1.0)
+                conn.settimeout(None)
                 conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                while not self._closing.is_set():
-                    try:
-                        data = conn.recv(65536)
-                    except socket.timeout:
-                        continue
-                    except OSError:
-                        break
-                    if not data:
-                        break
-                    try:
+                with self._lock:
+                    self._conn = conn
+                if self._closing.is_set():
+                    break
+                try:
+                    while data := conn.recv(65536):
                         conn.sendall(data)
-                    except OSError:
-                        break
+                except OSError:
+                    pass
+                finally:
+                    with self._lock:
+                        self._conn = None
 
     def close(self) -> None:
         self._closing.set()
+        with self._lock:
+            if self._conn is not None:  # wake a recv() blocked on a client that hangs
+                try:
+                    self._conn.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
         self.thread.join(timeout=10)
         self.listener.close()
 
@@ -331,14 +386,20 @@ class EchoServer:
         self.close()
 
 
-def _echo_client(port: int, window_s: float, payload_bytes: int, conn: Any) -> None:
-    """Child process: round trips to 127.0.0.1:port for ``window_s``; sends a summary on conn.
+#: a round trip slower than this waited for something (on loopback one takes ~10-50 us)
+SLOW_RTT_S = 0.001
 
-    Timing is done here, in a process of its own, so that the client's clock reading is not
-    itself delayed by the GIL of the process under test.
+
+def _echo_client(port: int, window_s: float, payload_bytes: int, conn: Any) -> None:
+    """Child process: round trips to 127.0.0.1:port for ``window_s``; sends the round-trip
+    times (an ``array('d')`` as bytes) and the elapsed time on ``conn``.
+
+    Timing is done here, in a process of its own, so that the client's clock readings are not
+    themselves delayed by the GIL of the process under test.
     """
-    payload = bytes(range(256)) * (payload_bytes // 256 + 1)
-    payload = payload[:payload_bytes]
+    from array import array
+
+    payload = (bytes(range(256)) * (payload_bytes // 256 + 1))[:payload_bytes]
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -352,8 +413,8 @@ def _echo_client(port: int, window_s: float, payload_bytes: int, conn: Any) -> N
                         raise ConnectionError("echo server closed the connection")
                     got += len(data)
 
-            round_trip()  # connection set up, server thread running
-            rtts = []
+            round_trip()  # the connection is up and the server thread has answered once
+            rtts = array("d")
             t_start = time.perf_counter()
             end = t_start + window_s
             t0 = t_start
@@ -362,62 +423,95 @@ def _echo_client(port: int, window_s: float, payload_bytes: int, conn: Any) -> N
                 t1 = time.perf_counter()
                 rtts.append(t1 - t0)
                 t0 = t1
-            elapsed = t0 - t_start
-        conn.send({"requests": len(rtts), "elapsed_s": elapsed,
-                   "requests_per_s": len(rtts) / elapsed if elapsed > 0 else None,
-                   "latency": latency_stats(rtts), "error": None})
+        conn.send({"rtts": rtts.tobytes(), "elapsed_s": t0 - t_start, "error": None})
     except Exception as exc:  # reported to the parent, never a hang
-        conn.send({"requests": 0, "elapsed_s": 0.0, "requests_per_s": None,
-                   "latency": latency_stats([]), "error": f"{type(exc).__name__}: {exc}"})
+        conn.send({"rtts": b"", "elapsed_s": 0.0, "error": f"{type(exc).__name__}: {exc}"})
     finally:
         conn.close()
 
 
+def _echo_run(server: EchoServer, window_s: float, payload_bytes: int,
+              ctx: multiprocessing.context.BaseContext) -> tuple[list[float], float, str | None]:
+    """One client process, one connection: (round-trip times, elapsed_s, error)."""
+    from array import array
+
+    parent_conn, child_conn = ctx.Pipe(duplex=False)
+    client = ctx.Process(target=_echo_client,
+                         args=(server.port, window_s, payload_bytes, child_conn),
+                         name="gilbench-echo-client", daemon=True)
+    client.start()
+    child_conn.close()
+    try:
+        # bounded: the child's start-up (fork from the forkserver, or a fresh interpreter)
+        # plus the window; a minute of slack for a very slow or loaded host
+        if not parent_conn.poll(window_s + 60):
+            return [], 0.0, "echo client timed out"
+        reply = parent_conn.recv()
+    except EOFError:
+        return [], 0.0, f"echo client died (exit code {client.exitcode})"
+    finally:
+        parent_conn.close()
+        client.join(timeout=10)
+        if client.is_alive():
+            client.terminate()
+            client.join(timeout=5)
+        client.close()
+    rtts = array("d")
+    rtts.frombytes(reply["rtts"])
+    return list(rtts), reply["elapsed_s"], reply["error"]
+
+
 def echo_probe(window_s: float, ctx: multiprocessing.context.BaseContext | None = None,
-               payload_bytes: int = ECHO_PAYLOAD_BYTES) -> dict[str, Any]:
+               runs: int = 3, payload_bytes: int = ECHO_PAYLOAD_BYTES) -> dict[str, Any]:
     """Echo requests/s and round-trip latency: server thread here, client in a child process.
 
-    Returns ``{"requests", "elapsed_s", "requests_per_s", "latency": {...}, "error"}``.
+    The window is cut into ``runs`` client runs (a new process and connection each), because
+    beside a CPU-bound thread the rate is bimodal: a run either keeps winning the GIL back
+    after each short release, or loses it on every release and waits out the switch interval.
+    Returns ``{"requests", "elapsed_s", "requests_per_s" (median over runs),
+    "requests_per_s_pooled", "runs_requests_per_s", "slow_share", "latency", "error"}``;
+    ``slow_share`` is the share of round trips slower than ``SLOW_RTT_S``.
     """
     ctx = ctx or mp_context()
+    runs = max(1, runs)
+    all_rtts: list[float] = []
+    per_run: list[float | None] = []
+    elapsed_total = 0.0
+    errors = []
     with EchoServer() as server:
-        parent_conn, child_conn = ctx.Pipe(duplex=False)
-        client = ctx.Process(target=_echo_client,
-                             args=(server.port, window_s, payload_bytes, child_conn),
-                             name="gilbench-echo-client", daemon=True)
-        client.start()
-        child_conn.close()
-        try:
-            # start-up (a fork from the forkserver or a fresh interpreter) + the window
-            if parent_conn.poll(window_s + 60):
-                result = parent_conn.recv()
-            else:
-                result = {"requests": 0, "elapsed_s": 0.0, "requests_per_s": None,
-                          "latency": latency_stats([]), "error": "echo client timed out"}
-        except EOFError:
-            result = {"requests": 0, "elapsed_s": 0.0, "requests_per_s": None,
-                      "latency": latency_stats([]),
-                      "error": f"echo client died (exit code {client.exitcode})"}
-        finally:
-            parent_conn.close()
-            client.join(timeout=10)
-            if client.is_alive():
-                client.terminate()
-                client.join(timeout=5)
-            client.close()
-    return result
+        for _ in range(runs):
+            rtts, elapsed, error = _echo_run(server, window_s / runs, payload_bytes, ctx)
+            if error:
+                errors.append(error)
+            all_rtts.extend(rtts)
+            elapsed_total += elapsed
+            per_run.append(len(rtts) / elapsed if elapsed > 0 else None)
+    return {
+        "requests": len(all_rtts),
+        "elapsed_s": elapsed_total,
+        # the median run: robust to one run disturbed by another tenant of a shared host
+        "requests_per_s": median([r for r in per_run if r is not None]) if any(
+            r is not None for r in per_run) else None,
+        "requests_per_s_pooled": len(all_rtts) / elapsed_total if elapsed_total > 0 else None,
+        "runs_requests_per_s": per_run,
+        "slow_share": (sum(1 for r in all_rtts if r > SLOW_RTT_S) / len(all_rtts)
+                       if all_rtts else None),
+        "latency": latency_stats(all_rtts),
+        "error": "; ".join(errors) or None,
+    }
 
 
 PROBES = ("thread-sleep", "asyncio-sleep", "echo")
 
 
 def run_probe(probe: str, window_s: float, period_s: float = 0.001,
-              ctx: multiprocessing.context.BaseContext | None = None) -> dict[str, Any]:
+              ctx: multiprocessing.context.BaseContext | None = None,
+              echo_runs: int = 3) -> dict[str, Any]:
     """One probe's measurement: latency stats for the sleep probes, the echo summary for echo."""
     if probe == "thread-sleep":
         return {"lateness": latency_stats(sleep_probe(window_s, period_s))}
     if probe == "asyncio-sleep":
         return {"lateness": latency_stats(asyncio_sleep_probe(window_s, period_s))}
     if probe == "echo":
-        return echo_probe(window_s, ctx)
+        return echo_probe(window_s, ctx, runs=echo_runs)
     raise ValueError(f"unknown probe {probe!r}; probes: {', '.join(PROBES)}")

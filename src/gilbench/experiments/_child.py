@@ -1,0 +1,24 @@
+"""Minimal child-process targets for the start-up experiments.
+
+Kept free of imports beyond the standard library's ``time`` (and this package's ``__init__``,
+which imports nothing at module level), so that starting a child measures the start method,
+not the import of gilbench's heavier modules.
+"""
+
+from __future__ import annotations
+
+import time
+TYPE_CHECKING = False  # see gilbench.experiments: keeps typing out of the children
+if TYPE_CHECKING:
+    from typing import Any
+
+
+def report_ready(conn: Any) -> None:
+    """Child: send the time it started running Python code, and exit."""
+    conn.send(time.perf_counter())
+    conn.close()
+
+
+def nothing() -> None:
+    """A task that does nothing: the pool round-trip cost alone."""
+    return None
