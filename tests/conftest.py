@@ -34,6 +34,8 @@ so the helper is a marker and a fixture rather than an importable object).
 from __future__ import annotations
 
 import contextlib
+import os
+import time
 from typing import Any, Callable, Iterator, NamedTuple
 
 import pytest
@@ -127,3 +129,46 @@ def kernel_variant(
         pytest.skip(f"{pair.id} unavailable: {pair.variant.reason}")
     kernel_sessions(pair.kernel)
     return pair
+
+
+# --- timing on a shared host ----------------------------------------------------------------
+
+def _busy_s() -> float | None:
+    """CPU seconds every process of the host has spent so far (Linux /proc/stat), else None."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = stat.readline().split()[1:]
+    except OSError:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_s() -> float:
+    return time.process_time()  # every thread of this process, subinterpreters' included
+
+
+def _timed_quietly(fn, attempts: int = 6, others_limit: float = 0.25) -> list[float]:
+    """Wall times of ``fn()`` in up to ``attempts`` tries, keeping only tries in which other
+    processes used less than ``others_limit`` of a core (the host is shared: a core taken by
+    someone else is not this interpreter's doing). Stops after 3 kept tries."""
+    kept = []
+    for _ in range(attempts):
+        busy0, own0, t0 = _busy_s(), _own_s(), time.perf_counter()
+        fn()
+        wall = time.perf_counter() - t0
+        busy1, own1 = _busy_s(), _own_s()
+        if busy0 is not None and (busy1 - busy0) - (own1 - own0) > others_limit * wall:
+            continue
+        kept.append(wall)
+        if len(kept) == 3:
+            break
+    return kept
+
+
+@pytest.fixture
+def timed_quietly():
+    """``timed_quietly(fn) -> [wall seconds]``: up to 3 timings of ``fn()``, keeping only tries in
+    which other processes used under a quarter of a core (a core taken by someone else is not
+    the code under test's doing)."""
+    return _timed_quietly

@@ -13,7 +13,6 @@ import subprocess
 import sys
 import sysconfig
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -33,37 +32,6 @@ def _env_without_python_gil() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k != "PYTHON_GIL"}
 
 
-def _busy_s() -> float | None:
-    """CPU seconds every process of the host has spent so far (Linux /proc/stat), else None."""
-    try:
-        with open("/proc/stat") as stat:
-            fields = stat.readline().split()[1:]
-    except OSError:
-        return None
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
-
-
-def _own_s() -> float:
-    return time.process_time()  # every thread of this process, subinterpreters' included
-
-
-def timed_quietly(fn, attempts: int = 6, others_limit: float = 0.25) -> list[float]:
-    """Wall times of ``fn()`` in up to ``attempts`` tries, keeping only tries in which other
-    processes used less than ``others_limit`` of a core (the host is shared: a core taken by
-    someone else is not this interpreter's doing). Stops after 3 kept tries."""
-    kept = []
-    for _ in range(attempts):
-        busy0, own0, t0 = _busy_s(), _own_s(), time.perf_counter()
-        fn()
-        wall = time.perf_counter() - t0
-        busy1, own1 = _busy_s(), _own_s()
-        if busy0 is not None and (busy1 - busy0) - (own1 - own0) > others_limit * wall:
-            continue
-        kept.append(wall)
-        if len(kept) == 3:
-            break
-    return kept
 
 
 # -- on a free-threaded build ------------------------------------------------------------------
@@ -131,7 +99,7 @@ def test_info_says_free_threaded_and_gil_state() -> None:
 
 @needs_free_threading
 @pytest.mark.needs_cores
-def test_python_threads_run_in_parallel_without_the_gil() -> None:
+def test_python_threads_run_in_parallel_without_the_gil(timed_quietly) -> None:
     # Pure-Python CPU work on 2 threads: about 2x on 2 free cores without a GIL, about 1x with
     # one. One run: best of the tries in which no other process took a core; generous bound.
     kernel = kernels.get("primes")

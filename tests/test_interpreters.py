@@ -3,7 +3,6 @@ an unavailable cell with the reason where it does not."""
 
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
@@ -17,37 +16,6 @@ needs_subinterpreters = pytest.mark.skipif(
     not HAVE, reason=f"no subinterpreters here: {InterpretersExecutor.unavailable_reason()}")
 
 
-def _busy_s() -> float | None:
-    """CPU seconds every process of the host has spent so far (Linux /proc/stat), else None."""
-    try:
-        with open("/proc/stat") as stat:
-            fields = stat.readline().split()[1:]
-    except OSError:
-        return None
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
-
-
-def _own_s() -> float:
-    return time.process_time()  # every thread of this process, subinterpreters' included
-
-
-def timed_quietly(fn, attempts: int = 6, others_limit: float = 0.25) -> list[float]:
-    """Wall times of ``fn()`` in up to ``attempts`` tries, keeping only tries in which other
-    processes used less than ``others_limit`` of a core (the host is shared: a core taken by
-    someone else is not this interpreter's doing). Stops after 3 kept tries."""
-    kept = []
-    for _ in range(attempts):
-        busy0, own0, t0 = _busy_s(), _own_s(), time.perf_counter()
-        fn()
-        wall = time.perf_counter() - t0
-        busy1, own1 = _busy_s(), _own_s()
-        if busy0 is not None and (busy1 - busy0) - (own1 - own0) > others_limit * wall:
-            continue
-        kept.append(wall)
-        if len(kept) == 3:
-            break
-    return kept
 
 
 def _run(tmp_path, config: RunConfig) -> dict[str, dict]:
@@ -164,7 +132,7 @@ def test_close_destroys_the_interpreters() -> None:
 
 @needs_subinterpreters
 @pytest.mark.needs_cores
-def test_two_interpreters_run_python_in_parallel() -> None:
+def test_two_interpreters_run_python_in_parallel(timed_quietly) -> None:
     # One run: best of the tries in which no other process took a core; generous bound. On 2
     # free cores the expected ratio is near 2; a shared GIL would give about 1.
     kernel = kernels.get("primes")
