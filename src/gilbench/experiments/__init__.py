@@ -77,13 +77,7 @@ def run_experiment(name: str, quick: bool = False,
     data = module.run(quick, progress=progress, **params)
     duration = time.perf_counter() - t0
     return {
-        "name": name,
-        "title": module.TITLE,
-        "measures": module.MEASURES,
-        "claims": list(module.CLAIMS),
-        "quick": bool(quick),
-        "started": started,
-        "duration_s": duration,
+        **_section(name, quick, started, duration),
         "usable_cores": host.usable_cores(),
         # other tenants of a shared host show here: timings under load are not comparable
         "load_average_start": load_start,
@@ -95,9 +89,8 @@ def run_experiment(name: str, quick: bool = False,
     }
 
 
-def failed_experiment(name: str, quick: bool, exc: BaseException, started: str,
-                      duration_s: float) -> dict:
-    """The section recorded for an experiment that raised: metadata and a one-line error."""
+def _section(name: str, quick: bool, started: str, duration_s: float) -> dict:
+    """What every experiment's section starts with, whether it ran or raised."""
     module = get(name)
     return {
         "name": name,
@@ -107,6 +100,14 @@ def failed_experiment(name: str, quick: bool, exc: BaseException, started: str,
         "quick": bool(quick),
         "started": started,
         "duration_s": duration_s,
+    }
+
+
+def failed_experiment(name: str, quick: bool, exc: BaseException, started: str,
+                      duration_s: float) -> dict:
+    """The section recorded for an experiment that raised: metadata and a one-line error."""
+    return {
+        **_section(name, quick, started, duration_s),
         "error": f"{type(exc).__name__}: {exc}".splitlines()[0],
     }
 
