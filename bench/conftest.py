@@ -77,7 +77,7 @@ OPTIONS = {
 
 def _run_config(config: pytest.Config) -> runner.RunConfig:
     """The RunConfig `gilbench run` would build from the same options."""
-    from gilbench.cli import UsageError
+    from gilbench.errors import UsageError
     from gilbench.commands import run as run_command
 
     # start from `gilbench run`'s own defaults, so options it gains later keep their defaults here

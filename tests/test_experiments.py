@@ -19,7 +19,7 @@ import pytest
 
 from gilbench import experiments, host, results
 from gilbench.experiments import _common, break_even, contention, startup, switch_interval
-from gilbench.kernels import UnknownNameError
+from gilbench.errors import UnknownNameError
 from gilbench.report import experiments as report_experiments
 
 needs_cores = pytest.mark.skipif(host.usable_cores() < 2, reason="needs at least 2 usable cores")
@@ -433,7 +433,7 @@ def test_claims_command_writes_a_valid_results_file(tmp_path, capsys):
 
 
 def test_claims_command_rejects_unknown_experiments(tmp_path):
-    from gilbench.cli import UsageError
+    from gilbench.errors import UsageError
     from gilbench.commands import claims
 
     args = _claims_args("--experiments", "convoy,nope", "--out", str(tmp_path / "x.json"))

@@ -14,8 +14,7 @@ import sys
 from typing import Callable, Sequence
 
 from gilbench import __version__
-from gilbench.kernels import UnknownNameError
-from gilbench.results import ResultsError
+from gilbench.errors import USER_ERRORS, UnknownNameError, UsageError
 
 #: subcommand -> module; order is the order of `gilbench --help`
 COMMANDS = {
@@ -26,10 +25,6 @@ COMMANDS = {
     "info": "gilbench.commands.info",
     "verify": "gilbench.commands.verify",
 }
-
-
-class UsageError(Exception):
-    """A mistake in what the user asked for; the message says what is accepted."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args._module.main(args) or 0)
-    except (UsageError, UnknownNameError, ResultsError) as exc:
+    except USER_ERRORS as exc:
         # a results file that cannot be used is the user's input too: one line, no traceback
         print(f"gilbench {args.command}: error: {exc}", file=sys.stderr)
         return 2

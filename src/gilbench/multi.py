@@ -467,7 +467,7 @@ def main_multi(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from gilbench import results
-    from gilbench.cli import UsageError
+    from gilbench.errors import UsageError
     from gilbench.commands.run import _check_writable, config_from_args
 
     config_from_args(args)  # the same checks as a plain run (and no --resume), before anything
@@ -545,7 +545,7 @@ def child_main(argv: Sequence[str] | None = None) -> int:
     from rich.markup import escape
 
     from gilbench import results
-    from gilbench.cli import UsageError
+    from gilbench.errors import UsageError
     from gilbench.commands import run
     from gilbench.executors.base import lingering_threads
     from gilbench.runner import (Events, Interrupted, finish_document, plan, run_matrix,

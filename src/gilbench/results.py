@@ -33,6 +33,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from gilbench.errors import ResultsError
+
 SCHEMA = "gilbench-results"
 SCHEMA_VERSION = 1
 
@@ -57,12 +59,10 @@ CELL_FIELDS: dict[str, tuple[type, ...]] = {
     "error": (str, type(None)),
 }
 
-#: families of executors, for grouping in reports
+#: families of executors, in display order (each executor class declares its own family)
 FAMILIES = ("serial", "threads", "asyncio", "processes", "interpreters")
-
-
-class ResultsError(ValueError):
-    """A results file that cannot be used; the message names the first problem and where."""
+#: every variant name any kernel may have, in display order
+VARIANT_ORDER = ("python", "cython-gil", "cython-nogil", "numpy", "stdlib")
 
 
 def now_iso() -> str:

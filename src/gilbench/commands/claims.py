@@ -64,7 +64,7 @@ def main(args: argparse.Namespace) -> int:
 
     from gilbench import experiments, host
     from gilbench.cli import UsageError, parse_names
-    from gilbench.kernels import UnknownNameError
+    from gilbench.errors import UnknownNameError
     from gilbench.report.experiments import busy_host, decide, figures
     from gilbench.results import ResultsWriter, new_document, now_iso
 
@@ -144,7 +144,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":  # a harness until the command is registered in gilbench.cli
-    from gilbench.cli import UsageError
+    from gilbench.errors import UsageError
 
     parser = argparse.ArgumentParser(prog="gilbench claims")
     add_arguments(parser)

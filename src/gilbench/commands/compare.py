@@ -35,10 +35,10 @@ def main(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from gilbench.cli import UsageError
+    from gilbench.errors import UsageError
     from gilbench.report import load_any
     from gilbench.report.compare import TEST_TEXT, _run_label, row_cells, write_compare
-    from gilbench.results import ResultsError
+    from gilbench.errors import ResultsError
 
     try:
         doc_a, doc_b = load_any(args.a), load_any(args.b)

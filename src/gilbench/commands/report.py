@@ -66,9 +66,9 @@ def _plain(markdown: str) -> str:
 def main(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from gilbench.cli import UsageError
+    from gilbench.errors import UsageError
     from gilbench.report import load_any, write_report
-    from gilbench.results import ResultsError
+    from gilbench.errors import ResultsError
 
     try:
         doc = load_any(args.results)

@@ -141,7 +141,7 @@ def resume_config(args: argparse.Namespace, doc: dict):
     import os
 
     from gilbench import host
-    from gilbench.cli import UsageError
+    from gilbench.errors import UsageError
     from gilbench.runner import RunConfig, resume_problems
 
     path = args.resume
@@ -188,7 +188,7 @@ def resume_config(args: argparse.Namespace, doc: dict):
 
 def _read_resume(path: str) -> dict:
     from gilbench import results
-    from gilbench.cli import UsageError
+    from gilbench.errors import UsageError
 
     try:
         return results.read(path)

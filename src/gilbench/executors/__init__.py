@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gilbench.kernels import UnknownNameError
+from gilbench.errors import UnknownNameError
 
 from .asyncio_ import AsyncioExecutor, AsyncioProcessExecutor, AsyncioToThreadExecutor
 from .base import Executor, RunResult, timed_task

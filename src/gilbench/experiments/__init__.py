@@ -42,7 +42,7 @@ def get(name: str) -> ModuleType:
     """The module of experiment ``name``; UnknownNameError (a KeyError) lists the valid ones."""
     # imported here, not at the top: child processes import this package to reach their
     # targets, and their start-up is what some experiments measure
-    from gilbench.kernels import UnknownNameError
+    from gilbench.errors import UnknownNameError
 
     try:
         module = _MODULES[name]

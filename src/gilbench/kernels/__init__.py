@@ -14,6 +14,8 @@ from __future__ import annotations
 import importlib
 import os
 
+from gilbench import results as _results
+
 from ._base import (
     Kernel,
     UnknownNameError,
@@ -47,8 +49,8 @@ _MODULES = {
     "echo": "gilbench.kernels.echo",
 }
 
-#: every variant name any kernel may have, in display order
-VARIANT_ORDER = ["python", "cython-gil", "cython-nogil", "numpy", "stdlib"]
+#: every variant name any kernel may have, in display order (the vocabulary lives in results)
+VARIANT_ORDER = list(_results.VARIANT_ORDER)
 
 #: extra (unshipped) kernels: "name=module[:ATTRIBUTE],..."; read at every lookup, so a test
 #: can set it for its own duration

@@ -19,23 +19,14 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 
+from gilbench.errors import UnknownNameError
+
 Chunk = tuple
 Partial = Any
 
 #: Set to a non-empty value to ignore the compiled extensions even when they are installed
 #: (like propcache's PROPCACHE_NO_EXTENSIONS): the pure-Python variants still run.
 NO_EXTENSIONS_ENV = "GILBENCH_NO_EXTENSIONS"
-
-
-class UnknownNameError(KeyError):
-    """An unknown kernel/variant/executor name; the message lists the valid ones."""
-
-    def __init__(self, what: str, name: str, valid: Sequence[str]):
-        self.what, self.name, self.valid = what, name, list(valid)
-        super().__init__(f"unknown {what} {name!r}; valid {what}s: {', '.join(self.valid)}")
-
-    def __str__(self) -> str:  # KeyError would repr() the message
-        return self.args[0]
 
 
 class VariantUnavailable(RuntimeError):

@@ -51,7 +51,7 @@ EXECUTOR_FAMILY = {
 #: display order
 EXECUTOR_ORDER = list(EXECUTOR_FAMILY)
 FAMILY_ORDER = ["serial", "threads", "asyncio", "processes", "interpreters"]
-VARIANT_ORDER = ["python", "cython-gil", "cython-nogil", "numpy", "stdlib"]
+from gilbench.results import VARIANT_ORDER  # noqa: E402
 
 #: verdict code -> words (CPU/memory kernels, I/O kernels)
 LABELS = {

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 from gilbench import results
-from gilbench.results import ResultsError
+from gilbench.errors import ResultsError
 
 
 def _is_pytest_benchmark(data: object) -> bool:
