@@ -498,3 +498,28 @@ def test_busy_host_is_said_from_the_serial_cells(built):
     assert warning and "0.50 of a core" in warning and "5.6" in warning
     assert headline.headline(busy)["warning"] == warning
     assert headline.headline(quiet)["warning"] == ""
+
+
+def test_kernel_facts_travel_in_the_document(tmp_path):
+    """The report reads kernel facts from the document: a cell without ``kind`` takes it from
+    the ``kernels`` section (results.kernel_section), whose order is the kernel order."""
+    from gilbench import kernels
+
+    doc = json.loads((DATA / "faulty.json").read_text(encoding="utf-8"))
+    names = list(dict.fromkeys(c["kernel"] for c in doc["cells"]))
+    doc["kernels"] = results.kernel_section(kernels.get(n) for n in reversed(names))
+    for c in doc["cells"]:
+        c.pop("kind", None)
+    path = tmp_path / "facts.json"
+    results.write(doc, path)
+    loaded = load_any(path)
+    assert analysis.kernel_names(loaded) == list(reversed(names))
+    sleep = [c for c in loaded["cells"] if c["kernel"] == "sleep"]
+    assert sleep and all(c["kind"] == "io" for c in sleep)
+    assert loaded["kernels"]["sleep"]["unit"] == kernels.get("sleep").unit
+    without = json.loads((DATA / "faulty.json").read_text(encoding="utf-8"))
+    for c in without["cells"]:
+        c.pop("kind", None)
+    results.write(without, path)
+    old = load_any(path)  # an older file without the section still reads, as CPU work
+    assert all(analysis.kind(c) == "cpu" for c in old["cells"])
