@@ -13,14 +13,15 @@ from __future__ import annotations
 import base64
 import json
 import re
-import sys
-import types
 from pathlib import Path
 
 import pytest
 
 from gilbench import cli, results
-from gilbench.report import analysis, load_any, write_report
+from gilbench import stats
+from gilbench.report import analysis, headline, load_any, write_report
+from gilbench.report import claims as report_claims
+from gilbench.report import experiments as report_experiments
 
 DATA = Path(__file__).resolve().parent / "data"
 FILES = sorted(p.name for p in DATA.glob("*.json"))
@@ -308,7 +309,7 @@ def test_failed_cells_are_marked_on_the_plots(built, tmp_path):
 
 def test_headline_names_host_and_what_reached_several_cores(built):
     doc, paths = built["synthetic-gil.json"]
-    head = analysis.headline(doc)
+    head = headline.headline(doc)
     assert "2 usable cores" in head["host"] and "GIL on" in head["host"]
     assert "default build" in head["host"] and "Synthetic CPU" in head["host"]
     reached = head["answer"].split("Reached several cores here")[1].split(". ")[0]
@@ -321,16 +322,16 @@ def test_headline_names_host_and_what_reached_several_cores(built):
             assert e in reached and (v in reached or "every variant" in reached), (v, e)
     md = paths["markdown"].read_text(encoding="utf-8")
     assert head["answer"] in md
-    ft = analysis.headline(load_any(DATA / "synthetic-ft.json"))
+    ft = headline.headline(load_any(DATA / "synthetic-ft.json"))
     assert "free-threaded build" in ft["host"] and "GIL off" in ft["host"]
 
 
 def test_karp_flatt():
-    assert analysis.karp_flatt(2.0, 2) == pytest.approx(0.0)
-    assert analysis.karp_flatt(1.0, 2) == pytest.approx(1.0)
-    assert analysis.karp_flatt(2.5, 4) == pytest.approx((1 / 2.5 - 1 / 4) / (1 - 1 / 4))
-    assert analysis.karp_flatt(1.5, 1) is None
-    assert analysis.karp_flatt(0.0, 4) is None
+    assert stats.karp_flatt(2.0, 2) == pytest.approx(0.0)
+    assert stats.karp_flatt(1.0, 2) == pytest.approx(1.0)
+    assert stats.karp_flatt(2.5, 4) == pytest.approx((1 / 2.5 - 1 / 4) / (1 - 1 / 4))
+    assert stats.karp_flatt(1.5, 1) is None
+    assert stats.karp_flatt(0.0, 4) is None
 
 
 def test_scaling_table_matches_the_cells(built):
@@ -358,9 +359,9 @@ def test_claims_table_has_every_claim_and_decides_from_the_cells(built):
     md = section(paths["markdown"].read_text(encoding="utf-8"), "What the article says")
     for cid in CLAIM_IDS:
         assert f"`{cid}`" in md
-    g = {c["id"]: c for c in analysis.claims(gil)}
-    f = {c["id"]: c for c in analysis.claims(ft)}
-    assert [c["id"] for c in analysis.claims(gil)] == CLAIM_IDS
+    g = {c["id"]: c for c in report_claims.claims(gil)}
+    f = {c["id"]: c for c in report_claims.claims(ft)}
+    assert [c["id"] for c in report_claims.claims(gil)] == CLAIM_IDS
     assert g["pure-python-threads-not-parallel"]["verdict"] == "confirmed"
     assert f["pure-python-threads-not-parallel"]["verdict"] == "refuted"  # no GIL, no claim
     assert g["free-threaded-python-parallel"]["verdict"] == "not measured"
@@ -376,7 +377,7 @@ def test_claims_table_has_every_claim_and_decides_from_the_cells(built):
 
 def test_unstable_cells_do_not_decide_claims(built):
     doc, _ = built["faulty.json"]
-    claims = {c["id"]: c for c in analysis.claims(doc)}
+    claims = {c["id"]: c for c in report_claims.claims(doc)}
     nogil = claims["nogil-c-code-parallel"]
     assert nogil["verdict"] == "not measured" and "unstable" in nogil["evidence"]
     assert "failed: primes/python/process-pool@2" in claims["processes-bypass-gil"]["evidence"]
@@ -385,7 +386,7 @@ def test_unstable_cells_do_not_decide_claims(built):
 def test_merge_claims_only_replaces_not_measured():
     base = [{"id": "a", "claim": "A", "verdict": "not measured", "evidence": "-"},
             {"id": "b", "claim": "B", "verdict": "confirmed", "evidence": "cells"}]
-    merged = analysis.merge_claims(base, [
+    merged = report_claims.merge_claims(base, [
         {"id": "a", "claim": "A", "verdict": "refuted", "evidence": "exp"},
         {"id": "b", "claim": "B", "verdict": "refuted", "evidence": "exp"},
         {"id": "c", "claim": "C", "verdict": "confirmed", "evidence": "exp"}])
@@ -394,7 +395,7 @@ def test_merge_claims_only_replaces_not_measured():
 
 
 # --------------------------------------------------------------------------------------------
-# the experiments plug-in
+# the experiments sections
 
 
 @pytest.fixture
@@ -409,30 +410,18 @@ def no_plots(monkeypatch):
 def test_experiments_plugin_sections_and_claims_are_merged(monkeypatch, tmp_path):
     doc = load_any(DATA / "faulty.json")
     doc["experiments"] = {"switch-interval": {"median_s": 0.005}}
-    plugin = types.ModuleType("gilbench.report.experiments")
-
     def render(d, outdir):
         assert d is doc and outdir == tmp_path
         return ("### Switch interval\n\n| measured | expected |\n| ---: | ---: |\n| 5.0 ms | 5 ms |\n",
                 [{"id": "switch-interval-5ms", "claim": "The GIL is handed over about every 5 ms.",
                   "verdict": "confirmed", "evidence": "median hand-over 5.0 ms"}])
 
-    plugin.render = render
-    monkeypatch.setitem(sys.modules, "gilbench.report.experiments", plugin)
+    monkeypatch.setattr(report_experiments, "render", render)
     paths = write_report(doc, tmp_path)
     md = paths["markdown"].read_text(encoding="utf-8")
     assert "### Switch interval" in md and "median hand-over 5.0 ms" in md
     html = paths["html"].read_text(encoding="utf-8")
     assert "<h3" in html and "Switch interval" in html and "<td class=\"num\">5.0 ms</td>" in html
-
-
-@pytest.mark.usefixtures("no_plots")
-def test_missing_experiments_plugin_is_said(monkeypatch, tmp_path):
-    doc = load_any(DATA / "faulty.json")
-    doc["experiments"] = {"convoy": {}}
-    monkeypatch.setitem(sys.modules, "gilbench.report.experiments", None)  # import fails
-    md = write_report(doc, tmp_path)["markdown"].read_text(encoding="utf-8")
-    assert "plug-in (gilbench.report.experiments) is not installed" in md
 
 
 # --------------------------------------------------------------------------------------------
@@ -482,19 +471,14 @@ def test_cli_report_bad_file_is_one_line_exit_2(tmp_path, capsys):
 
 def test_experiments_only_file_reports_claims_and_experiments(built):
     """A `gilbench claims` file (experiments, no cells): the claims table takes the
-    experiments' verdicts when the plug-in is installed, and says so when it is not."""
+    experiments' verdicts."""
     doc, paths = built["real-claims-quick.json"]
     assert not doc["cells"] and doc["experiments"]
     md = paths["markdown"].read_text(encoding="utf-8")
     assert "## Verdicts" not in md and "## All numbers" not in md  # no cell sections
     assert "experiments only" in md.split("\n## ")[0]
     claims = section(md, "What the article says")
-    try:
-        from gilbench.report import experiments as plugin  # noqa: F401
-    except ImportError:
-        assert "is not installed" in section(md, "Experiments")
-        return
-    decided = {c["id"]: c for c in plugin.render(doc, paths["markdown"].parent)[1]}
+    decided = {c["id"]: c for c in report_experiments.render(doc, paths["markdown"].parent)[1]}
     assert decided, "the plug-in decided no claim from a file of experiments"
     for cid, c in decided.items():
         row = next(line for line in claims.splitlines() if f"`{cid}`" in line)
@@ -512,5 +496,30 @@ def test_busy_host_is_said_from_the_serial_cells(built):
     busy["host"]["load_average_start"] = [5.6, 5.8, 3.7]
     warning = analysis.contention(busy)
     assert warning and "0.50 of a core" in warning and "5.6" in warning
-    assert analysis.headline(busy)["warning"] == warning
-    assert analysis.headline(quiet)["warning"] == ""
+    assert headline.headline(busy)["warning"] == warning
+    assert headline.headline(quiet)["warning"] == ""
+
+
+def test_kernel_facts_travel_in_the_document(tmp_path):
+    """The report reads kernel facts from the document: a cell without ``kind`` takes it from
+    the ``kernels`` section (results.kernel_section), whose order is the kernel order."""
+    from gilbench import kernels
+
+    doc = json.loads((DATA / "faulty.json").read_text(encoding="utf-8"))
+    names = list(dict.fromkeys(c["kernel"] for c in doc["cells"]))
+    doc["kernels"] = results.kernel_section(kernels.get(n) for n in reversed(names))
+    for c in doc["cells"]:
+        c.pop("kind", None)
+    path = tmp_path / "facts.json"
+    results.write(doc, path)
+    loaded = load_any(path)
+    assert analysis.kernel_names(loaded) == list(reversed(names))
+    sleep = [c for c in loaded["cells"] if c["kernel"] == "sleep"]
+    assert sleep and all(c["kind"] == "io" for c in sleep)
+    assert loaded["kernels"]["sleep"]["unit"] == kernels.get("sleep").unit
+    without = json.loads((DATA / "faulty.json").read_text(encoding="utf-8"))
+    for c in without["cells"]:
+        c.pop("kind", None)
+    results.write(without, path)
+    old = load_any(path)  # an older file without the section still reads, as CPU work
+    assert all(analysis.kind(c) == "cpu" for c in old["cells"])

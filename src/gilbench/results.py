@@ -11,6 +11,7 @@ A results file is one JSON object::
       "config": {...},                          # what was asked for (kernels, workers, ...)
       "host": {...},                            # gilbench.host.host_info() + load averages
       "cells": [CELL, ...],                     # one per (kernel, variant, executor, workers)
+      "kernels": {NAME: {...}},                 # optional: kernel_section(), the report's facts
       "experiments": {NAME: {...}}              # optional: `gilbench claims` experiments
     }
 
@@ -31,7 +32,7 @@ import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from gilbench.errors import ResultsError
 
@@ -80,6 +81,26 @@ def new_document(config: dict[str, Any], host: dict[str, Any], command: list[str
         "config": config,
         "host": host,
         "cells": [],
+    }
+
+
+def kernel_section(kernels: Iterable[Any]) -> dict[str, dict[str, Any]]:
+    """The document's ``kernels`` section: what the report needs to know about each kernel
+    measured (so it never asks the kernel registry), in the order given (the registry's).
+
+    ``kernels`` are kernel declarations (``gilbench.kernels.Kernel``: ``name``, ``kind``,
+    ``unit``, ``description`` and ``variants`` with ``name``, ``releases_gil``,
+    ``description``). Returns ``{name: {"kind", "unit", "description", "variants": {...}}}``.
+    """
+    return {
+        k.name: {
+            "kind": k.kind,
+            "unit": k.unit,
+            "description": k.description,
+            "variants": {v.name: {"releases_gil": v.releases_gil, "description": v.description}
+                         for v in k.variants},
+        }
+        for k in kernels
     }
 
 
@@ -163,6 +184,7 @@ OPTIONAL_TOP_FIELDS: dict[str, tuple[type, ...]] = {
     "finished": (str, type(None)),
     "command": (list,),
     "experiments": (dict,),
+    "kernels": (dict,),
 }
 
 

@@ -25,10 +25,11 @@ def print_summary(doc: dict, console) -> None:
     from rich.table import Table
 
     from gilbench.report import analysis as A
+    from gilbench.report.headline import headline
 
     colours = {"parallel": "green", "partial": "yellow", "concurrent": "bright_black",
                "slower": "red", "failed": "bold red"}
-    head = A.headline(doc)
+    head = headline(doc)
     console.print(_plain(head["host"]))
     if head["warning"]:
         console.print("[yellow]" + _plain(head["warning"]) + "[/]", highlight=False)
@@ -36,7 +37,7 @@ def print_summary(doc: dict, console) -> None:
     judged = A.judge(doc)
     if not judged:
         return
-    executors = sorted({j.executor for j in judged}, key=A.executor_sort_key)
+    executors = sorted({j.executor for j in judged}, key=A.executor_sort_key(doc))
     table = Table(title=f"verdicts ({A.usable_cores(doc)} usable cores)")
     for col in ["kernel", "variant"] + executors:
         table.add_column(col)

@@ -19,6 +19,8 @@ import threading
 import time
 from typing import Any, Callable, Sequence
 
+from gilbench.stats import median
+
 #: the kernel every CPU-bound worker runs (the integer kernel: no memory traffic to speak of)
 CPU_KERNEL = "primes"
 
@@ -63,11 +65,6 @@ def latency_stats(samples_s: Sequence[float]) -> dict[str, Any]:
         "mean_ms": sum(values) / len(values) * 1e3,
         "max_ms": values[-1] * 1e3,
     }
-
-
-def median(values: Sequence[float]) -> float:
-    """The median (nan for no values)."""
-    return percentile(sorted(values), 50)
 
 
 # --------------------------------------------------------------------------- the host

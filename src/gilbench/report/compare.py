@@ -13,22 +13,20 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
-import numpy as np
+from gilbench import stats
 
 from . import analysis as A
+from . import format as F
 from .blocks import Badge, Block, Details, Heading, Para, Table, to_html, to_markdown
 
-#: bootstrap resamples per cell; 2000 keeps the 2.5/97.5 percentiles steady to ~0.5%
-RESAMPLES = 2000
 #: fewer warm repeats than this in either file and the interval means nothing: not compared
 MIN_REPEATS = 3
-SEED = 20240101  # fixed: the same two files give the same intervals every time
 
 TEST_TEXT = (
     "**Test.** Ratio = b/a of the median warm wall time per unit of work (< 1: b is faster). "
-    f"Its 95% interval is a percentile bootstrap ({RESAMPLES} resamples, each file's repeats "
+    f"Its 95% interval is a percentile bootstrap ({stats.BOOTSTRAP_RESAMPLES} resamples, each "
+    "file's repeats "
     "resampled independently). A cell is **faster** or **slower** when the interval excludes 1, "
     "else **not significant**. Cells that failed in either file, exist in one file only, or have "
     f"fewer than {MIN_REPEATS} repeats are not compared. The interval covers the spread within "
@@ -81,21 +79,6 @@ class Comparison:
         return text + f" — {len(self.rows)} cells in all."
 
 
-def bootstrap_ratio(a: Sequence[float], b: Sequence[float], scale: float = 1.0,
-                    resamples: int = RESAMPLES, seed: int = SEED) -> tuple[float, float, float]:
-    """(ratio, low, high): ``scale``·median(b)/median(a) and its percentile-bootstrap 95% interval."""
-    a_arr = np.asarray(a, dtype=float)
-    b_arr = np.asarray(b, dtype=float)
-    rng = np.random.default_rng(seed)
-    ma = np.median(rng.choice(a_arr, size=(resamples, a_arr.size)), axis=1)
-    mb = np.median(rng.choice(b_arr, size=(resamples, b_arr.size)), axis=1)
-    ratios = scale * mb / ma
-    low, high = np.percentile(ratios, [2.5, 97.5])
-    point = scale * float(np.median(b_arr)) / float(np.median(a_arr))
-    # the point estimate can sit outside a skewed percentile interval; keep it inside
-    return point, float(min(low, point)), float(max(high, point))
-
-
 def _keyed(doc: dict) -> dict[KeyT, dict]:
     """Cells by (kernel, variant, executor, workers); the start method joins the key only where
     one file holds the same cell under several start methods."""
@@ -126,9 +109,11 @@ def _problem(c: dict) -> str | None:
 def compare(doc_a: dict, doc_b: dict, names: tuple[str, str] = ("a", "b")) -> Comparison:
     """Match the cells of two results documents and judge each matched pair."""
     ka, kb = _keyed(doc_a), _keyed(doc_b)
-    order = {k: i for i, k in enumerate(A.kernel_names({"cells": doc_a["cells"] + doc_b["cells"]}))}
+    both = {"cells": doc_a["cells"] + doc_b["cells"]}
+    order = {k: i for i, k in enumerate(A.kernel_names(both))}
+    executor_key = A.executor_sort_key(both)
     keys = sorted(set(ka) | set(kb), key=lambda k: (
-        order[k[0]], A.variant_sort_key(k[1]), A.executor_sort_key(k[2]), k[3], k[4:]))
+        order[k[0]], A.variant_sort_key(k[1]), executor_key(k[2]), k[3], k[4:]))
     comp = Comparison(names, (doc_a, doc_b))
     for k in keys:
         a, b = ka.get(k), kb.get(k)
@@ -146,7 +131,9 @@ def compare(doc_a: dict, doc_b: dict, names: tuple[str, str] = ("a", "b")) -> Co
             comp.rows.append(Row(k, a, b, status))
             continue
         scale = a["size"] / b["size"] if a["size"] and b["size"] else 1.0
-        ratio, low, high = bootstrap_ratio(a["wall_s"], b["wall_s"], scale)
+        sp = stats.bootstrap_ratio(b["wall_s"], a["wall_s"], scale)
+        # the point estimate can sit outside a skewed percentile interval; keep it inside
+        ratio, low, high = sp["median"], min(sp["low"], sp["median"]), max(sp["high"], sp["median"])
         status = "faster" if high < 1 else "slower" if low > 1 else "not significant"
         comp.rows.append(Row(k, a, b, status, ratio, low, high))
     return comp
@@ -181,15 +168,15 @@ def _speedup(c: dict | None) -> str:
         return "1 (serial)"
     if A.is_failed(c):
         return "failed"
-    return A.fmt_interval(c["speedup"])
+    return F.fmt_interval(c["speedup"])
 
 
 def row_cells(r: Row) -> list:
     k = r.key
     label = f"{k[2]}" + (f" ({k[4]})" if len(k) > 4 else "")
-    med = [A.fmt_time(c.get("median_s")) if c is not None else "—" for c in (r.a, r.b)]
+    med = [F.fmt_time(c.get("median_s")) if c is not None else "—" for c in (r.a, r.b)]
     if r.compared:
-        ratio = f"{r.ratio:.3f} [{r.low:.3f}–{r.high:.3f}]"
+        ratio = F.fmt_ratio_interval(r.ratio, r.low, r.high)
         if r.status == "faster":
             words = f"{1 / r.ratio:.2f}× faster"
         elif r.status == "slower":
@@ -226,7 +213,7 @@ def verdict_changes(comp: Comparison) -> list[Block]:
         + (", listed here." if changed else ".")))
 
     def badge(j: A.Judged) -> Badge:
-        detail = "" if j.verdict.code == "failed" else A.fmt_interval(j.cell["speedup"])
+        detail = "" if j.verdict.code == "failed" else F.fmt_interval(j.cell["speedup"])
         return Badge(j.verdict.code, j.verdict.label, title=j.verdict.why,
                      detail=f"{detail} @{j.workers}", warn=j.verdict.unstable)
 
@@ -298,4 +285,4 @@ def write_compare(doc_a: dict, doc_b: dict, outdir: str | os.PathLike,
     return comp, {"markdown": md, "html": html}
 
 
-__all__ = ["Comparison", "Row", "compare", "bootstrap_ratio", "write_compare", "TEST_TEXT"]
+__all__ = ["Comparison", "Row", "compare", "write_compare", "TEST_TEXT"]

@@ -7,14 +7,20 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 import re
 import statistics
 from pathlib import Path
-from typing import Any
+
+from gilbench import stats
+from gilbench.verdicts import RULE_MARKDOWN
 
 from . import analysis as A
+from . import experiments
+from . import format as F
+from .claims import claims as decide_claims
+from .claims import merge_claims
+from .headline import headline
 from .blocks import (Badge, Block, Details, Heading, Image, Para, RawMarkdown, Table,
                      to_html, to_markdown)
 
@@ -25,18 +31,13 @@ TITLE = "gilbench report: when do threads use every core here?"
 # sections
 
 
-def _cores(cell: dict) -> str:
-    u = cell.get("cpu_utilization")
-    return "—" if u is None else f"{u:.2f}"
-
-
 def _verdict_badge(j: A.Judged, common_w: int) -> Badge:
     v, cell = j.verdict, j.cell
     if v.code == "failed":
         text = A.failure_text(cell)
         detail = text if len(text) <= 48 else text[:47] + "…"
     else:
-        detail = A.fmt_interval(cell["speedup"])
+        detail = F.fmt_interval(cell["speedup"])
         if A.kind(cell) != "io" and cell.get("cpu_utilization") is not None:
             detail += f" · {cell['cpu_utilization']:.2f} cores"
     if j.workers != common_w:
@@ -53,7 +54,7 @@ def verdict_section(doc: dict) -> list[Block]:
     if not judged:
         blocks.append(Para("No cells besides serial baselines: nothing to judge.", "note"))
         return blocks
-    executors = sorted({j.executor for j in judged}, key=A.executor_sort_key)
+    executors = sorted({j.executor for j in judged}, key=A.executor_sort_key(doc))
     common_w = statistics.mode([j.workers for j in judged])
     serial = {(x["kernel"], x["variant"]): x for x in doc["cells"] if A.family(x) == "serial"}
     rows: list[list] = []
@@ -68,7 +69,7 @@ def verdict_section(doc: dict) -> list[Block]:
         elif A.is_failed(s) and s.get("error"):
             s_text = "failed"
         else:
-            s_text = A.fmt_time(s.get("median_s"))
+            s_text = F.fmt_time(s.get("median_s"))
         row: list = [f"**{k}**", v, s_text]
         for e in executors:
             j = next((j for j in judged if (j.kernel, j.variant, j.executor) == (k, v, e)), None)
@@ -82,7 +83,7 @@ def verdict_section(doc: dict) -> list[Block]:
         "[All numbers](#numbers)."))
     blocks.append(Table(["kernel", "variant", "serial"] + executors, rows,
                         ["l", "l", "r"] + ["l"] * len(executors), css="verdicts"))
-    blocks.append(RawMarkdown(A.RULE_MARKDOWN, css="rule"))
+    blocks.append(RawMarkdown(RULE_MARKDOWN, css="rule"))
     return blocks
 
 
@@ -131,16 +132,18 @@ def startup_table(doc: dict) -> list[Block]:
         groups.setdefault((x["executor"], x.get("start_method"), x["workers"]), []).append(x)
     derived = A.startup_is_cold_minus_warm([x for xs in groups.values() for x in xs])
     rows = []
-    for (e, sm, w), xs in sorted(groups.items(), key=lambda kv: (A.executor_sort_key(kv[0][0]),
+    executor_key = A.executor_sort_key(doc)
+    for (e, sm, w), xs in sorted(groups.items(), key=lambda kv: (executor_key(kv[0][0]),
                                                                   kv[0][1] or "", kv[0][2])):
-        start = A.median([x["startup_s"] for x in xs if x.get("startup_s") is not None])
-        first = A.median([x["cold_wall_s"] - x["median_s"] for x in xs
-                          if x.get("cold_wall_s") is not None and x.get("median_s") is not None])
+        starts = [x["startup_s"] for x in xs if x.get("startup_s") is not None]
+        firsts = [x["cold_wall_s"] - x["median_s"] for x in xs
+                  if x.get("cold_wall_s") is not None and x.get("median_s") is not None]
+        start = stats.median(starts) if starts else None
+        first = stats.median(firsts) if firsts else None
         if start is None and e not in ("thread-pool", "process-pool"):
             continue
-        rows.append([e, sm or "—", str(w), A.fmt_time(start),
-                     "—" if first is None else A.fmt_time(first) if first >= 0
-                     else f"−{A.fmt_time(-first)}", str(len(xs))])
+        rows.append([e, sm or "—", str(w), F.fmt_time(start),
+                     F.fmt_signed_time(first), str(len(xs))])
     if not rows:
         return []
     if derived:  # the two columns are the same numbers: show one, and say what it is
@@ -170,8 +173,9 @@ def scaling_section(doc: dict) -> list[Block]:
         "I/O kernels are left out (their speedup is overlap of waits, not cores)."))
     rows = []
     order = {k: i for i, k in enumerate(A.kernel_names(doc))}
+    executor_key = A.executor_sort_key(doc)
     for (k, v, e), cells in sorted(curves.items(), key=lambda kv: (
-            order[kv[0][0]], A.variant_sort_key(kv[0][1]), A.executor_sort_key(kv[0][2]))):
+            order[kv[0][0]], A.variant_sort_key(kv[0][1]), executor_key(kv[0][2]))):
         row = [k, v, e]
         for w in ws:
             cell = next((x for x in cells if x["workers"] == w), None)
@@ -195,25 +199,14 @@ CLAIM_CODES = {"confirmed": "confirmed", "refuted": "refuted", "mixed": "mixed",
 
 
 def claims_section(doc: dict, outdir: Path) -> tuple[list[Block], list[Block]]:
-    """(claims table blocks, experiment sections from the plug-in)."""
-    claims = A.claims(doc)
+    """(claims table blocks, experiment sections)."""
+    claims = decide_claims(doc)
     experiment_blocks: list[Block] = []
     if doc.get("experiments"):
-        try:
-            plugin = importlib.import_module("gilbench.report.experiments")
-        except ImportError as exc:
-            # absent (or importing something absent): the report still stands, and says so
-            missing = "is not installed" if exc.name == "gilbench.report.experiments" \
-                else f"cannot be imported ({exc})"
-            experiment_blocks += [Heading(2, "Experiments", "experiments"), Para(
-                f"This file holds experiments ({', '.join(sorted(doc['experiments']))}), but the "
-                f"experiments report plug-in (gilbench.report.experiments) {missing}: "
-                "their claims stay *not measured*.", "note")]
-        else:
-            md, extra = plugin.render(doc, outdir)
-            claims = A.merge_claims(claims, extra)
-            if md and md.strip():
-                experiment_blocks += [Heading(2, "Experiments", "experiments"), RawMarkdown(md)]
+        md, extra = experiments.render(doc, outdir)
+        claims = merge_claims(claims, extra)
+        if md and md.strip():
+            experiment_blocks += [Heading(2, "Experiments", "experiments"), RawMarkdown(md)]
     rows = []
     for cl in claims:
         code = CLAIM_CODES.get(cl["verdict"], "not-measured")
@@ -236,14 +229,15 @@ def claims_section(doc: dict, outdir: Path) -> tuple[list[Block], list[Block]]:
 def problems_section(doc: dict) -> list[Block]:
     """Every failed or unstable cell with its reason: nothing is hidden."""
     rows = []
-    for x in sorted(doc["cells"], key=lambda x: (A.kernel_names(doc).index(x["kernel"]),
-                                                 *A.sort_key(x))):
+    kernels, executors = A.kernel_names(doc), A.executor_order(doc["cells"])
+    for x in sorted(doc["cells"], key=lambda x: (kernels.index(x["kernel"]),
+                                                 *A.sort_key(x, executors))):
         if A.is_failed(x):
             status = Badge("failed", "timed out" if x.get("timed_out") else "failed")
             rows.append([A.describe_cell(x), status, A.failure_text(x)])
         elif A.is_unstable(x):
             rows.append([A.describe_cell(x), Badge("partial", "unstable"),
-                         A.unstable_text(x) + f" (speedup {A.fmt_interval(x.get('speedup'))})"])
+                         A.unstable_text(x) + f" (speedup {F.fmt_interval(x.get('speedup'))})"])
     blocks: list[Block] = [Heading(2, "Problems: failed and unstable cells", "problems")]
     if not rows:
         blocks.append(Para("None: every cell finished, agreed with the reference and was stable.",
@@ -264,9 +258,12 @@ def numbers_section(doc: dict) -> list[Block]:
         "Times are medians of the warm repeats with their interquartile range; speedup = "
         "T(serial, same variant) / T(cell) with its bootstrap 95% interval; cores = Σ CPU / wall; "
         f"E and e as above (p = min(W, {c})); cold = the first call, start-up included.", "note")]
+    executors = A.executor_order(doc["cells"])
     for kernel in A.kernel_names(doc):
-        cells = sorted((x for x in doc["cells"] if x["kernel"] == kernel), key=A.sort_key)
-        unit = next((x.get("unit") for x in cells if x.get("unit")), "")
+        cells = sorted((x for x in doc["cells"] if x["kernel"] == kernel),
+                       key=lambda x: A.sort_key(x, executors))
+        unit = next((x.get("unit") for x in cells if x.get("unit")),
+                    A.kernel_facts(doc, kernel).get("unit", ""))
         rows = []
         for x in cells:
             failed = A.is_failed(x)
@@ -287,12 +284,12 @@ def numbers_section(doc: dict) -> list[Block]:
             kf = A.serial_fraction(x, c)
             rows.append([
                 x["variant"], x["executor"], str(x["workers"]), x.get("start_method") or "",
-                f"{x['size']:,}", A.fmt_time(x.get("median_s")), A.fmt_time(x.get("iqr_s")),
-                A.fmt_interval(x.get("speedup")) if fam != "serial" else "1 (baseline)",
-                _cores(x), "—" if eff is None else f"{eff:.2f}",
+                f"{x['size']:,}", F.fmt_time(x.get("median_s")), F.fmt_time(x.get("iqr_s")),
+                F.fmt_interval(x.get("speedup")) if fam != "serial" else "1 (baseline)",
+                F.fmt_cores(x.get("cpu_utilization")), "—" if eff is None else f"{eff:.2f}",
                 "—" if kf is None else f"{kf:.2f}",
-                A.fmt_rate(A.throughput(x), unit) if not failed else "—",
-                A.fmt_time(x.get("cold_wall_s")), A.fmt_time(x.get("startup_s")), status,
+                F.fmt_rate(A.throughput(x), unit) if not failed else "—",
+                F.fmt_time(x.get("cold_wall_s")), F.fmt_time(x.get("startup_s")), status,
             ])
         table = Table(["variant", "executor", "W", "start", "size", "median", "IQR",
                        "speedup [95%]", "cores", "E", "e", "throughput", "cold", "start-up",
@@ -305,14 +302,14 @@ def numbers_section(doc: dict) -> list[Block]:
 def run_section(doc: dict) -> list[Block]:
     host = doc.get("host", {})
     cfg = doc.get("config", {})
-    rows = [[k, _fmt_value(v)] for k, v in host.items()]
-    cfg_rows = [[k, _fmt_value(v)] for k, v in cfg.items()]
+    rows = [[k, F.fmt_value(v)] for k, v in host.items()]
+    cfg_rows = [[k, F.fmt_value(v)] for k, v in cfg.items()]
     started = doc.get("created", "?")
     finished = doc.get("finished") or "not finished (interrupted?)"
     la0, la1 = host.get("load_average_start"), host.get("load_average_end")
     load = ""
     if la0 or la1:
-        load = f" Load average at start {_fmt_value(la0)}, at end {_fmt_value(la1)}."
+        load = f" Load average at start {F.fmt_value(la0)}, at end {F.fmt_value(la1)}."
     command = " ".join(doc.get("command") or []) or "?"
     return [
         Heading(2, "The run", "run"),
@@ -323,22 +320,13 @@ def run_section(doc: dict) -> list[Block]:
     ]
 
 
-def _fmt_value(v: Any) -> str:
-    if isinstance(v, dict):
-        return ", ".join(f"{k}={_fmt_value(x)}" for k, x in v.items())
-    if isinstance(v, (list, tuple)):
-        return ", ".join(_fmt_value(x) for x in v)
-    if v is None:
-        return "—"
-    return str(v)
-
 
 # --------------------------------------------------------------------------------------------
 
 
 def build(doc: dict, outdir: Path, plots: dict[str, Path]) -> list[Block]:
     """All the report's blocks, in reading order."""
-    head = A.headline(doc)
+    head = headline(doc)
     claims_blocks, experiment_blocks = claims_section(doc, outdir)
     has_cells = bool(doc["cells"])
     sections = [("Verdicts", "verdicts"), ("Claims", "claims"), ("Problems", "problems"),

@@ -2,9 +2,9 @@
 
 ``load_any(path)`` returns a validated gilbench results document. Today that is a file written
 by ``gilbench run``; a pytest-benchmark JSON (recognised by its ``benchmarks`` and
-``machine_info`` keys) is handed to the converter ``gilbench.bench_convert.to_results(data)``
-when that module exists. That import is the one hook for other formats: a converter returns
-a results document, which is validated like any file.
+``machine_info`` keys) is handed to the converter ``gilbench.bench_convert.to_results(data)``,
+which copies its cells into a results document, validated like any file. Cells that lack
+``kind`` or ``unit`` take them from the document's ``kernels`` section when it has one.
 """
 
 from __future__ import annotations
@@ -40,8 +40,21 @@ def load_any(path: str | os.PathLike) -> dict:
             doc = bench_convert.to_results(data)
         except (KeyError, TypeError, ValueError) as exc:
             raise ResultsError(f"{path}: cannot convert this pytest-benchmark file: {exc}") from None
-        return results.validate(doc, f"{path} (converted from pytest-benchmark)")
-    return results.validate(data, str(path))
+        return _with_kernel_facts(
+            results.validate(doc, f"{path} (converted from pytest-benchmark)"))
+    return _with_kernel_facts(results.validate(data, str(path)))
+
+
+def _with_kernel_facts(doc: dict) -> dict:
+    """Fill each cell's missing ``kind``/``unit`` from the ``kernels`` section (in place)."""
+    kernels = doc.get("kernels") or {}
+    for cell in doc["cells"]:
+        facts = kernels.get(cell["kernel"])
+        if isinstance(facts, dict):
+            for key in ("kind", "unit"):
+                if key not in cell and key in facts:
+                    cell[key] = facts[key]
+    return doc
 
 
 __all__ = ["load_any", "ResultsError"]

@@ -14,7 +14,6 @@ with hollow markers.
 from __future__ import annotations
 
 import math
-import statistics
 from pathlib import Path
 from typing import Sequence
 
@@ -23,7 +22,11 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator
 
+from gilbench.results import FAMILIES
+from gilbench.stats import median
+
 from . import analysis as A
+from .format import fmt_compact
 
 VARIANT_COLORS = {
     "python": "#0072B2",
@@ -69,11 +72,13 @@ def _style_axes(ax) -> None:
         ax.spines[side].set_visible(False)
 
 
-def _legend(fig: Figure, variants: Sequence[str], executors: Sequence[str], extra=()) -> None:
-    """One legend at the bottom of the figure: colours = variants, markers/styles = executors."""
+def _legend(fig: Figure, variants: Sequence[str], executors: Sequence[str],
+            families: dict[str, str], extra=()) -> None:
+    """One legend at the bottom of the figure: colours = variants, markers/styles = executors
+    (``families``: executor -> family, which picks the line style)."""
     handles = [Line2D([], [], color=color(v), lw=3, label=v) for v in variants]
     handles += [Line2D([], [], color="#57606a", lw=1.2, marker=EXECUTOR_MARKERS.get(e, "o"),
-                       ls=FAMILY_STYLES.get(A.EXECUTOR_FAMILY.get(e, ""), "-"), label=e)
+                       ls=FAMILY_STYLES.get(families.get(e, ""), "-"), label=e)
                 for e in executors]
     handles += list(extra)
     if handles:
@@ -92,19 +97,13 @@ def _workers_axis(ax, counts: Sequence[int]) -> None:
     ax.set_xlabel("workers")
 
 
-def _compact(x: float, _pos=None) -> str:
-    for scale, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if x >= scale:
-            return f"{x / scale:g}{suffix}"
-    return f"{x:g}"
-
 
 def _log_ticks(axis) -> None:
     """Readable log ticks: 1, 2, 5 per decade, printed as 20k, 500k, 1M."""
     axis.set_major_locator(LogLocator(base=10, subs=(1.0,)))
     axis.set_minor_locator(LogLocator(base=10, subs=(2.0, 5.0)))
-    axis.set_major_formatter(FuncFormatter(_compact))
-    axis.set_minor_formatter(FuncFormatter(_compact))
+    axis.set_major_formatter(FuncFormatter(fmt_compact))
+    axis.set_minor_formatter(FuncFormatter(fmt_compact))
 
 
 def speedup_plot(doc: dict, kernel: str, path: Path) -> Path | None:
@@ -115,7 +114,7 @@ def speedup_plot(doc: dict, kernel: str, path: Path) -> Path | None:
     if not cells:
         return None
     io = A.kind(cells[0]) == "io"
-    fams = [f for f in A.FAMILY_ORDER if any(A.family(x) == f for x in cells)]
+    fams = [f for f in FAMILIES if any(A.family(x) == f for x in cells)]
     fams += sorted({A.family(x) for x in cells} - set(fams))
     fig = _new(min(4.2 * len(fams) + 0.6, 13), 3.7)
     axes = fig.subplots(1, len(fams), sharey=True, squeeze=False)[0]
@@ -158,14 +157,14 @@ def speedup_plot(doc: dict, kernel: str, path: Path) -> Path | None:
         axes[-1].text(c, top * 1.1, f" {c} usable core{'s' if c != 1 else ''}", color="#cf222e",
                       fontsize=8, va="top", ha="left")
     variants = sorted({x["variant"] for x in cells}, key=A.variant_sort_key)
-    executors = sorted({x["executor"] for x in cells}, key=A.executor_sort_key)
+    executors = sorted({x["executor"] for x in cells}, key=A.executor_sort_key(doc))
     extra = [Line2D([], [], color="#8c959f", ls=(0, (4, 3)),
                     label="ideal (W)" if io else "ideal: min(W, cores)")]
     if any(A.is_failed(x) for x in cells):
         extra.append(Line2D([], [], color="#cf222e", marker="x", ls="", mew=2, label="failed"))
     fig.suptitle(f"{kernel}: speedup vs workers" + (" (I/O: overlap of waits)" if io else ""),
                  fontsize=11)
-    _legend(fig, variants, executors, extra)
+    _legend(fig, variants, executors, A.executor_families(cells), extra)
     return _save(fig, path)
 
 
@@ -185,7 +184,7 @@ def utilization_plot(doc: dict, path: Path) -> Path | None:
     for ax, kernel in zip(axes, kernels):
         _style_axes(ax)
         js = [j for j in judged if j.kernel == kernel]
-        executors = sorted({j.executor for j in js}, key=A.executor_sort_key)
+        executors = sorted({j.executor for j in js}, key=A.executor_sort_key(doc))
         variants = [v for v in variants_all if any(j.variant == v for j in js)]
         width = 0.8 / max(1, len(variants))
         ymax = 1.0
@@ -226,7 +225,7 @@ def _value_axis(axis, values: Sequence[float], log_always: bool = False) -> None
         axis.axes.set_yscale("log")
         _log_ticks(axis)
     else:
-        axis.set_major_formatter(FuncFormatter(_compact))
+        axis.set_major_formatter(FuncFormatter(fmt_compact))
 
 
 def throughput_plot(doc: dict, path: Path) -> Path | None:
@@ -249,7 +248,7 @@ def throughput_plot(doc: dict, path: Path) -> Path | None:
     for ax, kernel in zip(axes, kernels):
         _style_axes(ax)
         js = [j for j in judged if j.kernel == kernel]
-        executors = ["serial"] + sorted({j.executor for j in js}, key=A.executor_sort_key)
+        executors = ["serial"] + sorted({j.executor for j in js}, key=A.executor_sort_key(doc))
         unit = ""
         values: list[float] = []
         failed: list[float] = []
@@ -297,6 +296,8 @@ def startup_plot(doc: dict, path: Path) -> Path | None:
     and variants): the start-up as recorded, and the first call cold − warm."""
     cells = [x for x in doc["cells"] if not A.is_failed(x) and A.family(x) != "serial"]
     derived = A.startup_is_cold_minus_warm(cells)
+    families = A.executor_families(cells)
+    executor_key = A.executor_sort_key(doc)
     groups: dict[tuple[str, str | None], dict[int, tuple[list[float], list[float]]]] = {}
     for x in cells:
         s, cold, warm = x.get("startup_s"), x.get("cold_wall_s"), x.get("median_s")
@@ -320,15 +321,15 @@ def startup_plot(doc: dict, path: Path) -> Path | None:
     all_w: set[int] = set()
     positive: list[float] = []
     dropped = 0
-    for (e, sm), per_w in sorted(groups.items(), key=lambda kv: (A.executor_sort_key(kv[0][0]),
+    for (e, sm), per_w in sorted(groups.items(), key=lambda kv: (executor_key(kv[0][0]),
                                                                   kv[0][1] or "")):
         label = e + (f" ({sm})" if sm else "")
-        col = START_COLORS.get(sm, START_COLORS[None]) if A.EXECUTOR_FAMILY.get(e) == "processes" \
+        col = START_COLORS.get(sm, START_COLORS[None]) if families.get(e) == "processes" \
             else "#8c959f"
         style = dict(color=col, marker=EXECUTOR_MARKERS.get(e, "o"),
-                     ls=FAMILY_STYLES.get(A.EXECUTOR_FAMILY.get(e, ""), "-"), lw=1.6, label=label)
+                     ls=FAMILY_STYLES.get(families.get(e, ""), "-"), lw=1.6, label=label)
         for ax, (_, idx) in zip(axes, panels):
-            pts = [(w, statistics.median(v[idx]) * 1e3) for w, v in sorted(per_w.items()) if v[idx]]
+            pts = [(w, median(v[idx]) * 1e3) for w, v in sorted(per_w.items()) if v[idx]]
             dropped += sum(1 for _, y in pts if y <= 0)
             pts = [(w, y) for w, y in pts if y > 0]  # log axis; ≤ 0 is noise, counted below
             if pts:
