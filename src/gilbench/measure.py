@@ -23,7 +23,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from gilbench import executors, kernels, stats
+from gilbench import executors, kernels, stats, verdicts
 from gilbench.executors.base import RunTimeout, alarm
 from gilbench.kernels import Kernel
 
@@ -350,8 +350,24 @@ def family_of(executor: str) -> str:
 
 
 def summarize(spec: CellSpec, raw: Raw, serial: Raw | None, kernel: Kernel,
-              reference: Any = None) -> dict[str, Any]:
-    """The results-schema cell for ``spec`` from its raw times and the serial baseline's."""
+              reference: Any = None, usable_cores: int | None = None) -> dict[str, Any]:
+    """The results-schema cell for ``spec`` from its raw times and the serial baseline's,
+    with its verdict as judged now (``verdicts.judge``) on ``usable_cores`` (default: this
+    host's)."""
+    cell = _summarize(spec, raw, serial, kernel, reference)
+    if usable_cores is None:
+        from gilbench import host
+
+        usable_cores = host.usable_cores()
+    verdict = verdicts.judge(cell, usable_cores)
+    cell["verdict"] = verdict.as_dict()
+    if not verdict.decided and verdict.code == "undecided" and raw.budget_reason:
+        cell["verdict"]["why"] += f"; measured {raw.budget_reason}"
+    return cell
+
+
+def _summarize(spec: CellSpec, raw: Raw, serial: Raw | None, kernel: Kernel,
+               reference: Any = None) -> dict[str, Any]:
     error = raw.error
     if error is None and reference is not None and raw.result is not None:
         if not kernel.agrees(raw.result, reference):
