@@ -23,7 +23,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from gilbench import executors, kernels, stats
+from gilbench import executors, kernels, stats, verdicts
 from gilbench.executors.base import RunTimeout, alarm
 from gilbench.kernels import Kernel
 
@@ -66,6 +66,18 @@ class Raw:
     timed_out: bool = False
     result: Any = None
     result_ok: bool | None = None
+    #: the paired round each wall/CPU time was measured in (pairs cells with the baseline)
+    rounds: list[int] = field(default_factory=list)
+    #: per kept round: what else used the CPUs (``noise.Disturbance.as_dict``) or None
+    noise: list[Any] = field(default_factory=list)
+    #: why each discarded (disturbed, measured again) round was discarded
+    redone: list[str] = field(default_factory=list)
+    #: why rounds stopped before the cell was decided (None: decided or not judged)
+    budget_reason: str | None = None
+
+    def drop_after(self, n: int) -> None:
+        """Forget the runs after the first ``n`` (a disturbed round measured again)."""
+        del self.wall_s[n:], self.cpu_s[n:], self.rounds[n:]
 
 
 def round_size(size: float) -> int:
@@ -135,7 +147,7 @@ class _Open:
         self.raw = Raw()
         self.started = False
 
-    def run_once(self, cold: bool) -> None:
+    def run_once(self, cold: bool, round_no: int = 0) -> None:
         if self.raw.error is not None:
             return
         try:
@@ -170,6 +182,7 @@ class _Open:
         else:
             self.raw.wall_s.append(wall)
             self.raw.cpu_s.append(result.cpu_s)
+            self.raw.rounds.append(round_no)
             if not self.kernel.agrees(value, self.raw.result):
                 self.raw.error = f"result changed between runs: {self.raw.result!r} then {value!r}"
 
@@ -202,15 +215,42 @@ def _start_order(spec: CellSpec) -> int:
     return 0 if executors.get(spec.executor).uses_processes else 1
 
 
-def measure_group(specs: list[CellSpec], repeats: int,
-                  on_run: Callable[[CellSpec, Raw], None] | None = None,
-                  seed: int = INTERLEAVE_SEED, timeout_s: float | None = None) -> dict[tuple, Raw]:
-    """Measure every cell of one (kernel, variant) group, interleaved; returns raw data by key.
+@dataclass
+class Budget:
+    """How long the paired rounds of one group may go on.
 
-    Must be called inside the kernel's ``session()``. ``on_run(spec, raw)`` is called after each
-    run (for progress displays). ``timeout_s`` limits every single run of every cell. An
-    exception out of here (KeyboardInterrupt) comes after every executor was aborted.
+    At least ``min_rounds`` rounds always; then only the cells not yet decided (``decided``
+    returns False for their provisional cell) are measured again, with the serial baseline,
+    until every cell is decided, ``max_rounds`` rounds were made, or ``time_s`` seconds passed.
+    A round disturbed by other processes or steal (``gilbench.noise``) is discarded and made
+    again, at most ``max_redone`` times per group.
     """
+
+    min_rounds: int = 5
+    max_rounds: int = 5
+    time_s: float = math.inf
+    max_redone: int = 5
+
+
+def measure_group(specs: list[CellSpec], budget: Budget | int,
+                  on_run: Callable[[CellSpec, Raw], None] | None = None,
+                  seed: int = INTERLEAVE_SEED, timeout_s: float | None = None,
+                  decided: Callable[[CellSpec, dict[tuple, Raw]], bool] | None = None,
+                  noise_check: bool = True) -> dict[tuple, Raw]:
+    """Measure every cell of one (kernel, variant) group in paired rounds; raw data by key.
+
+    A round runs the serial baseline and every active cell once each, back to back in a
+    shuffled order, so each cell's speedup can be taken per round and slow drift cancels.
+    ``budget`` (or a plain number of rounds) says when to stop; ``decided(spec, raws)`` says
+    whether a cell needs no more rounds. Must be called inside the kernel's ``session()``.
+    ``on_run(spec, raw)`` is called after each run (progress). ``timeout_s`` limits every
+    single run. An exception out of here (KeyboardInterrupt) comes after every executor was
+    aborted.
+    """
+    from gilbench import noise
+
+    if isinstance(budget, int):
+        budget = Budget(budget, budget)
     kernel = kernels.get(specs[0].kernel)
     if kernel.prepare is not None:
         kernel.prepare(max(s.size for s in specs))
@@ -224,13 +264,53 @@ def measure_group(specs: list[CellSpec], repeats: int,
             cell.run_once(cold=True)
             if on_run:
                 on_run(cell.spec, cell.raw)
-        for _ in range(repeats):
-            order = list(opened)
+        serial = next((c for c in opened if c.spec.executor == "serial"), None)
+        active = [c for c in opened if c is not serial]
+        started = time.perf_counter()
+        rounds = redone = 0
+        while True:
+            members = ([serial] if serial is not None else []) + active
+            members = [c for c in members if c.raw.error is None]
+            if not members:
+                break
+            order = list(members)
             rng.shuffle(order)
+            before = noise.snapshot() if noise_check else None
+            lengths = {id(c): len(c.raw.wall_s) for c in order}
             for cell in order:
-                cell.run_once(cold=False)
+                cell.run_once(cold=False, round_no=rounds)
                 if on_run:
                     on_run(cell.spec, cell.raw)
+            seen = noise.disturbance(before, noise.snapshot()) if noise_check else None
+            if seen is not None and seen.disturbed and redone < budget.max_redone:
+                redone += 1  # measure this round again: drop what it recorded
+                for cell in order:
+                    cell.raw.drop_after(lengths[id(cell)])
+                    cell.raw.redone.append(seen.reason or "disturbed")
+                continue
+            for cell in order:
+                cell.raw.noise.append(None if seen is None else seen.as_dict())
+            rounds += 1
+            if serial is not None and serial.raw.error is not None:
+                break  # no baseline: more rounds cannot give a speedup
+            if rounds >= budget.min_rounds:
+                raws = {c.spec.key: c.raw for c in opened}
+                if decided is not None:
+                    active = [c for c in active
+                              if c.raw.error is None and not decided(c.spec, raws)]
+                else:
+                    active = [c for c in active if c.raw.error is None]
+                    if rounds >= budget.max_rounds:
+                        active = []
+                out_of_budget = (rounds >= budget.max_rounds
+                                 or time.perf_counter() - started >= budget.time_s)
+                if not active or out_of_budget:
+                    for c in active:
+                        c.raw.budget_reason = (
+                            f"{rounds} rounds (the cap)" if rounds >= budget.max_rounds else
+                            f"the group's time budget of {budget.time_s:g} s ran out after "
+                            f"{rounds} rounds")
+                    break
         finished = True
     finally:
         _shut_down(opened, gracefully=finished)
@@ -254,13 +334,40 @@ def _shut_down(opened: list[_Open], gracefully: bool) -> None:
         raise pending
 
 
+def paired_times(serial: Raw, raw: Raw) -> tuple[list[float], list[float]]:
+    """The serial and cell wall times of the rounds both were measured in, in round order
+    (cells recorded without rounds are paired by position)."""
+    if not raw.rounds or not serial.rounds:
+        n = min(len(serial.wall_s), len(raw.wall_s))
+        return serial.wall_s[:n], raw.wall_s[:n]
+    base = dict(zip(serial.rounds, serial.wall_s))
+    pairs = [(base[r], w) for r, w in zip(raw.rounds, raw.wall_s) if r in base]
+    return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
 def family_of(executor: str) -> str:
     return executors.get(executor).family
 
 
 def summarize(spec: CellSpec, raw: Raw, serial: Raw | None, kernel: Kernel,
-              reference: Any = None) -> dict[str, Any]:
-    """The results-schema cell for ``spec`` from its raw times and the serial baseline's."""
+              reference: Any = None, usable_cores: int | None = None) -> dict[str, Any]:
+    """The results-schema cell for ``spec`` from its raw times and the serial baseline's,
+    with its verdict as judged now (``verdicts.judge``) on ``usable_cores`` (default: this
+    host's)."""
+    cell = _summarize(spec, raw, serial, kernel, reference)
+    if usable_cores is None:
+        from gilbench import host
+
+        usable_cores = host.usable_cores()
+    verdict = verdicts.judge(cell, usable_cores)
+    cell["verdict"] = verdict.as_dict()
+    if not verdict.decided and verdict.code == "undecided" and raw.budget_reason:
+        cell["verdict"]["why"] += f"; measured {raw.budget_reason}"
+    return cell
+
+
+def _summarize(spec: CellSpec, raw: Raw, serial: Raw | None, kernel: Kernel,
+               reference: Any = None) -> dict[str, Any]:
     error = raw.error
     if error is None and reference is not None and raw.result is not None:
         if not kernel.agrees(raw.result, reference):
@@ -309,10 +416,24 @@ def summarize(spec: CellSpec, raw: Raw, serial: Raw | None, kernel: Kernel,
             # what creating the pool and starting its workers added to the first run
             cell["startup_s"] = raw.cold_wall_s - med
     stable, reason = stats.stability(raw.wall_s)
+    cell["rounds"] = raw.rounds
+    cell["redone_rounds"] = len(raw.redone)
+    kept = [n for n in raw.noise if n]
+    if kept:
+        cell["noise"] = {"other_cores_max": max(n["other_cores"] for n in kept),
+                         "steal_share_max": max(n["steal_share"] for n in kept),
+                         "involuntary_switches": sum(n["involuntary_switches"] for n in kept)}
+    if raw.redone:
+        cell.setdefault("noise", {})["redone_reasons"] = sorted(set(raw.redone))
+    if raw.budget_reason:
+        cell["budget_reason"] = raw.budget_reason
     if serial is not None and serial.error is None and serial.wall_s:
         cell["serial_median_s"] = stats.median(serial.wall_s)
+        if serial.cpu_s:
+            cell["serial_cpu_per_run_s"] = stats.median(serial.cpu_s)
         scale = spec.workers if spec.scaling == "weak" else 1.0
-        cell["speedup"] = stats.bootstrap_ratio(serial.wall_s, raw.wall_s, scale=scale)
+        base, mine = paired_times(serial, raw)
+        cell["speedup"] = stats.paired_ratio(base, mine, scale=scale)
         cell["efficiency"] = cell["speedup"]["median"] / spec.workers
         if stable:
             serial_ok, serial_reason = stats.stability(serial.wall_s)

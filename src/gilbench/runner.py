@@ -19,13 +19,19 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
-from gilbench import executors, host, kernels, results
+from gilbench import executors, host, kernels, results, verdicts
 from gilbench.executors.base import RunTimeout
-from gilbench.measure import CHUNKS_PER_WORKER, CellSpec, Raw, calibrate, measure_group, summarize
+from gilbench.measure import (CHUNKS_PER_WORKER, Budget, CellSpec, Raw, calibrate, measure_group,
+                              summarize)
 
 DEFAULT_TARGET_S = 0.2  # the full default matrix (230 cells) must finish in < 5 min on 2 cores
 QUICK_TARGET_S = 0.04
-DEFAULT_REPEATS = 5
+DEFAULT_REPEATS = 5  # the minimum of paired rounds: fewer cannot give a 95% interval
+MIN_REPEATS = 5
+#: the rounds cap and the time cap (seconds per kernel variant) of sequential measurement:
+#: undecided cells get rounds until one of them runs out
+DEFAULT_MAX_REPEATS, QUICK_MAX_REPEATS = 30, 15
+DEFAULT_MAX_TIME_S, QUICK_MAX_TIME_S = 6.0, 2.5
 #: the per-run time limit is max(MIN_TIMEOUT_S, TIMEOUT_TARGETS x target time) unless given:
 #: generous, because a slow executor (pool start-up, 2x oversubscription) is a result, not a fault
 MIN_TIMEOUT_S = 60.0
@@ -66,6 +72,15 @@ class RunConfig:
     start_method: str | None = None
     sizes: dict[str, int] = field(default_factory=dict)  # fixed sizes per kernel (skip calibration)
     timeout_s: float | None = None  # per run; None: default_timeout(target_time_s)
+    max_repeats: int | None = None  # None: the default cap for quick or default runs
+    max_time_s: float | None = None
+
+    @property
+    def budget(self) -> Budget:
+        """When the paired rounds of a kernel variant stop (see ``measure.Budget``)."""
+        cap = self.max_repeats or (QUICK_MAX_REPEATS if self.quick else DEFAULT_MAX_REPEATS)
+        seconds = self.max_time_s or (QUICK_MAX_TIME_S if self.quick else DEFAULT_MAX_TIME_S)
+        return Budget(self.repeats, max(cap, self.repeats), seconds)
 
     @property
     def run_timeout_s(self) -> float:
@@ -125,6 +140,10 @@ class RunConfig:
                 "an object of kernel name -> positive integer size", {})),
             timeout_s=field_("timeout_s", lambda v: v is None or positive_number(v),
                              "null or a positive number of seconds", None),
+            max_repeats=field_("max_repeats", lambda v: v is None or positive_int(v),
+                               "null or a positive integer", None),
+            max_time_s=field_("max_time_s", lambda v: v is None or positive_number(v),
+                              "null or a positive number of seconds", None),
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -141,6 +160,8 @@ class RunConfig:
             "chunks_per_worker": CHUNKS_PER_WORKER,
             "sizes": self.sizes,
             "timeout_s": self.timeout_s,
+            "max_repeats": self.budget.max_rounds,
+            "max_time_s": self.budget.time_s,
         }
 
 
@@ -305,10 +326,19 @@ def _run_group(config: RunConfig, writer: results.ResultsWriter, events: Events,
             return
         events.on_calibrated(kernel.name, variant.name, base, seconds)
         sized_specs = [sized(s, base, config) for s in needed]
-        raws = measure_group(sized_specs, config.repeats, on_run=events.on_run, timeout_s=timeout_s)
-    serial_spec = next(s for s in sized_specs if s.executor == "serial")
+        serial_spec = next(s for s in sized_specs if s.executor == "serial")
+        usable = host.usable_cores()
+
+        def decided(spec: CellSpec, raws: dict) -> bool:
+            serial = raws[serial_spec.key]
+            cell = summarize(spec, raws[spec.key], serial, kernel, usable_cores=usable)
+            return verdicts.is_decided(cell, usable)
+
+        raws = measure_group(sized_specs, config.budget, on_run=events.on_run,
+                             timeout_s=timeout_s, decided=decided)
     serial_raw = raws[serial_spec.key]
-    _add_cells(writer, [summarize(spec, raws[spec.key], serial_raw, kernel, serial_raw.result)
+    _add_cells(writer, [summarize(spec, raws[spec.key], serial_raw, kernel, serial_raw.result,
+                                  usable_cores=usable)
                         for spec in sized_specs if spec.key not in skip], events)
 
 

@@ -1,23 +1,15 @@
-"""The verdict rule: what one cell's numbers say about parallelism, in a code and in words.
+"""The verdict rule: from a cell's speedup interval to words that never contradict the number.
 
-Ground floor: plain Python over a results cell (``gilbench.results``), importing nothing from
-the report, the kernels or the executors, so the run can store each cell's verdict in the
-results file and the report can print the same rule (``RULE_MARKDOWN``) beside it.
-
-The rule, first match wins, for a cell at ``W`` workers on a host with ``C`` usable cores and
-``n = min(W, C)``:
-
-1. failed          — the cell has an error, timed out, has no speedup, or its result was wrong.
-2. parallel        — CPU/memory kernels: speedup interval low ≥ 0.75·n and CPU utilisation
-                     ≥ 0.75·n (n ≥ 2). I/O kernels ("overlaps waits"): low ≥ 0.75·W (W ≥ 2);
-                     waiting uses no core, so only the speedup counts.
-3. slower          — interval high < 0.9.
-4. partial         — interval low > 1.1 (I/O: "partial overlap").
-5. concurrent only — otherwise: the interval reaches into 0.9–1.1×, no gain (I/O: "no overlap").
+The speedup axis is cut into regions (below). A cell is *decided* when its whole 95% interval
+lies inside one region; otherwise it is **undecided**, shown with its median and the boundary
+its interval straddles. The measurement loop keeps adding paired rounds to undecided cells
+(``gilbench.measure``), the run stores each cell's verdict in the results file, and the report
+prints the same verdict and this rule. Ground floor: imports nothing of gilbench but errors.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 # --- the rule's constants (the printed rule is generated from them, so text and code agree) ---
@@ -27,36 +19,82 @@ PARALLEL_FRACTION = 0.75
 #: entirely above it (and short of parallel) is "partial"
 NO_GAIN_LOW = 0.9
 NO_GAIN_HIGH = 1.1
+#: CPU work: a speedup beyond this many times the usable cores is an anomaly to explain
+ABOVE_CORES_FACTOR = 1.1
 
-#: verdict code -> words (CPU/memory kernels, I/O kernels)
+#: code -> (words for CPU/memory work, words for I/O work)
 LABELS = {
     "parallel": ("parallel", "overlaps waits"),
     "partial": ("partial", "partial overlap"),
     "concurrent": ("concurrent only", "no overlap"),
     "slower": ("slower", "slower"),
+    "above-cores": ("above the core count", "above the core count"),
+    "undecided": ("undecided", "undecided"),
     "failed": ("failed", "failed"),
     "baseline": ("baseline", "baseline"),
-    "single": ("1 worker", "1 worker"),
 }
+#: the codes a claim may rest on (decided verdicts of measured cells)
+DECIDED = frozenset({"parallel", "partial", "concurrent", "slower", "above-cores"})
+
+
+def _g(x: float) -> str:
+    return f"{x:g}"
+
 
 RULE_MARKDOWN = f"""\
 **How a verdict is decided.** For a cell at *W* workers on a host with *C* usable cores, let
-*n* = min(*W*, *C*). The speedup is T(serial, same variant) / T(cell) with its bootstrap 95% interval;
-CPU utilisation is Σ task CPU time / wall time (cores in use). The first rule that matches wins:
+*n* = min(*W*, *C*) (for I/O kernels *n* = *W*: a waiting thread needs no core). The speedup is
+T(serial, same variant) / T(cell), measured in paired rounds (the serial baseline and the cells
+back to back, in a shuffled order), as the median of the per-round ratios with a
+distribution-free 95% interval. The speedup axis is cut into regions:
 
-1. **failed** — the cell raised an error, timed out, or computed a wrong result (listed below).
-2. **parallel** — CPU and memory kernels: interval low end ≥ {PARALLEL_FRACTION:g}·*n* **and**
-   CPU utilisation ≥ {PARALLEL_FRACTION:g}·*n* cores (needs *n* ≥ 2).
-   I/O kernels (**overlaps waits**): interval low end ≥ {PARALLEL_FRACTION:g}·*W* (*W* ≥ 2);
-   a waiting thread needs no core, so for I/O only the speedup counts, not the CPU.
-3. **slower** — interval high end < {NO_GAIN_LOW:g}: clearly slower than serial.
-4. **partial** (I/O: **partial overlap**) — interval low end > {NO_GAIN_HIGH:g}: a real gain,
-   short of parallel.
-5. **concurrent only** (I/O: **no overlap**) — otherwise: the interval reaches into
-   {NO_GAIN_LOW:g}–{NO_GAIN_HIGH:g}×, no gain over serial; the workers took turns.
+| region | speedup | words (CPU / I/O) |
+|---|---|---|
+| slower | below {_g(NO_GAIN_LOW)} | slower |
+| no gain | {_g(NO_GAIN_LOW)} to {_g(NO_GAIN_HIGH)} | concurrent only / no overlap |
+| a gain | {_g(NO_GAIN_HIGH)} to {_g(PARALLEL_FRACTION)}·*n* | partial / partial overlap |
+| near the cores | {_g(PARALLEL_FRACTION)}·*n* to {_g(ABOVE_CORES_FACTOR)}·*n* (I/O: no upper end) | parallel / overlaps waits |
+| beyond the cores (CPU only) | above {_g(ABOVE_CORES_FACTOR)}·*n* | above the core count (an anomaly, with its checks) |
 
-Cells marked ⚠ had a wide spread between repeats (reason listed below): their verdict is tentative.
+A cell's verdict is the region that holds its **whole** interval; CPU work is called parallel
+only if it also used at least {_g(PARALLEL_FRACTION)}·*n* cores of CPU time (else partial).
+Rounds are added to a cell until its interval fits one region or its budget (rounds, time) runs
+out: then it is **undecided**, shown with its median and the boundary its interval straddles.
+Failed cells (an error, a time-out, a wrong result) are listed below. A claim is refuted only
+by decided cells.
 """
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A cell's verdict: ``code`` (see LABELS), the words shown (``label``), ``why`` (the
+    numbers that decided it), ``decided`` and, for anomalies or notes, ``note``."""
+
+    code: str
+    label: str
+    why: str
+    decided: bool
+    note: str | None = None
+
+    @property
+    def words(self) -> str:
+        """The words shown for the code (``label``)."""
+        return self.label
+
+    @property
+    def unstable(self) -> bool:
+        """True when the numbers cannot carry a verdict yet (undecided): shown with ⚠."""
+        return self.code == "undecided"
+
+    def as_dict(self) -> dict:
+        return {"code": self.code, "words": self.label, "why": self.why,
+                "decided": self.decided, "note": self.note}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Verdict":
+        """The verdict a results cell carries (as judged when it was measured)."""
+        return cls(data["code"], data["words"], data.get("why") or "", bool(data.get("decided")),
+                   data.get("note"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -75,18 +113,19 @@ def kind(cell: dict) -> str:
     return cell.get("kind") or "cpu"
 
 
+def is_unstable(cell: dict) -> bool:
+    """True when the cell's repeats spread widely (IQR over the limit): shown as a note; the
+    verdict itself rests on the interval."""
+    return not cell.get("stable", True)
+
+
 def is_failed(cell: dict) -> bool:
     """A cell with an error, a timeout, a wrong result or no speedup."""
     sp = cell.get("speedup")
-    return bool(
-        cell.get("error")
-        or cell.get("timed_out")
-        or cell.get("result_ok") is False
-        or sp is None
-        or sp.get("median") is None
-        or sp.get("low") is None
-        or sp.get("high") is None
-    )
+    return bool(cell.get("error") or cell.get("timed_out") or cell.get("result_ok") is False
+                or not isinstance(sp, dict)
+                or any(not isinstance(sp.get(k), (int, float)) or not math.isfinite(sp[k])
+                       for k in ("median", "low", "high")))
 
 
 def failure_text(cell: dict) -> str:
@@ -104,78 +143,105 @@ def failure_text(cell: dict) -> str:
     return "; ".join(parts)
 
 
-def is_unstable(cell: dict) -> bool:
-    """True when the cell's repeats spread too widely for a firm verdict."""
-    return not cell.get("stable", True)
-
-
 def cores_ceiling(cell: dict, usable_cores: int) -> int:
     """n = min(W, C) for CPU/memory work; W for I/O (a waiting thread needs no core)."""
-    w = cell["workers"]
+    w = int(cell["workers"])
     return w if kind(cell) == "io" else max(1, min(w, usable_cores))
 
 
-# --------------------------------------------------------------------------------------------
-# the verdict
+def regions(kind: str, n: int) -> list[tuple[str, float, float]]:
+    """The speedup axis cut into (code, low, high) regions for a cell with ceiling ``n``."""
+    top = PARALLEL_FRACTION * n
+    cuts = [("slower", 0.0, NO_GAIN_LOW), ("concurrent", NO_GAIN_LOW, NO_GAIN_HIGH)]
+    if kind == "io":
+        if top > NO_GAIN_HIGH:
+            cuts += [("partial", NO_GAIN_HIGH, top), ("parallel", top, math.inf)]
+        else:
+            cuts += [("partial", NO_GAIN_HIGH, math.inf)]
+        return cuts
+    above = ABOVE_CORES_FACTOR * n
+    if n >= 2 and top > NO_GAIN_HIGH:
+        cuts += [("partial", NO_GAIN_HIGH, top), ("parallel", top, above)]
+    else:  # one core: any gain beyond the no-gain band is beyond the core count
+        above = max(above, NO_GAIN_HIGH)
+    cuts.append(("above-cores", above, math.inf))
+    return cuts
 
 
-@dataclass(frozen=True)
-class Verdict:
-    """A verdict for one cell: ``code`` (parallel/partial/concurrent/slower/failed/baseline/single),
-    the words shown (``label``), why, and whether the cell was unstable."""
+def region_of(value: float, cuts: list[tuple[str, float, float]]) -> str:
+    """The code of the region holding ``value`` (boundaries belong to the middle band)."""
+    for code, low, high in cuts:
+        if code == "concurrent" and low <= value <= high:
+            return code
+    for code, low, high in cuts:
+        if low <= value < high or (high == math.inf and value >= low):
+            return code
+    return cuts[0][0]
 
-    code: str
-    label: str
-    why: str
-    unstable: bool = False
 
-    @property
-    def words(self) -> str:
-        """The words shown for the code (``label``)."""
-        return self.label
+def above_cores_checks(cell: dict, serial_cpu_s: float | None = None) -> str:
+    """Why a CPU cell may sit above the core count, from the numbers it carries."""
+    checks = []
+    base = cell.get("serial_cpu_per_run_s") if serial_cpu_s is None else serial_cpu_s
+    cpu = cell.get("cpu_s")
+    if isinstance(base, (int, float)) and isinstance(cpu, list) and cpu:
+        mine = sorted(cpu)[len(cpu) // 2]
+        if mine > 0 and base > 1.1 * mine:
+            checks.append(f"the serial baseline used {base / mine:.2f}× the CPU time the "
+                          "workers needed for the same work (cache or memory placement "
+                          "favours the workers)")
+    if not checks:
+        checks.append("check the working set against the cache sizes recorded in the host "
+                      "section, and the serial baseline's CPU time against the workers'")
+    return "; ".join(checks)
 
 
 def judge(cell: dict, usable_cores: int) -> Verdict:
-    """The verdict of the printed rule (``RULE_MARKDOWN``) for one cell on a host with
-    ``usable_cores`` usable cores."""
+    """The verdict of the printed rule (``RULE_MARKDOWN``) for one results cell."""
     io = kind(cell) == "io"
     words = {code: pair[1 if io else 0] for code, pair in LABELS.items()}
-    unstable = is_unstable(cell)
-    if is_failed(cell):  # the failure is the news; its spread (if any) is not
+    if is_failed(cell):
         return Verdict("failed", "timed out" if cell.get("timed_out") else "failed",
                        failure_text(cell), False)
     if family(cell) == "serial":
-        return Verdict("baseline", words["baseline"], "the serial baseline", unstable)
-    w = cell["workers"]
+        return Verdict("baseline", words["baseline"], "the serial baseline", True)
     sp = cell["speedup"]
-    low, high = float(sp["low"]), float(sp["high"])
-    util = cell.get("cpu_utilization")
+    med, low, high = float(sp["median"]), float(sp["low"]), float(sp["high"])
     n = cores_ceiling(cell, usable_cores)
+    cuts = regions(kind(cell), n)
+    at_low, at_high = region_of(low, cuts), region_of(high, cuts)
+    if at_low != at_high:
+        bounds = {c: (lo, hi) for c, lo, hi in cuts}
+        edge = bounds[at_low][1]
+        return Verdict("undecided", f"undecided (median {med:.2f}×)",
+                       f"interval {low:.2f}–{high:.2f} straddles {edge:.2f} "
+                       f"({words[at_low]} | {words[at_high]})", False)
+    code = at_low
+    util = cell.get("cpu_utilization")
     need = PARALLEL_FRACTION * n
-    if io:
-        if w >= 2 and low >= need:
-            return Verdict("parallel", words["parallel"],
-                           f"low {low:.2f} ≥ {need:.2f} (0.75·W)", unstable)
-    elif n >= 2 and low >= need and util is not None and util >= need:
+    if code == "parallel" and not io:
+        if util is None or util < need:
+            shown = "not recorded" if util is None else f"{util:.2f}"
+            return Verdict("partial", words["partial"],
+                           f"interval {low:.2f}–{high:.2f} ≥ {need:.2f}, but CPU use {shown} "
+                           f"< {need:.2f} cores", True)
+        note = None
+        if med > n:
+            note = f"median {med:.2f}× is above the {n} usable cores: " + above_cores_checks(cell)
         return Verdict("parallel", words["parallel"],
-                       f"low {low:.2f} ≥ {need:.2f} and {util:.2f} cores ≥ {need:.2f}", unstable)
-    if high < NO_GAIN_LOW:
-        return Verdict("slower", words["slower"], f"high {high:.2f} < {NO_GAIN_LOW}", unstable)
-    if low > NO_GAIN_HIGH:
-        why = f"low {low:.2f} > {NO_GAIN_HIGH}"
-        if not io and n >= 2:
-            if low < need:
-                why += f", short of {need:.2f}"
-            elif util is None:
-                why += ", CPU time not recorded"
-            else:
-                why += f", only {util:.2f} cores used"
-        return Verdict("partial", words["partial"], why, unstable)
-    return Verdict("concurrent", words["concurrent"],
-                   f"interval {low:.2f}–{high:.2f} reaches into {NO_GAIN_LOW}–{NO_GAIN_HIGH}",
-                   unstable)
+                       f"interval {low:.2f}–{high:.2f} within {need:.2f}–"
+                       f"{ABOVE_CORES_FACTOR * n:.2f}, {util:.2f} cores", True, note)
+    if code == "above-cores":
+        return Verdict("above-cores", words["above-cores"],
+                       f"interval {low:.2f}–{high:.2f} above {n} usable cores "
+                       f"(×{ABOVE_CORES_FACTOR:g})", True, above_cores_checks(cell))
+    lo_b, hi_b = next((lo, hi) for c, lo, hi in cuts if c == code)
+    return Verdict(code, words[code],
+                   f"interval {low:.2f}–{high:.2f} within {lo_b:g}–"
+                   f"{'∞' if hi_b == math.inf else format(hi_b, '.2f')}", True)
 
 
-__all__ = ["Verdict", "judge", "RULE_MARKDOWN", "LABELS", "PARALLEL_FRACTION", "NO_GAIN_LOW",
-           "NO_GAIN_HIGH", "family", "kind", "is_failed", "failure_text", "is_unstable",
-           "cores_ceiling"]
+def is_decided(cell: dict, usable_cores: int) -> bool:
+    """True when the cell's interval fits one region (or it failed: more rounds won't help)."""
+    v = judge(cell, usable_cores)
+    return v.decided or v.code == "failed"

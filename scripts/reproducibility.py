@@ -1,0 +1,125 @@
+"""How reproducible are gilbench's answers on this host? Run the same matrix twice and count.
+
+    python scripts/reproducibility.py --quick            # README's command 1, twice
+    python scripts/reproducibility.py                    # the default run, twice
+    python scripts/reproducibility.py --quick -- --kernels primes,sleep   # extra run options
+    python scripts/reproducibility.py --files A.json B.json                # two existing files
+
+The second run re-measures the first one's matrix at the first one's sizes (`--like A.json`),
+as a user checking a result would. Printed:
+
+- verdict flips: non-serial cells decided in both runs whose verdicts differ (the share of all
+  non-serial cells), and cells decided in one run but undecided in the other;
+- undecided: the share of non-serial cells each run left undecided;
+- compare: the share of cells `gilbench compare A B` calls faster or slower;
+- claims: the claims whose status differs between the two reports.
+
+Run it alone on a quiet host (nothing else using the CPUs): it measures the host, not only
+gilbench.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def _run(args: list[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "gilbench", *args], check=True,
+                   stdout=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def _measured(doc: dict) -> dict[tuple, dict]:
+    return {(c["kernel"], c["variant"], c["executor"], c["workers"]): c for c in doc["cells"]
+            if c["executor"] != "serial"}
+
+
+def summary(doc_a: dict, doc_b: dict) -> dict:
+    """The reproducibility figures of two results documents of the same matrix."""
+    from gilbench.report import claims_of, compare
+
+    a, b = _measured(doc_a), _measured(doc_b)
+    keys = sorted(set(a) & set(b), key=str)
+    code = {name: {k: (cells[k].get("verdict") or {}).get("code") for k in keys}
+            for name, cells in (("a", a), ("b", b))}
+    decided = {"parallel", "partial", "concurrent", "slower", "above-cores"}
+    flips = [k for k in keys if code["a"][k] in decided and code["b"][k] in decided
+             and code["a"][k] != code["b"][k]]
+    half = [k for k in keys if (code["a"][k] in decided) != (code["b"][k] in decided)]
+    undecided = {n: sum(1 for k in keys if code[n][k] == "undecided") for n in ("a", "b")}
+    comp = compare(doc_a, doc_b, ("a", "b"))
+    changed = comp.count("faster") + comp.count("slower")
+    claims_a = {c["id"]: c["verdict"] for c in claims_of(doc_a)}
+    claims_b = {c["id"]: c["verdict"] for c in claims_of(doc_b)}
+    claim_flips = sorted(cid for cid in set(claims_a) & set(claims_b)
+                         if claims_a[cid] != claims_b[cid])
+    return {
+        "cells": len(keys),
+        "flips": flips,
+        "decided_in_one_only": half,
+        "undecided": undecided,
+        "compare_rows": len(comp.rows),
+        "compare_changed": changed,
+        "claim_flips": [(cid, claims_a[cid], claims_b[cid]) for cid in claim_flips],
+        "codes": code,
+    }
+
+
+def print_summary(s: dict, seconds: tuple[float, float] | None) -> None:
+    n = max(s["cells"], 1)
+    print(f"non-serial cells in both runs: {s['cells']}")
+    print(f"verdict flips (decided in both, different): {len(s['flips'])} "
+          f"({100 * len(s['flips']) / n:.1f}%)")
+    for k in s["flips"]:
+        print(f"  {'/'.join(map(str, k))}: {s['codes']['a'][k]} -> {s['codes']['b'][k]}")
+    print(f"decided in one run, undecided in the other: {len(s['decided_in_one_only'])} "
+          f"({100 * len(s['decided_in_one_only']) / n:.1f}%)")
+    for name in ("a", "b"):
+        print(f"undecided in run {name}: {s['undecided'][name]} "
+              f"({100 * s['undecided'][name] / n:.1f}%)")
+    rows = max(s["compare_rows"], 1)
+    print(f"compare called faster/slower: {s['compare_changed']} of {s['compare_rows']} "
+          f"({100 * s['compare_changed'] / rows:.1f}%)")
+    print(f"claim flips: {len(s['claim_flips'])}")
+    for cid, was, now in s["claim_flips"]:
+        print(f"  {cid}: {was} -> {now}")
+    if seconds:
+        print(f"wall time: run a {seconds[0]:.0f} s, run b {seconds[1]:.0f} s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="the quick run (README command 1)")
+    parser.add_argument("--dir", help="where to keep the two results files (default: a temp dir)")
+    parser.add_argument("--files", nargs=2, metavar="FILE", help="summarise two existing files")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("extra", nargs="*", help="more `gilbench run` options, after --")
+    args = parser.parse_args(argv)
+    seconds = None
+    if args.files:
+        path_a, path_b = map(Path, args.files)
+    else:
+        out = Path(args.dir or tempfile.mkdtemp(prefix="gilbench-repro-"))
+        out.mkdir(parents=True, exist_ok=True)
+        path_a, path_b = out / "a.json", out / "b.json"
+        base = ["run", *(["--quick"] if args.quick else []), *args.extra]
+        seconds = (_run([*base, "--out", str(path_a)]),
+                   _run(["run", "--like", str(path_a), "--out", str(path_b)]))
+        print(f"results: {path_a} {path_b}")
+    s = summary(json.loads(path_a.read_text()), json.loads(path_b.read_text()))
+    if args.json:
+        print(json.dumps({k: v for k, v in s.items() if k != "codes"}, default=str, indent=1))
+    else:
+        print_summary(s, seconds)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

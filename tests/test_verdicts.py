@@ -1,0 +1,79 @@
+"""The verdict rule: regions, undecided, anomalies; words never contradict numbers."""
+
+from __future__ import annotations
+
+import pytest
+
+from gilbench import verdicts
+
+
+def cell(low: float, high: float, median: float | None = None, workers: int = 2,
+         kind: str = "cpu", util: float | None = 1.95, **extra) -> dict:
+    med = (low + high) / 2 if median is None else median
+    return {"kernel": "k", "variant": "v", "executor": "threads", "family": "threads",
+            "kind": kind, "workers": workers, "cpu_utilization": util,
+            "speedup": {"median": med, "low": low, "high": high}, "error": None, **extra}
+
+
+@pytest.mark.parametrize("low,high,code", [
+    (0.95, 1.05, "concurrent"), (0.5, 0.8, "slower"), (1.2, 1.4, "partial"),
+    (1.6, 2.05, "parallel"), (2.3, 2.5, "above-cores")])
+def test_decided_regions(low: float, high: float, code: str) -> None:
+    v = verdicts.judge(cell(low, high), usable_cores=2)
+    assert v.code == code and v.decided
+
+
+@pytest.mark.parametrize("low,high,edge", [(0.85, 0.95, "0.90"), (1.05, 1.3, "1.10"),
+                                           (1.4, 1.9, "1.50"), (1.9, 2.3, "2.20")])
+def test_straddling_interval_is_undecided_with_median(low: float, high: float, edge: str) -> None:
+    v = verdicts.judge(cell(low, high, median=1.84), usable_cores=2)
+    assert v.code == "undecided" and not v.decided
+    assert v.label == "undecided (median 1.84×)"
+    assert edge in v.why
+
+
+def test_issue_examples_are_not_concurrent_only() -> None:
+    """1.84x with a 0.9-1.1-reaching interval was called "concurrent only": now undecided."""
+    v = verdicts.judge(cell(0.95, 1.9, median=1.84), usable_cores=2)
+    assert v.code == "undecided" and "1.84" in v.label
+
+
+def test_parallel_needs_cpu_use() -> None:
+    v = verdicts.judge(cell(1.7, 1.9, util=1.1), usable_cores=2)
+    assert v.code == "partial" and "CPU use 1.10" in v.why
+
+
+def test_above_core_count_is_an_anomaly_with_checks() -> None:
+    c = cell(2.25, 2.45, util=1.98, cpu_s=[0.10] * 5, serial_cpu_per_run_s=0.13)
+    v = verdicts.judge(c, usable_cores=2)
+    assert v.code == "above-cores" and v.label == "above the core count"
+    assert "1.30× the CPU time" in v.note
+
+
+def test_io_has_no_core_ceiling() -> None:
+    v = verdicts.judge(cell(3.5, 3.9, workers=4, kind="io", util=0.05), usable_cores=2)
+    assert v.code == "parallel" and v.label == "overlaps waits"
+
+
+def test_one_core_gain_is_above_cores() -> None:
+    assert verdicts.judge(cell(1.2, 1.3, workers=1), 2).code == "above-cores"
+    assert verdicts.judge(cell(0.97, 1.02, workers=1), 2).code == "concurrent"
+
+
+def test_failed_and_baseline() -> None:
+    assert verdicts.judge({**cell(1, 1), "error": "boom"}, 2).code == "failed"
+    assert verdicts.judge({**cell(1, 1), "executor": "serial", "family": "serial"}, 2).code \
+        == "baseline"
+
+
+def test_words_match_numbers_everywhere() -> None:
+    """Sweep intervals: a decided verdict's region holds both ends of the interval."""
+    for w in (1, 2, 4):
+        for lo in [x / 20 for x in range(10, 60)]:
+            for width in (0.01, 0.1, 0.4):
+                v = verdicts.judge(cell(lo, lo + width, workers=w, util=5.0), usable_cores=2)
+                cuts = verdicts.regions("cpu", min(w, 2))
+                if v.decided:
+                    assert verdicts.region_of(lo, cuts) == verdicts.region_of(lo + width, cuts)
+                else:
+                    assert v.code == "undecided"
