@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from gilbench import cli, results
+from gilbench import commands as cli
+from gilbench import results
 from gilbench.report import analysis, load_any, write_report
 
 DATA = Path(__file__).resolve().parent / "data"
