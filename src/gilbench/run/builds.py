@@ -57,7 +57,7 @@ print(json.dumps(info))
 """
 
 
-class MultiRunError(Exception):
+class MultiRunError(UsageError):
     """An interpreter cannot take part in a multi-interpreter run; the message says how to fix it."""
 
 
@@ -185,10 +185,7 @@ def run_builds(pythons: Sequence[str], forwarded: list[str], out: str, report: s
     """``gilbench run --python A --python B ...``: run the matrix under each interpreter (each
     child is given the run options ``forwarded``), then compare the builds; the exit status.
     UsageError if an interpreter cannot take part. Progress goes to the rich ``console``."""
-    try:
-        interpreters = [probe(p) for p in pythons]
-    except MultiRunError as exc:
-        raise UsageError(str(exc)) from None
+    interpreters = [probe(p) for p in pythons]  # MultiRunError: a UsageError
     assign_tags(interpreters)
     ref = reference_index(interpreters)
     order = [ref] + [i for i in range(len(interpreters)) if i != ref]
