@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from gilbench import bench_convert, executors, kernels, results, stats
+from gilbench.measure import CellSpec, Raw, summarize
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
@@ -181,14 +182,24 @@ def test_a_failing_cell_fails_its_test_and_is_an_error_cell_in_the_json(tmp_path
 # --- the converter on hand-made JSON -------------------------------------------------------
 
 def fake_bench(executor: str, workers: int, wall: list[float], cpu: list[float],
-               **extra: object) -> dict:
-    info = {"kernel": "primes", "variant": "python", "executor": executor, "workers": workers,
-            "size": 1000, "n_chunks": 8, "start_method": None, "scaling": "strong",
-            "wall_s": wall, "cpu_s": cpu, "cold_wall_s": wall[0] if wall else None,
-            "raw_error": None, "result": 168, "usable_cores": 2, "target_time_s": 0.04}
+               serial: Raw | None = None, **extra: object) -> dict:
+    """A benchmark as bench/conftest.py stores it: the complete results cell in extra_info,
+    built by ``summarize`` against the group's serial ``Raw`` (None: no baseline)."""
+    spec = CellSpec("primes", "python", executor, workers, 1000, 8, None, "strong")
+    raw = Raw(wall_s=list(wall), cpu_s=list(cpu), cold_wall_s=wall[0] if wall else None,
+              error=extra.pop("raw_error", None), result=extra.pop("result", 168))
+    baseline = raw if executor == "serial" else serial
+    reference = None if executor == "serial" or serial is None else serial.result
+    info = summarize(spec, raw, baseline, kernels.get("primes"), reference)
+    info.update({"raw_error": raw.error, "result": raw.result, "usable_cores": 2,
+                 "target_time_s": 0.04})
     info.update(extra)
     name = f"test_cell[primes-python-{executor.replace('-', '_')}-{workers}]"
     return {"name": name, "extra_info": info, "stats": {"data": list(wall)}}
+
+
+SERIAL_WALL = [0.20, 0.21, 0.19, 0.20, 0.22]
+SERIAL_RAW = Raw(wall_s=SERIAL_WALL, cpu_s=[0.2] * 5, result=168)
 
 
 def fake_json(*benches: dict) -> dict:
@@ -197,14 +208,13 @@ def fake_json(*benches: dict) -> dict:
             "datetime": "2026-11-26T08:00:00+00:00", "version": "5.3.1"}
 
 
-SERIAL_WALL = [0.20, 0.21, 0.19, 0.20, 0.22]
 THREADS_WALL = [0.11, 0.10, 0.12, 0.10, 0.11]
 
 
 def test_convert_speedup_is_serial_over_cell_with_a_bootstrap_interval() -> None:
     doc = bench_convert.to_results(fake_json(
         fake_bench("serial", 1, SERIAL_WALL, [0.2] * 5),
-        fake_bench("threads", 2, THREADS_WALL, [0.2] * 5)))
+        fake_bench("threads", 2, THREADS_WALL, [0.2] * 5, SERIAL_RAW)))
     serial, threads = doc["cells"]
     assert serial["speedup"]["median"] == 1.0
     assert threads["speedup"] == stats.bootstrap_ratio(SERIAL_WALL, THREADS_WALL)
@@ -229,29 +239,18 @@ def test_convert_without_a_serial_cell_has_no_speedup() -> None:
 def test_convert_keeps_failures_and_wrong_results() -> None:
     doc = bench_convert.to_results(fake_json(
         fake_bench("serial", 1, SERIAL_WALL, [0.2] * 5),
-        fake_bench("process-pool", 2, [], [], raw_error="BrokenProcessPool: worker died"),
-        fake_bench("threads", 2, THREADS_WALL, [0.2] * 5, result=167),
-        fake_bench("threads", 1, THREADS_WALL, [0.2] * 4)))
-    _, broken, wrong, mixed = doc["cells"]
+        fake_bench("process-pool", 2, [], [], SERIAL_RAW,
+                   raw_error="BrokenProcessPool: worker died"),
+        fake_bench("threads", 2, THREADS_WALL, [0.2] * 5, SERIAL_RAW, result=167)))
+    _, broken, wrong = doc["cells"]
     assert broken["error"] == "BrokenProcessPool: worker died" and broken["speedup"] is None
     assert "differs from the serial result 168" in wrong["error"]
     assert wrong["result_ok"] is False
-    assert "5 wall times but 4 CPU times" in mixed["error"]
-
-
-def test_convert_falls_back_on_pytest_benchmark_round_times() -> None:
-    bench = fake_bench("serial", 1, SERIAL_WALL, [0.2] * 5)
-    del bench["extra_info"]["wall_s"]
-    (cell,) = bench_convert.to_results(fake_json(bench))["cells"]
-    assert cell["wall_s"] == SERIAL_WALL
 
 
 @pytest.mark.parametrize("data, message", [
     ({"cells": []}, "expected an object with 'benchmarks'"),
     (fake_json({"name": "test_other", "extra_info": {}}), "none of its 1 benchmarks"),
-    (fake_json(dict(fake_bench("serial", 1, [0.1], [0.1]), stats={}) | {
-        "extra_info": {k: v for k, v in fake_bench("serial", 1, [0.1], [0.1])["extra_info"].items()
-                       if k != "wall_s"}}), "no round times"),
     (fake_json(fake_bench("serial", 1, [0.1], [0.1], kernel="nosuch")), "unknown kernel 'nosuch'"),
     (fake_json(fake_bench("serial", 1, [0.1], [0.1], size="big")), "unreadable extra_info"),
 ])

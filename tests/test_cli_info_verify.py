@@ -1,7 +1,7 @@
 """``gilbench info`` and ``gilbench verify``: exit statuses, what they print, their errors.
 
 Run both ways: as ``python -m gilbench`` in a subprocess (the real entry point, exit status
-and streams as a user sees them) and in-process through ``gilbench.cli.main`` (fast, and
+and streams as a user sees them) and in-process through ``gilbench.commands.main`` (fast, and
 lets a test swap in a broken variant).
 """
 
@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from gilbench import cli, host, kernels
+from gilbench import commands as cli
+from gilbench import host, kernels
 from gilbench.kernels import Kernel, Variant
 
 WIDE = "200"  # rich wraps tables at 80 columns when not on a terminal; keep rows on one line

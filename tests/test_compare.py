@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gilbench import cli
+from gilbench import commands as cli
 from gilbench.report import load_any
 from gilbench.report.compare import TEST_TEXT, compare, write_compare
 from gilbench.stats import bootstrap_ratio

@@ -17,7 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from gilbench import cli, host, kernels, multi, results
+from gilbench import commands as cli
+from gilbench import host, kernels, results
+from gilbench.commands import _args
+from gilbench.run import builds, compare_builds
 from gilbench.executors import get as get_executor
 
 FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
@@ -147,7 +150,7 @@ FT_DOC = _doc("3.13.5", True, [
 
 
 def test_compare_builds_overhead_and_both_speedups() -> None:
-    rows = {(r["kernel"], r["variant"]): r for r in multi.compare_builds(GIL_DOC, FT_DOC)}
+    rows = {(r["kernel"], r["variant"]): r for r in compare_builds.compare_builds(GIL_DOC, FT_DOC)}
     py = rows[("primes", "python")]
     assert py["sizes_match"] is True
     assert py["serial_ratio"]["median"] == pytest.approx(1.5)  # FT serial 1.5x slower
@@ -158,7 +161,7 @@ def test_compare_builds_overhead_and_both_speedups() -> None:
 
 
 def test_compare_builds_uses_time_per_unit_when_sizes_differ() -> None:
-    rows = {(r["kernel"], r["variant"]): r for r in multi.compare_builds(GIL_DOC, FT_DOC)}
+    rows = {(r["kernel"], r["variant"]): r for r in compare_builds.compare_builds(GIL_DOC, FT_DOC)}
     nogil = rows[("primes", "cython-nogil")]
     assert nogil["sizes_match"] is False
     assert nogil["serial_ratio"]["median"] == pytest.approx(0.5)  # twice the work, same time
@@ -169,25 +172,25 @@ def test_compare_builds_uses_time_per_unit_when_sizes_differ() -> None:
 
 
 def test_combined_document_takes_the_default_build_as_baseline(tmp_path: Path) -> None:
-    json_path, md_path, combined = multi.write_combined(
+    json_path, md_path, combined = compare_builds.write_combined(
         [FT_DOC, GIL_DOC], ["r-3.13.5t.json", "r-3.13.0.json"], tmp_path / "r.json")
     assert (json_path.name, md_path.name) == ("r-builds.json", "r-builds.md")
     assert combined["baseline"] == "3.13.0"
     assert [(c["baseline"], c["other"]) for c in combined["comparisons"]] == [("3.13.0", "3.13.5t")]
-    assert json.loads(json_path.read_text())["schema"] == multi.COMBINED_SCHEMA
+    assert json.loads(json_path.read_text())["schema"] == compare_builds.COMBINED_SCHEMA
     md = md_path.read_text()
     assert "| primes | python | 1000.0 ms | 1500.0 ms | 1.50x [1.50, 1.50] |" in md
     assert "failed: boom" in md
 
 
 def test_tags_paths_and_reference() -> None:
-    its = [multi.Interpreter("/a", "3.13.5", True), multi.Interpreter("/b", "3.13.0", False),
-           multi.Interpreter("/c", "3.13.0", False)]
-    multi.assign_tags(its)
+    its = [builds.Interpreter("/a", "3.13.5", True), builds.Interpreter("/b", "3.13.0", False),
+           builds.Interpreter("/c", "3.13.0", False)]
+    builds.assign_tags(its)
     assert [i.tag for i in its] == ["3.13.5t", "3.13.0", "3.13.0-2"]
-    assert multi.reference_index(its) == 1  # the first default build calibrates
-    assert multi.tagged_path("out/results.json", "3.13.5t") == Path("out/results-3.13.5t.json")
-    assert multi.tagged_path("r", "3.13.0") == Path("r-3.13.0.json")
+    assert builds.reference_index(its) == 1  # the first default build calibrates
+    assert builds.tagged_path("out/results.json", "3.13.5t") == Path("out/results-3.13.5t.json")
+    assert builds.tagged_path("r", "3.13.0") == Path("r-3.13.0.json")
 
 
 def test_forwarded_arguments_are_the_ones_given() -> None:
@@ -195,14 +198,14 @@ def test_forwarded_arguments_are_the_ones_given() -> None:
         ["run", "--kernels", "primes", "--workers", "1,2", "--quick", "--python", "/x",
          "--python", "/y", "--out", "o.json", "--report", "rep"])
     assert args.pythons == ["/x", "/y"]
-    assert multi.forwarded_arguments(args) == ["--kernels", "primes", "--workers", "1,2",
+    assert _args.forwarded_arguments(args) == ["--kernels", "primes", "--workers", "1,2",
                                                "--quick"]
 
 
 # -- probing and running interpreters ---------------------------------------------------------
 
 def test_probe_this_interpreter() -> None:
-    it = multi.probe(sys.executable)
+    it = builds.probe(sys.executable)
     assert it.python_version == host.host_info()["python_version"]
     assert it.py_gil_disabled == FREE_THREADED
 
@@ -213,8 +216,8 @@ def test_probe_explains_how_to_install(tmp_path: Path) -> None:
                     "\"py_gil_disabled\": false, \"error\": \"ModuleNotFoundError: No module "
                     "named gilbench\"}'\n")
     fake.chmod(0o755)
-    with pytest.raises(multi.MultiRunError) as err:
-        multi.probe(str(fake))
+    with pytest.raises(builds.MultiRunError) as err:
+        builds.probe(str(fake))
     assert "gilbench is not importable there" in str(err.value)
     assert f"{fake} -m pip install ." in str(err.value)
 
@@ -237,7 +240,7 @@ def test_multi_run_end_to_end(tmp_path: Path) -> None:
          "--out", str(out)],
         capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    tag = multi.probe(sys.executable).python_version + ("t" if FREE_THREADED else "")
+    tag = builds.probe(sys.executable).python_version + ("t" if FREE_THREADED else "")
     first = results.read(tmp_path / f"r-{tag}.json")
     second = results.read(tmp_path / f"r-{tag}-2.json")
     assert first["host"]["python_executable"] == second["host"]["python_executable"]

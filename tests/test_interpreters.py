@@ -9,7 +9,8 @@ import pytest
 
 from gilbench import executors, host, kernels, results
 from gilbench.executors.interpreters import InterpretersExecutor, SubinterpreterError, _one_line
-from gilbench.runner import RunConfig, run_matrix
+from gilbench.run.config import RunConfig
+from gilbench.run.matrix import run_matrix
 
 HAVE = InterpretersExecutor.unavailable_reason() == ""
 needs_subinterpreters = pytest.mark.skipif(

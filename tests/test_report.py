@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from gilbench import cli, results
+from gilbench import commands as cli
+from gilbench import results
 from gilbench import stats
 from gilbench.report import analysis, headline, load_any, write_report
 from gilbench.report import claims as report_claims

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from gilbench import kernels, results
 from gilbench.measure import CellSpec, Raw, summarize
-from gilbench.runner import RunConfig
+from gilbench.run.config import RunConfig
 
 
 def _document() -> dict:

@@ -14,9 +14,11 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from gilbench import cli, executors, kernels, results
+from gilbench import commands as cli
+from gilbench import executors, kernels, results
 from gilbench.commands import run
-from gilbench.runner import RunConfig
+from gilbench.errors import UsageError
+from gilbench.run.config import RunConfig
 
 TINY = ["--kernels", "sleep", "--variants", "python", "--executors", "serial,threads",
         "--workers", "1,2", "--repeats", "2", "--size", "sleep=4"]
@@ -236,7 +238,7 @@ def test_any_argv_parses_or_fails_cleanly(argv, paths, capsys):
         return
     try:
         config, out, resumed, done = run.prepare(args)  # every check; nothing is measured
-    except (cli.UsageError, kernels.UnknownNameError) as exc:
+    except (UsageError, kernels.UnknownNameError) as exc:
         assert str(exc) and "\n" not in str(exc)
         event("refused with a UsageError")
         return

@@ -1,5 +1,5 @@
 """``python -m gilbench`` is the ``gilbench`` command."""
 
-from gilbench.cli import main
+from gilbench.commands import main
 
 raise SystemExit(main())

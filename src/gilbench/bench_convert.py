@@ -1,16 +1,9 @@
 """Turn the pytest-benchmark JSON of gilbench's ``bench/`` suite into a gilbench results document.
 
-``pytest bench/ --benchmark-json out.json`` writes, for every cell, the raw numbers in the
-benchmark's ``extra_info`` (wall and Σ task CPU seconds per round, the cold first call, size,
-chunks, ...; see bench/conftest.py), and a top-level ``"gilbench"`` header (host, config,
-command). ``to_results`` rebuilds each cell with ``gilbench.measure.summarize`` — the function
-``gilbench run`` uses — against the serial benchmark of the same kernel and variant in the same
-file, so speedups, intervals, CPU utilisation and stability follow exactly the same rules.
-
-Round times come from ``extra_info["wall_s"]`` (``perf_counter`` around ``executor.run``, as in
-``gilbench run``), which is present whatever pytest-benchmark options were used; a JSON without
-it falls back on pytest-benchmark's own ``stats["data"]`` (written by ``--benchmark-json``, and by
-``--benchmark-save`` with ``--benchmark-save-data``).
+``pytest bench/ --benchmark-json out.json`` stores, for every cell, the complete results cell in
+the benchmark's ``extra_info`` (built by ``gilbench.measure.summarize`` in bench/conftest.py, as
+``gilbench run`` builds its cells), and a top-level ``"gilbench"`` header (host, config,
+command). ``to_results`` only copies the cells out under that header.
 """
 
 from __future__ import annotations
@@ -19,10 +12,9 @@ import datetime as _dt
 from typing import Any
 
 from gilbench import kernels, results
-from gilbench.measure import CellSpec, Raw, summarize
 
-#: extra_info keys without which a benchmark cannot become a cell
-REQUIRED = ("kernel", "variant", "executor", "workers", "size", "n_chunks", "cpu_s")
+#: extra_info keys without which a benchmark is not a gilbench cell
+REQUIRED = tuple(results.CELL_FIELDS)
 
 
 def is_pytest_benchmark(data: Any) -> bool:
@@ -33,31 +25,6 @@ def is_pytest_benchmark(data: Any) -> bool:
 def _is_cell(bench: Any) -> bool:
     info = bench.get("extra_info") if isinstance(bench, dict) else None
     return isinstance(info, dict) and all(key in info for key in REQUIRED)
-
-
-def _raw(bench: dict, where: str) -> Raw:
-    info = bench["extra_info"]
-    wall = info.get("wall_s")
-    if wall is None:
-        wall = (bench.get("stats") or {}).get("data")
-    if wall is None:
-        raise results.ResultsError(
-            f"{where}: no round times (extra_info has no 'wall_s' and stats no 'data'; "
-            "write the file with --benchmark-json)")
-    raw = Raw(wall_s=[float(t) for t in wall], cpu_s=[float(t) for t in info["cpu_s"]],
-              cold_wall_s=info.get("cold_wall_s"), cold_cpu_s=info.get("cold_cpu_s"),
-              error=info.get("raw_error"), timed_out=bool(info.get("timed_out", False)),
-              result=info.get("result"))
-    if raw.error is None and len(raw.wall_s) != len(raw.cpu_s):
-        raw.error = (f"{len(raw.wall_s)} wall times but {len(raw.cpu_s)} CPU times: "
-                     "the file mixes rounds of different runs")
-    return raw
-
-
-def _spec(info: dict) -> CellSpec:
-    return CellSpec(info["kernel"], info["variant"], info["executor"], int(info["workers"]),
-                    int(info["size"]), int(info["n_chunks"]), info.get("start_method"),
-                    info.get("scaling", "strong"))
 
 
 def _header_from_machine_info(data: dict, infos: list[dict]) -> dict:
@@ -118,36 +85,14 @@ def to_results(data: dict) -> dict:
             f"{source}: none of its {len(data['benchmarks'])} benchmarks is a gilbench cell "
             f"(extra_info lacks {', '.join(REQUIRED)}); was it written by `pytest bench/`?")
     infos = [b["extra_info"] for b in benches]
-
-    cells_in: list[tuple[CellSpec, Raw]] = []
-    for i, bench in enumerate(benches):
-        where = f"{source}: benchmark {bench.get('name', i)!r}"
-        try:
-            cells_in.append((_spec(bench["extra_info"]), _raw(bench, where)))
-        except results.ResultsError:
-            raise
-        except (TypeError, ValueError) as exc:  # e.g. a size that is not a number
-            raise results.ResultsError(f"{where}: unreadable extra_info ({exc})") from None
-
-    # the baseline of each group: its serial cell, when it ran and did not fail
-    serial: dict[tuple, Raw] = {}
-    for spec, raw in cells_in:
-        if spec.executor == "serial" and raw.error is None and raw.wall_s:
-            serial.setdefault((spec.kernel, spec.variant, spec.scaling), raw)
-
     cells = []
-    for spec, raw in cells_in:
+    for info in infos:
         try:
-            kernel = kernels.get(spec.kernel)
+            kernels.get(info["kernel"])
         except kernels.UnknownNameError as exc:
             raise results.ResultsError(f"{source}: {exc} (written by another gilbench version?)"
                                        ) from None
-        baseline = serial.get((spec.kernel, spec.variant, spec.scaling))
-        if spec.executor == "serial":
-            baseline, reference = raw, None
-        else:
-            reference = baseline.result if baseline is not None else None
-        cells.append(summarize(spec, raw, baseline, kernel, reference))
+        cells.append(dict(info))
 
     header = data.get("gilbench")
     if isinstance(header, dict) and header.get("schema") == results.SCHEMA:
@@ -160,4 +105,7 @@ def to_results(data: dict) -> dict:
     doc["finished"] = _seconds(data.get("datetime")) or results.now_iso()
     doc["host"]["pytest_benchmark_version"] = data.get("version")
     doc["cells"] = cells
-    return results.validate(doc, source)
+    try:
+        return results.validate(doc, source)
+    except results.ResultsError as exc:
+        raise results.ResultsError(f"{source}: unreadable extra_info ({exc})") from None

@@ -128,13 +128,22 @@ def calibrate(kernel: Kernel, variant: str, target_s: float, n_chunks: int,
     return size, time_serial(kernel, variant, size, n_chunks, timeout_s)
 
 
-def _describe(exc: BaseException) -> str:
+def describe(exc: BaseException) -> str:
+    """An exception as one line: ``Type: message`` (the first line of it)."""
     text = f"{type(exc).__name__}: {exc}".strip()
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-class _Open:
-    """An executor of the group and the chunks it runs."""
+class CellRunner:
+    """One cell's executor, its chunks and its raw times: the per-cell loop.
+
+    ``run_once(cold=True)`` starts the executor and times the first run with it (pool start-up
+    included); ``run_once(cold=False)`` is one warm run. Each run is checked against the time
+    limit and the kernel's result; a fault fails the cell (``raw.error``), aborts the executor
+    and ends the cell's runs. ``start()`` starts the executor untimed (a single warm run then
+    follows, as in ``pytest bench/ --benchmark-disable``). ``close()`` or ``abort()`` at the end.
+    Used by ``measure_group`` and by ``bench/conftest.py``.
+    """
 
     def __init__(self, spec: CellSpec, kernel: Kernel, timeout_s: float | None = None):
         self.spec = spec
@@ -147,7 +156,24 @@ class _Open:
         self.raw = Raw()
         self.started = False
 
+    def start(self) -> None:
+        """Start the executor's workers, untimed."""
+        if self.raw.error is not None or self.started:
+            return
+        try:
+            self.started = True  # before start(): one that fails half-way has workers to stop
+            self.executor.start()
+        except Exception as exc:
+            self._fail(exc)
+
+    def _fail(self, exc: BaseException) -> None:
+        self.raw.error = describe(exc)
+        self.raw.traceback = traceback.format_exc()  # type: ignore[attr-defined]
+        self.abort()
+
     def run_once(self, cold: bool, round_no: int = 0) -> None:
+        """One run (the cold one: start() and the first run, timed together); a warm run is
+        recorded as part of paired round ``round_no``."""
         if self.raw.error is not None:
             return
         try:
@@ -164,9 +190,7 @@ class _Open:
             self.abort()
             return
         except Exception as exc:
-            self.raw.error = _describe(exc)
-            self.raw.traceback = traceback.format_exc()  # type: ignore[attr-defined]
-            self.abort()
+            self._fail(exc)
             return
         if self.timeout_s is not None and wall > self.timeout_s:
             # the run could not be interrupted (C code holding the GIL, or not the main thread)
@@ -183,18 +207,21 @@ class _Open:
             self.raw.wall_s.append(wall)
             self.raw.cpu_s.append(result.cpu_s)
             self.raw.rounds.append(round_no)
-            if not self.kernel.agrees(value, self.raw.result):
+            if self.raw.result is None:  # no cold run came first (start() instead)
+                self.raw.result = value
+            elif not self.kernel.agrees(value, self.raw.result):
                 self.raw.error = f"result changed between runs: {self.raw.result!r} then {value!r}"
 
     # ``started`` is cleared only once the executor is really stopped: if an interrupt cuts a
     # close() or abort() short, the group's clean-up aborts it (again).
     def close(self) -> None:
+        """Stop the executor gracefully (abort it if that fails)."""
         if self.started:
             try:
                 self.executor.close()
             except Exception as exc:  # a failing shutdown must not lose the measurements
                 if self.raw.error is None:
-                    self.raw.error = f"shutdown failed: {_describe(exc)}"
+                    self.raw.error = f"shutdown failed: {describe(exc)}"
                 self.abort()
             self.started = False
 
@@ -205,7 +232,7 @@ class _Open:
                 self.executor.abort()
             except Exception as exc:
                 if self.raw.error is None:
-                    self.raw.error = f"stopping the workers failed: {_describe(exc)}"
+                    self.raw.error = f"stopping the workers failed: {describe(exc)}"
             self.started = False
 
 
@@ -254,12 +281,12 @@ def measure_group(specs: list[CellSpec], budget: Budget | int,
     kernel = kernels.get(specs[0].kernel)
     if kernel.prepare is not None:
         kernel.prepare(max(s.size for s in specs))
-    opened: list[_Open] = []
+    opened: list[CellRunner] = []
     rng = random.Random(seed)
     finished = False
     try:
         for s in sorted(specs, key=_start_order):
-            opened.append(_Open(s, kernel, timeout_s))
+            opened.append(CellRunner(s, kernel, timeout_s))
         for cell in opened:
             cell.run_once(cold=True)
             if on_run:
@@ -317,7 +344,7 @@ def measure_group(specs: list[CellSpec], budget: Budget | int,
     return {cell.spec.key: cell.raw for cell in opened}
 
 
-def _shut_down(opened: list[_Open], gracefully: bool) -> None:
+def _shut_down(opened: list[CellRunner], gracefully: bool) -> None:
     """Close (or, after an interrupt, abort) every executor, even if one of them is interrupted
     on the way: then the rest are aborted and the interrupt is raised afterwards."""
     pending: BaseException | None = None

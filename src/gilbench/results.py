@@ -104,14 +104,14 @@ def kernel_section(kernels: Iterable[Any]) -> dict[str, dict[str, Any]]:
     }
 
 
-def _clean(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     """JSON has no NaN/inf: write them as null so the file stays standard JSON."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
+        return [json_safe(v) for v in value]
     return value
 
 
@@ -122,7 +122,7 @@ def write(doc: dict, path: str | os.PathLike) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(_clean(doc), fh, indent=1, allow_nan=False)
+            json.dump(json_safe(doc), fh, indent=1, allow_nan=False)
             fh.write("\n")
         os.replace(tmp, path)
     except BaseException:

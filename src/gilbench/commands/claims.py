@@ -5,7 +5,6 @@ results (rewritten after each experiment), and print the key figures and verdict
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
@@ -35,35 +34,14 @@ def _command_line(args: argparse.Namespace) -> list[str]:
     return command
 
 
-def write_report(doc: dict, outdir: Path) -> Path:
-    """The full report if gilbench.report provides ``write_report``; else the experiment
-    sections alone as ``outdir/claims.md``. Returns the main file written."""
-    try:
-        from gilbench.report import write_report as full_report
-    except ImportError:
-        full_report = None
-    if full_report is not None:
-        written = full_report(doc, outdir)  # {"markdown": path, "html": path, ...}
-        if isinstance(written, dict) and "markdown" in written:
-            return Path(written["markdown"])
-        return outdir
-    from gilbench.report.experiments import render
-
-    outdir.mkdir(parents=True, exist_ok=True)
-    markdown, _ = render(doc, outdir)
-    path = outdir / "claims.md"
-    path.write_text("# gilbench claims\n\n## Experiments: the article's claims, measured\n\n"
-                    + markdown, encoding="utf-8")
-    return path
-
-
 def main(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
     from gilbench import experiments, host
-    from gilbench.cli import UsageError, parse_names
+    from gilbench.commands._args import parse_names
+    from gilbench.errors import UsageError
     from gilbench.errors import UnknownNameError
     from gilbench.report.experiments import busy_host, decide, figures
     from gilbench.results import ResultsWriter, new_document, now_iso
@@ -135,21 +113,11 @@ def main(args: argparse.Namespace) -> int:
 
     console.print(f"results: {out}")
     if args.report:
-        path = write_report(writer.doc, Path(args.report))
-        console.print(f"report: {path}")
+        from gilbench.report import write_report
+
+        paths = write_report(writer.doc, args.report)
+        console.print(f"report: {paths.get('markdown', args.report)}")
     if failed:
         console.print(f"[red]{failed} experiment(s) failed; see 'error' in {out}[/]")
         return 1
     return 0
-
-
-if __name__ == "__main__":  # a harness until the command is registered in gilbench.cli
-    from gilbench.errors import UsageError
-
-    parser = argparse.ArgumentParser(prog="gilbench claims")
-    add_arguments(parser)
-    try:
-        sys.exit(main(parser.parse_args()))
-    except UsageError as exc:
-        print(f"gilbench claims: error: {exc}", file=sys.stderr)
-        sys.exit(2)

@@ -48,7 +48,7 @@ def main(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from gilbench import kernels
-    from gilbench.cli import parse_names, parse_positive_ints
+    from gilbench.commands._args import parse_names, parse_positive_ints
 
     names = parse_names(args.kernels, kernels.names(), "kernel") or kernels.names()
     chunkings = parse_positive_ints(args.chunks, "--chunks")

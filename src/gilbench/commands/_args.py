@@ -1,0 +1,229 @@
+"""Option types and checks shared by the commands (asv's ``common_args.py``), and the options
+of ``gilbench run`` declared once (``add_run_options``) for every front end that takes them:
+``gilbench run`` itself and ``pytest bench/`` (with the prefix ``--gb-``).
+
+Bad input raises ``UsageError`` (``UnknownNameError`` for names), whose message says what is
+accepted; argparse ``type=`` functions raise ``argparse.ArgumentTypeError`` instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from typing import Any, Callable, Sequence
+
+from gilbench.errors import UnknownNameError, UsageError
+
+
+def parse_names(text: str | None, valid: Sequence[str], what: str) -> list[str] | None:
+    """A comma-separated list of names, each checked against ``valid`` (None: all)."""
+    if text is None:
+        return None
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise UsageError(f"--{what}s needs at least one name; valid {what}s: {', '.join(valid)}")
+    for n in names:
+        if n not in valid:
+            raise UnknownNameError(what, n, valid)
+    return names
+
+
+def _is_decimal(text: str) -> bool:
+    # str.isdigit() also accepts superscripts and other digits int() refuses
+    return bool(text) and text.isascii() and text.isdigit()
+
+
+def parse_positive_ints(text: str, option: str, maximum: int | None = None) -> list[int]:
+    """``"1,2,4"`` -> ``[1, 2, 4]``; every item a positive integer (at most ``maximum``),
+    else UsageError."""
+    accepted = "positive integers" + (f" up to {maximum}" if maximum else "")
+    values = []
+    for item in text.split(","):
+        item = item.strip()
+        if not _is_decimal(item) or int(item) < 1:
+            raise UsageError(f"{option} takes {accepted} separated by commas, such as 1,2,4; "
+                             f"got {text!r}")
+        if maximum is not None and int(item) > maximum:
+            raise UsageError(f"{option} takes {accepted}; {int(item)} is too many")
+        values.append(int(item))
+    return values
+
+
+def positive_seconds(text: str) -> float:
+    """argparse ``type=`` for durations: a finite number of seconds above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(
+            f"expected a positive number of seconds such as 0.5 or 30, got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """argparse ``type=`` for counts: an integer of at least 1."""
+    text = text.strip()
+    if not _is_decimal(text) or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer such as 5, got {text!r}")
+    return int(text)
+
+
+def parse_sizes(items: Sequence[str] | None, valid: Sequence[str],
+                minimum: Callable[[str], int] = lambda name: 1) -> dict[str, int]:
+    """``["primes=20000", "sleep=50,echo=8"]`` -> ``{"primes": 20000, ...}``: kernel=size pairs,
+    each kernel in ``valid`` and each size an integer of at least ``minimum(kernel)``."""
+    sizes: dict[str, int] = {}
+    for item in (part.strip() for text in items or () for part in text.split(",")):
+        if not item:
+            continue
+        name, sep, value = (p.strip() for p in item.partition("="))
+        if not sep:
+            raise UsageError(f"--size takes KERNEL=SIZE pairs such as primes=20000, got {item!r}")
+        if name not in valid:
+            raise UnknownNameError("kernel", name, valid)
+        low = minimum(name)
+        if not _is_decimal(value.replace("_", "")) or int(value.replace("_", "")) < low:
+            raise UsageError(f"--size {name}=...: the size must be an integer of at least {low}, "
+                             f"got {value!r}")
+        sizes[name] = int(value.replace("_", ""))
+    return sizes
+
+
+def check_output_file(path: str, option: str) -> None:
+    """UsageError unless ``path`` can be written as a file (its directory exists, is writable)."""
+    if not path or not path.strip():
+        raise UsageError(f"{option} needs a file name, such as results.json")
+    if os.path.isdir(path):
+        raise UsageError(f"{option} {path!r} is a directory; give a file name such as "
+                         "results.json")
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        what = "is not a directory" if os.path.exists(directory) else "does not exist"
+        raise UsageError(f"{option} {path!r}: {directory!r} {what}")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {path!r}: directory {directory!r} is not writable")
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise UsageError(f"{option} {path!r} exists and is not a regular file")
+
+
+def check_output_dir(path: str, option: str) -> None:
+    """UsageError unless ``path`` is, or can be created as, a writable directory."""
+    if not path or not path.strip():
+        raise UsageError(f"{option} needs a directory name")
+    target = os.path.abspath(path)
+    if os.path.exists(target) and not os.path.isdir(target):
+        raise UsageError(f"{option} {path!r} exists and is not a directory")
+    existing = target
+    while not os.path.exists(existing):  # the directory and its parents are created later
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise UsageError(f"{option} {path!r}: {existing!r} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {path!r}: directory {existing!r} is not writable")
+
+
+def add_run_options(addoption: Callable[..., Any], prefix: str = "") -> list[str]:
+    """Declare the options that decide what a run measures with ``addoption`` (argparse's
+    ``add_argument`` or pytest's ``parser.addoption``), each named ``--PREFIX<name>``.
+
+    Returns their names (``run_config`` reads them back); the values are left as given (text),
+    so that every error is a one-line UsageError from ``run_config``.
+    """
+    from gilbench import executors, kernels
+    from gilbench.run.config import (DEFAULT_MAX_REPEATS, DEFAULT_MAX_TIME_S, DEFAULT_REPEATS,
+                                     DEFAULT_TARGET_S, MIN_TIMEOUT_S, QUICK_MAX_REPEATS,
+                                     QUICK_MAX_TIME_S, QUICK_TARGET_S, TIMEOUT_TARGETS)
+
+    quick = f"--{prefix}quick"
+    addoption(f"--{prefix}kernels", metavar="K,..",
+              help=f"kernels to run (default: all): {', '.join(kernels.names())}")
+    addoption(f"--{prefix}variants", metavar="V,..",
+              help=f"variants to run (default: all each kernel has): "
+                   f"{', '.join(kernels.VARIANT_ORDER)}")
+    addoption(f"--{prefix}executors", metavar="E,..",
+              help=f"executors (default: {','.join(executors.DEFAULT)}; 'all' for every one): "
+                   f"{', '.join(executors.names())}")
+    addoption(f"--{prefix}workers", metavar="1,2,4",
+              help=f"worker counts (default: 1, 2, 4, ... up to twice the usable cores; {quick}: "
+                   "1 and the usable cores)")
+    addoption(f"--{prefix}repeats", type=positive_int, metavar="N",
+              help=f"paired rounds every cell gets after a cold run, at least "
+                   f"{DEFAULT_REPEATS} (default {DEFAULT_REPEATS})")
+    addoption(f"--{prefix}max-repeats", type=positive_int, metavar="N",
+              help=f"cap on the rounds of a cell whose verdict is still undecided (default "
+                   f"{DEFAULT_MAX_REPEATS}, {quick} {QUICK_MAX_REPEATS}); at the cap it is "
+                   "reported undecided")
+    addoption(f"--{prefix}max-time", type=positive_seconds, metavar="S",
+              help=f"seconds of rounds per kernel variant before undecided cells stop "
+                   f"(default {DEFAULT_MAX_TIME_S:g}, {quick} {QUICK_MAX_TIME_S:g})")
+    addoption(f"--{prefix}target-time", type=positive_seconds, metavar="S",
+              help=f"seconds a serial run should last after calibration "
+                   f"(default {DEFAULT_TARGET_S}, {quick} {QUICK_TARGET_S})")
+    addoption(quick, action="store_true",
+              help="small sizes and worker counts 1 and the usable cores: about a minute")
+    addoption(f"--{prefix}weak", action="store_true",
+              help="weak scaling: fixed work per worker (default: strong, fixed total)")
+    addoption(f"--{prefix}start-method", choices=["fork", "spawn", "forkserver"],
+              help="how process executors start workers (default: the platform's)")
+    addoption(f"--{prefix}timeout", type=positive_seconds, metavar="S",
+              help=f"time limit of one run of one cell: a cell over it is stopped and recorded "
+                   f"as timed out (default: {MIN_TIMEOUT_S:g} s or {TIMEOUT_TARGETS}x the target "
+                   "time, whichever is longer)")
+    addoption(f"--{prefix}size", action="append", metavar="K=N",
+              help="advanced: measure kernel K at size N instead of calibrating it "
+                   "(repeatable, or K=N,K2=N2)")
+    return list(RUN_OPTIONS)
+
+
+#: the names ``add_run_options`` declares (as argparse ``dest``s, without the prefix)
+RUN_OPTIONS = ("kernels", "variants", "executors", "workers", "repeats", "max_repeats",
+               "max_time", "target_time", "quick", "weak", "start_method", "timeout", "size")
+
+
+def run_config(get: Callable[[str], Any]):
+    """The RunConfig of the run options, ``get(name)`` giving each one's value as parsed by
+    ``add_run_options`` (None or False: not given). UsageError for anything invalid."""
+    from gilbench import executors, kernels
+    from gilbench.run.config import MAX_WORKERS, RunConfig
+
+    text = get("executors")
+    workers = get("workers")
+    return RunConfig.from_options(
+        kernels=parse_names(get("kernels"), kernels.names(), "kernel"),
+        variants=parse_names(get("variants"), kernels.VARIANT_ORDER, "variant"),
+        executors=executors.names() if text == "all" else parse_names(
+            text, executors.names(), "executor"),
+        workers=None if workers is None else parse_positive_ints(workers, "--workers",
+                                                                 MAX_WORKERS),
+        repeats=get("repeats"), target_time_s=get("target_time"), quick=bool(get("quick")),
+        weak=bool(get("weak")), start_method=get("start_method"),
+        sizes=parse_sizes(get("size"), kernels.names(), lambda name: kernels.get(name).min_size),
+        timeout_s=get("timeout"), max_repeats=get("max_repeats"), max_time_s=get("max_time"))
+
+
+def given_run_options(get: Callable[[str], Any]) -> list[str]:
+    """The run options that were given (not left at None/False), as ``RUN_OPTIONS`` names."""
+    return [name for name in RUN_OPTIONS if get(name) not in (None, False)]
+
+
+def forwarded_arguments(args: argparse.Namespace) -> list[str]:
+    """The run options given in ``args`` as argv again (for another interpreter's
+    ``gilbench run``), found from ``add_run_options`` so that options added later follow."""
+    parser = argparse.ArgumentParser(add_help=False)
+    add_run_options(parser.add_argument)
+    argv: list[str] = []
+    for action in parser._actions:
+        value = getattr(args, action.dest, None)
+        if value is None or value is False:
+            continue
+        flag = action.option_strings[-1]
+        if isinstance(action, argparse._StoreTrueAction):
+            argv.append(flag)
+        elif isinstance(action, argparse._AppendAction):
+            for v in value:
+                argv += [flag, str(v)]
+        else:
+            argv += [flag, str(value)]
+    return argv

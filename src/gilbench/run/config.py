@@ -1,0 +1,289 @@
+"""What ``gilbench run`` measures: the one home of the run configuration.
+
+``RunConfig`` has its defaults here, is built from option values (``from_options``, the values
+already split into lists by the front end: ``gilbench run`` or ``pytest bench/``), read back from
+a results file (``from_dict``), and checked for ``--resume`` (``resume_config``). Every
+problem is a ``UsageError`` whose message says what is accepted.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+# aliased: RunConfig's fields and from_options' parameters are named kernels and executors
+from gilbench import executors as _executors
+from gilbench import host
+from gilbench import kernels as _kernels
+from gilbench.errors import UsageError
+from gilbench.measure import CHUNKS_PER_WORKER, Budget
+
+DEFAULT_TARGET_S = 0.2  # the full default matrix (230 cells) must finish in < 5 min on 2 cores
+QUICK_TARGET_S = 0.04
+#: the minimum of paired rounds per cell: with fewer, no interval reaches 95% coverage
+DEFAULT_REPEATS = MIN_REPEATS = 5
+#: sequential measurement: undecided cells get more rounds until one of these caps runs out:
+#: the rounds cap, and the seconds per kernel variant spent on rounds after the minimum
+DEFAULT_MAX_REPEATS, QUICK_MAX_REPEATS = 30, 15
+DEFAULT_MAX_TIME_S, QUICK_MAX_TIME_S = 6.0, 2.5
+#: the per-run time limit is max(MIN_TIMEOUT_S, TIMEOUT_TARGETS x target time) unless given:
+#: generous, because a slow executor (pool start-up, 2x oversubscription) is a result, not a fault
+MIN_TIMEOUT_S = 60.0
+TIMEOUT_TARGETS = 20
+#: the most workers one cell may ask for (a typo such as 1000 would fork a thousand processes)
+MAX_WORKERS = 256
+
+
+def default_timeout(target_time_s: float) -> float:
+    """The default per-run time limit for a serial target time."""
+    return max(MIN_TIMEOUT_S, TIMEOUT_TARGETS * target_time_s)
+
+
+def default_workers(usable: int, quick: bool = False) -> list[int]:
+    """1, 2, 4, ... up to twice the usable cores (always including the usable count itself)."""
+    if quick:
+        return sorted({1, max(2, usable)})
+    counts = {1, usable, 2 * usable}
+    w = 2
+    while w <= 2 * usable:
+        counts.add(w)
+        w *= 2
+    return sorted(counts)
+
+
+@dataclass
+class RunConfig:
+    """What ``gilbench run`` was asked to measure."""
+
+    kernels: list[str]
+    variants: list[str] | None  # None: every variant each kernel has
+    executors: list[str]
+    workers: list[int]
+    repeats: int = DEFAULT_REPEATS
+    target_time_s: float = DEFAULT_TARGET_S
+    quick: bool = False
+    scaling: str = "strong"
+    start_method: str | None = None
+    sizes: dict[str, int] = field(default_factory=dict)  # fixed sizes per kernel (skip calibration)
+    timeout_s: float | None = None  # per run; None: default_timeout(target_time_s)
+    max_repeats: int | None = None  # None: the quick or default cap
+    max_time_s: float | None = None
+
+    @property
+    def budget(self) -> Budget:
+        """When the paired rounds of a kernel variant stop (see ``measure.Budget``)."""
+        cap = self.max_repeats or (QUICK_MAX_REPEATS if self.quick else DEFAULT_MAX_REPEATS)
+        seconds = self.max_time_s or (QUICK_MAX_TIME_S if self.quick else DEFAULT_MAX_TIME_S)
+        return Budget(self.repeats, max(cap, self.repeats), seconds)
+
+    @property
+    def run_timeout_s(self) -> float:
+        """The per-run time limit in effect."""
+        return self.timeout_s if self.timeout_s is not None else default_timeout(self.target_time_s)
+
+    @classmethod
+    def from_options(cls, kernels: Sequence[str] | None = None,
+                     variants: Sequence[str] | None = None,
+                     executors: Sequence[str] | None = None, workers: Sequence[int] | None = None,
+                     repeats: int | None = None, target_time_s: float | None = None,
+                     quick: bool = False, weak: bool = False, start_method: str | None = None,
+                     sizes: dict[str, int] | None = None,
+                     timeout_s: float | None = None, max_repeats: int | None = None,
+                     max_time_s: float | None = None) -> "RunConfig":
+        """The configuration for these option values (None: the default), every value and
+        their combination checked: UsageError says what is wrong and what is accepted."""
+        kernel_names = list(kernels or _kernels.names())
+        executor_names = list(executors or _executors.DEFAULT)
+        workers = (list(workers) if workers
+                   else default_workers(host.usable_cores(), quick))
+        repeats = DEFAULT_REPEATS if repeats is None else repeats
+        if repeats < MIN_REPEATS:
+            raise UsageError(f"--repeats is the minimum number of paired rounds per cell: at "
+                             f"least {MIN_REPEATS} (with fewer no 95% interval is possible), "
+                             f"got {repeats}")
+        if max_repeats is not None and max_repeats < repeats:
+            raise UsageError(f"--max-repeats ({max_repeats}) must be at least --repeats "
+                             f"({repeats})")
+        target = target_time_s if target_time_s is not None else (
+            QUICK_TARGET_S if quick else DEFAULT_TARGET_S)
+        for option, value in (("--target-time", target), ("--timeout", timeout_s),
+                              ("--max-time", max_time_s)):
+            if value is not None and not (value > 0 and math.isfinite(value)):
+                raise UsageError(f"{option} must be a positive number of seconds, got {value}")
+        try:
+            method = resolve_start_method(start_method)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        if variants is not None:
+            offered = {v.name for k in kernel_names for v in _kernels.get(k).variants}
+            if not offered & set(variants):
+                raise UsageError(f"none of the kernels {', '.join(kernel_names)} has a variant "
+                                 f"{' or '.join(variants)}; they have: "
+                                 f"{', '.join(sorted(offered))}")
+        sizes = dict(sizes or {})
+        idle = sorted(set(sizes) - set(kernel_names))
+        if idle:
+            raise UsageError(f"--size {idle[0]}=...: {idle[0]} is not among the kernels being "
+                             f"run ({', '.join(kernel_names)})")
+        return cls(kernels=kernel_names, variants=None if variants is None else list(variants),
+                   executors=executor_names, workers=workers, repeats=repeats,
+                   target_time_s=target, quick=quick, scaling="weak" if weak else "strong",
+                   start_method=method, sizes=sizes, timeout_s=timeout_s,
+                   max_repeats=max_repeats, max_time_s=max_time_s)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "RunConfig":
+        """The RunConfig a results file records (``as_dict``); ValueError names the bad field."""
+        if not isinstance(data, dict):
+            raise ValueError(f"'config' must be an object, got {type(data).__name__}")
+
+        def field_(key: str, check: Callable[[Any], bool], expected: str, default: Any = ...):
+            if key not in data:
+                if default is ...:
+                    raise ValueError(f"config.{key} is missing")
+                return default
+            value = data[key]
+            if not check(value):
+                raise ValueError(f"config.{key}: expected {expected}, got {value!r:.80}")
+            return value
+
+        def names(value: Any, valid: list[str]) -> bool:
+            return (isinstance(value, list) and bool(value)
+                    and all(isinstance(v, str) and v in valid for v in value))
+
+        def positive_int(v: Any) -> bool:
+            return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+
+        def positive_number(v: Any) -> bool:
+            return (isinstance(v, (int, float)) and not isinstance(v, bool)
+                    and math.isfinite(v) and v > 0)
+
+        known_kernels = _kernels.names()
+        return cls(
+            kernels=field_("kernels", lambda v: names(v, known_kernels),
+                           f"a list of kernel names ({', '.join(known_kernels)})"),
+            variants=field_("variants", lambda v: v is None or (
+                isinstance(v, list) and all(isinstance(x, str) for x in v)),
+                "null or a list of variant names", None),
+            executors=field_("executors", lambda v: names(v, _executors.names()),
+                             f"a list of executor names ({', '.join(_executors.names())})"),
+            workers=sorted(set(field_(
+                "workers", lambda v: isinstance(v, list) and bool(v) and all(
+                    positive_int(w) and w <= MAX_WORKERS for w in v),
+                f"a list of worker counts from 1 to {MAX_WORKERS}"))),
+            repeats=field_("repeats", positive_int, "a positive integer"),
+            target_time_s=float(field_("target_time_s", positive_number, "a positive number")),
+            quick=field_("quick", lambda v: isinstance(v, bool), "true or false", False),
+            scaling=field_("scaling", lambda v: v in ("strong", "weak"), '"strong" or "weak"',
+                           "strong"),
+            start_method=field_("start_method", lambda v: v is None or (
+                isinstance(v, str) and v in multiprocessing.get_all_start_methods()),
+                f"null or one of {', '.join(multiprocessing.get_all_start_methods())}", None),
+            sizes=dict(field_("sizes", lambda v: isinstance(v, dict) and all(
+                k in known_kernels and positive_int(n) for k, n in v.items()),
+                "an object of kernel name -> positive integer size", {})),
+            timeout_s=field_("timeout_s", lambda v: v is None or positive_number(v),
+                             "null or a positive number of seconds", None),
+            max_repeats=field_("max_repeats", lambda v: v is None or positive_int(v),
+                               "null or a positive integer", None),
+            max_time_s=field_("max_time_s", lambda v: v is None or positive_number(v),
+                              "null or a positive number of seconds", None),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kernels": self.kernels,
+            "variants": self.variants,
+            "executors": self.executors,
+            "workers": self.workers,
+            "repeats": self.repeats,
+            "target_time_s": self.target_time_s,
+            "quick": self.quick,
+            "scaling": self.scaling,
+            "start_method": self.start_method,
+            "chunks_per_worker": CHUNKS_PER_WORKER,
+            "sizes": self.sizes,
+            "timeout_s": self.timeout_s,
+            "max_repeats": self.budget.max_rounds,
+            "max_time_s": self.budget.time_s,
+        }
+
+
+def resolve_start_method(requested: str | None) -> str:
+    """The start method process executors will use (the platform's default if none asked)."""
+    method = requested or multiprocessing.get_start_method(allow_none=False)
+    if method not in multiprocessing.get_all_start_methods():
+        raise ValueError(
+            f"start method {method!r} is not available here; choose from "
+            f"{', '.join(multiprocessing.get_all_start_methods())}"
+        )
+    return method
+
+
+
+def resume_problems(doc: dict, here: dict[str, Any]) -> list[str]:
+    """Why the run recorded in ``doc`` should not be resumed on host ``here`` (empty: fine).
+
+    Cells of one file are compared with each other, so they must come from the same machine
+    and interpreter.
+    """
+    recorded = doc.get("host", {})
+    problems = []
+    for key, what in (("hostname", "host"), ("cpu_model", "CPU"),
+                      ("usable_cores", "usable cores"), ("python_implementation", "Python"),
+                      ("python_version", "Python version"), ("build", "Python build"),
+                      ("gil_enabled", "GIL enabled")):
+        if key in recorded and recorded[key] != here.get(key):
+            problems.append(f"{what}: {recorded[key]!r} in the file, {here.get(key)!r} here")
+    return problems
+
+
+
+#: option -> the RunConfig field it sets; with --resume an option given may only repeat the
+#: file's value (--timeout may differ: a safety limit, not part of what is measured)
+RESUME_CHECKED = {"kernels": "kernels", "variants": "variants", "executors": "executors",
+                  "workers": "workers", "repeats": "repeats", "target_time": "target_time_s",
+                  "quick": "quick", "weak": "scaling", "start_method": "start_method",
+                  "size": "sizes", "max_repeats": "max_repeats", "max_time": "max_time_s"}
+
+
+def resume_config(doc: dict, path: str, asked: RunConfig | None, given: Sequence[str],
+                  timeout_s: float | None = None) -> RunConfig:
+    """The RunConfig to resume ``doc`` (read from ``path``) with: the one it records.
+
+    ``given`` names the options of ``RESUME_CHECKED`` given along with --resume and ``asked``
+    the configuration they make; UsageError if they ask for something else than the file, or
+    if the host is not the one the file was measured on.
+    """
+    try:
+        recorded = RunConfig.from_dict(doc["config"])
+    except ValueError as exc:
+        raise UsageError(f"cannot resume {path}: {exc}") from None
+    conflicts = []
+    for name in given:
+        field_ = RESUME_CHECKED[name]
+        mine, theirs = getattr(asked, field_), getattr(recorded, field_)
+        if field_ in ("kernels", "executors", "variants") and mine is not None \
+                and theirs is not None:
+            same = set(mine) == set(theirs)
+        elif field_ == "target_time_s":
+            same = math.isclose(mine, theirs, rel_tol=1e-9)
+        else:
+            same = mine == theirs
+        if not same:
+            shown = theirs if not isinstance(theirs, list) else ",".join(map(str, theirs))
+            conflicts.append(f"--{name.replace('_', '-')} ({path} has {shown})")
+    if conflicts:
+        raise UsageError(f"--resume takes the configuration from {path}, and these options ask "
+                         f"for something else: {'; '.join(conflicts)}. Drop them, or start a new "
+                         "run with another --out")
+    problems = resume_problems(doc, host.host_info())
+    if problems:
+        raise UsageError(f"{path} was measured on another host or interpreter "
+                         f"({'; '.join(problems)}); its cells and new ones would not be "
+                         "comparable: start a new run instead")
+    if timeout_s is not None:
+        recorded.timeout_s = timeout_s
+    return recorded

@@ -1,0 +1,217 @@
+"""``gilbench run``'s matrix, kernel by kernel, written to the results file as it goes.
+
+Nothing measured is lost: the cells of a (kernel, variant) group are added to the results file
+(rewritten atomically) as soon as the group is done; an interrupt (``run.signals``) stops the
+group's workers on its way out; a results file of an interrupted run is resumed with its
+missing cells only (``skip``), at the sizes its groups were measured at.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from typing import Any, Callable
+
+from gilbench import executors, host, kernels, results, verdicts
+from gilbench.executors.base import RunTimeout
+from gilbench.measure import CHUNKS_PER_WORKER, CellSpec, Raw, calibrate, measure_group, summarize
+from gilbench.run.config import RunConfig
+
+
+def plan(config: RunConfig) -> list[tuple[kernels.Kernel, kernels.Variant, list[CellSpec]]]:
+    """Per (kernel, variant): the cells to measure (sizes are filled in after calibration)."""
+    groups = []
+    for name in config.kernels:
+        kernel = kernels.get(name)
+        for variant in kernel.variants:
+            if config.variants is not None and variant.name not in config.variants:
+                continue
+            specs = []
+            for executor in ["serial"] + [e for e in config.executors if e != "serial"]:
+                counts = [1] if executor == "serial" else config.workers
+                for w in counts:
+                    specs.append(CellSpec(kernel.name, variant.name, executor, w, 0, 0,
+                                          config.start_method if executors.get(executor).uses_processes else None,
+                                          config.scaling))
+            groups.append((kernel, variant, specs))
+    return groups
+
+
+def error_cell(spec: CellSpec, kernel: kernels.Kernel, error: str,
+               timed_out: bool = False) -> dict[str, Any]:
+    """A cell that could not be measured, with the reason."""
+    raw = Raw(error=error, timed_out=timed_out)
+    return summarize(spec, raw, None, kernel)
+
+
+def sized(spec: CellSpec, base_size: int, config: RunConfig) -> CellSpec:
+    if config.scaling == "weak":
+        size, n_chunks = base_size * spec.workers, CHUNKS_PER_WORKER * spec.workers
+    else:
+        size, n_chunks = base_size, CHUNKS_PER_WORKER * max(config.workers)
+    return CellSpec(spec.kernel, spec.variant, spec.executor, spec.workers, size, n_chunks,
+                    spec.start_method, spec.scaling)
+
+
+class Events:
+    """Callbacks the command line uses for progress; all optional."""
+
+    def __init__(self) -> None:
+        self.on_group_start: Callable[[str, str, int], None] = lambda kernel, variant, runs: None
+        self.on_calibrated: Callable[[str, str, int, float], None] = lambda k, v, size, s: None
+        self.on_run: Callable[[CellSpec, Raw], None] = lambda spec, raw: None
+        self.on_cell: Callable[[dict], None] = lambda cell: None
+        self.on_group_done: Callable[[str, str], None] = lambda kernel, variant: None
+
+
+def _add_cells(writer: results.ResultsWriter, cells: list[dict], events: Events) -> None:
+    # One file write for the whole group: an interrupt leaves all of it or none of it on disk
+    # (list.extend is one step for a signal handler, and results.write is atomic).
+    if not cells:
+        return
+    writer.doc["cells"].extend(cells)
+    results.write(writer.doc, writer.path)
+    for cell in cells:
+        events.on_cell(cell)
+
+
+def cell_key(cell: dict) -> tuple:
+    """(kernel, variant, executor, workers) of a results cell: what identifies it in a run."""
+    return (cell.get("kernel"), cell.get("variant"), cell.get("executor"), cell.get("workers"))
+
+
+def recorded_sizes(cells: list[dict], scaling: str) -> dict[tuple[str, str], int]:
+    """(kernel, variant) -> the base size its recorded cells were measured at (resume: the rest
+    of a group is measured at the same size, not recalibrated)."""
+    sizes: dict[tuple[str, str], int] = {}
+    for cell in cells:
+        size, workers = cell.get("size"), cell.get("workers")
+        if isinstance(size, int) and isinstance(workers, int) and workers >= 1:
+            base = size // workers if scaling == "weak" else size
+            sizes.setdefault((cell.get("kernel"), cell.get("variant")), base)
+    return sizes
+
+
+def runs_to_do(config: RunConfig, skip: set[tuple]) -> int:
+    """How many runs (cold + repeats) ``run_matrix`` will report through ``on_run``."""
+    total = 0
+    for _, _, specs in plan(config):
+        todo = [s for s in specs if s.key not in skip]
+        if todo and not any(s.executor == "serial" for s in todo):
+            todo.append(specs[0])  # the serial baseline is measured again with its group
+        total += len(todo) * (1 + config.repeats)
+    return total
+
+
+def run_matrix(config: RunConfig, writer: results.ResultsWriter, events: Events | None = None,
+               skip: set[tuple] | None = None,
+               sizes: dict[tuple[str, str], int] | None = None) -> dict:
+    """Measure every planned cell, adding a group's cells to ``writer`` when the group is done.
+
+    ``skip`` holds keys (kernel, variant, executor, workers) already measured (resume; cells of
+    a group already in ``writer.doc`` also fix the size of the rest of it). ``sizes`` fixes the
+    base size of (kernel, variant) groups instead of calibrating them (``--sizes-from``; it
+    wins over the configuration's per-kernel sizes). Returns the document. ``KeyboardInterrupt`` (``Interrupted``) propagates after the running group's
+    workers were stopped; every group finished before it is in the file.
+    """
+    events = events or Events()
+    skip = skip or set()
+    known_sizes = {**(sizes or {}), **recorded_sizes(writer.doc["cells"], config.scaling)}
+    for kernel, variant, specs in plan(config):
+        todo = [s for s in specs if s.key not in skip]
+        if not todo:
+            continue
+        events.on_group_start(kernel.name, variant.name, len(todo) * (1 + config.repeats))
+        _run_group(config, writer, events, skip, kernel, variant, specs, todo,
+                   known_sizes.get((kernel.name, variant.name)))
+        events.on_group_done(kernel.name, variant.name)
+    return writer.doc
+
+
+def _run_group(config: RunConfig, writer: results.ResultsWriter, events: Events, skip: set[tuple],
+               kernel: kernels.Kernel, variant: kernels.Variant, specs: list[CellSpec],
+               todo: list[CellSpec], known_size: int | None) -> None:
+    """Measure the cells ``todo`` of one (kernel, variant) and add them to the file."""
+    if not variant.available:
+        _add_cells(writer, [error_cell(spec, kernel, f"variant unavailable: {variant.reason}")
+                            for spec in todo], events)
+        return
+    runnable, broken = [], []
+    for spec in todo:
+        reason = executors.get(spec.executor).unavailable_reason()
+        (broken if reason else runnable).append((spec, reason))
+    _add_cells(writer, [error_cell(spec, kernel, f"executor unavailable: {reason}")
+                        for spec, reason in broken], events)
+    if not runnable:
+        return
+    # the serial baseline is measured with every group, even when resuming
+    needed = [s for s, _ in runnable]
+    if not any(s.executor == "serial" for s in needed):
+        needed.insert(0, next(s for s in specs if s.executor == "serial"))
+    timeout_s = config.run_timeout_s
+    with kernel.session():
+        try:
+            if known_size is not None:  # resumed or pinned: keep the size it was measured at
+                base, seconds = known_size, float("nan")
+            elif kernel.name in config.sizes:
+                base, seconds = config.sizes[kernel.name], float("nan")
+            else:
+                base, seconds = calibrate(kernel, variant.name, config.target_time_s,
+                                          CHUNKS_PER_WORKER * max(config.workers),
+                                          timeout_s=timeout_s)
+        except RunTimeout as exc:
+            _add_cells(writer, [error_cell(s, kernel, f"calibration timed out: {exc}",
+                                           timed_out=True) for s, _ in runnable], events)
+            return
+        except Exception as exc:
+            _add_cells(writer, [
+                error_cell(s, kernel, f"calibration failed: {type(exc).__name__}: {exc}")
+                for s, _ in runnable], events)
+            return
+        events.on_calibrated(kernel.name, variant.name, base, seconds)
+        sized_specs = [sized(s, base, config) for s in needed]
+        serial_spec = next(s for s in sized_specs if s.executor == "serial")
+        usable = host.usable_cores()
+
+        def decided(spec: CellSpec, raws: dict) -> bool:
+            cell = summarize(spec, raws[spec.key], raws[serial_spec.key], kernel,
+                             usable_cores=usable)
+            return verdicts.is_decided(cell, usable)
+
+        raws = measure_group(sized_specs, config.budget, on_run=events.on_run,
+                             timeout_s=timeout_s, decided=decided)
+    serial_raw = raws[serial_spec.key]
+    _add_cells(writer, [summarize(spec, raws[spec.key], serial_raw, kernel, serial_raw.result,
+                                  usable_cores=usable)
+                        for spec in sized_specs if spec.key not in skip], events)
+
+
+def start_document(config: RunConfig, argv: list[str]) -> dict:
+    """A fresh results document for ``config``."""
+    info = host.host_info()
+    info["load_average_start"] = info.pop("load_average")
+    info["start_method_default"] = multiprocessing.get_start_method(allow_none=False)
+    info["pid"] = os.getpid()
+    doc = results.new_document(config.as_dict(), info, argv)
+    # what the report needs to know of each kernel travels in the document
+    doc["kernels"] = results.kernel_section(kernels.get(name) for name in config.kernels)
+    return doc
+
+
+def finish_document(writer: results.ResultsWriter, started: float) -> None:
+    """Mark the document finished, with the load average at the end and the duration."""
+    previous = writer.doc["host"].get("duration_s")
+    duration = time.perf_counter() - started + (previous if isinstance(previous, (int, float))
+                                                else 0.0)
+    writer.finish(load_average_end=host.load_average(), duration_s=round(duration, 2))
+
+
+def resumed_document(doc: dict) -> dict:
+    """``doc`` (a validated results document) marked as resumed now; its cells are kept."""
+    doc["finished"] = None
+    resumed = doc["host"].get("resumed")
+    doc["host"]["resumed"] = [*(resumed if isinstance(resumed, list) else []),
+                              {"at": results.now_iso(), "pid": os.getpid(),
+                               "load_average": host.load_average()}]
+    return doc
