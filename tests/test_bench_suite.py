@@ -164,7 +164,7 @@ def test_a_failing_cell_fails_its_test_and_is_an_error_cell_in_the_json(tmp_path
         "t.ThreadsExecutor.run = run\n")
     out = tmp_path / "bench.json"
     proc = run_bench(*SMALL, "--gb-variants", "cython-nogil", "--gb-executors", "serial,threads",
-                     "--gb-workers", "2", "--gb-repeats", "3", "-p", "break_threads",
+                     "--gb-workers", "2", "--gb-max-repeats", "5", "-p", "break_threads",
                      f"--benchmark-json={out}",
                      env={"PYTHONPATH": os.pathsep.join([str(tmp_path),
                                                          os.environ.get("PYTHONPATH", "")])})

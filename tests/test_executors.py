@@ -193,7 +193,7 @@ def test_interrupted_group_stops_every_executor(no_leftover_processes):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        measure_group(specs, repeats=3, on_run=on_run, timeout_s=60)
+        measure_group(specs, 3, on_run=on_run, timeout_s=60)
     assert len(runs) == len(specs) + 2
     assert not lingering_threads(wait_s=2.0)
 
@@ -203,7 +203,7 @@ def test_faults_are_cells_not_crashes(fault_kernels, no_leftover_processes):
     specs = [CellSpec("fault-exit", "python", n, 1 if n == "serial" else 2, 100, 4,
                       _start_method(n, "spawn"))
              for n in ("serial", "threads", "process-pool", "processes")]
-    raws = measure_group(specs, repeats=2, timeout_s=60)
+    raws = measure_group(specs, 2, timeout_s=60)
     by_executor = {key[2]: raw for key, raw in raws.items()}
     for name in ("serial", "threads"):  # the crash is armed in worker processes only
         assert by_executor[name].error is None and len(by_executor[name].wall_s) == 2

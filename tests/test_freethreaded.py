@@ -236,7 +236,7 @@ def test_multi_run_end_to_end(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "gilbench", "run", "--python", sys.executable, "--python",
          sys.executable, "--kernels", "primes", "--variants", "python", "--executors",
-         "serial,threads", "--workers", "1,2", "--repeats", "3", "--target-time", "0.02",
+         "serial,threads", "--workers", "1,2", "--max-repeats", "5", "--target-time", "0.02",
          "--out", str(out)],
         capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]

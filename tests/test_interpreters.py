@@ -43,7 +43,7 @@ def test_unavailable_reason_matches_the_interpreter() -> None:
 @pytest.mark.skipif(HAVE, reason="this Python has subinterpreters")
 def test_unavailable_cell_says_why(tmp_path) -> None:
     # listed with the reason, never silently dropped
-    config = RunConfig(["primes"], ["python"], ["serial", "interpreters"], [2], repeats=1,
+    config = RunConfig(["primes"], ["python"], ["serial", "interpreters"], [2], repeats=5, max_repeats=5,
                        sizes={"primes": 2_000})
     cell = _run(tmp_path, config)["interpreters"]
     assert cell["family"] == "interpreters"
@@ -109,7 +109,7 @@ def test_compiled_variant_fails_at_start_with_the_reason() -> None:
 def test_runner_records_compiled_failure_as_a_cell_error(tmp_path) -> None:
     if not kernels.get("primes").variant("cython-gil").available:
         pytest.skip("extension not compiled")
-    config = RunConfig(["primes"], ["cython-gil"], ["serial", "interpreters"], [2], repeats=1,
+    config = RunConfig(["primes"], ["cython-gil"], ["serial", "interpreters"], [2], repeats=5, max_repeats=5,
                        sizes={"primes": 2_000})
     cells = _run(tmp_path, config)
     assert cells["serial"]["error"] is None

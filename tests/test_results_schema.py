@@ -23,7 +23,7 @@ def _document() -> dict:
     """A document as `gilbench run` writes it: cells from the real summarize()."""
     kernel = kernels.get("primes")
     config = RunConfig(["primes"], ["python"], ["serial", "threads", "process-pool"], [1, 2],
-                       repeats=3, target_time_s=0.05, start_method="spawn", timeout_s=None)
+                       repeats=5, target_time_s=0.05, start_method="spawn", timeout_s=None)
     doc = results.new_document(config.as_dict(), {"hostname": "test", "usable_cores": 2,
                                                   "load_average_start": [0.5, 0.4, 0.3]},
                                ["gilbench", "run"])

@@ -21,7 +21,7 @@ from gilbench.errors import UsageError
 from gilbench.run.config import RunConfig
 
 TINY = ["--kernels", "sleep", "--variants", "python", "--executors", "serial,threads",
-        "--workers", "1,2", "--repeats", "2", "--size", "sleep=4"]
+        "--workers", "1,2", "--max-repeats", "5", "--size", "sleep=4"]
 
 
 def gilbench(argv: list[str], capsys) -> tuple[int, str]:
@@ -71,6 +71,8 @@ def _error_line(err: str) -> str:
                                            "does not exist"),
     (["--resume", "/nonexistent-dir/r.json"],
      "cannot resume: /nonexistent-dir/r.json: no such file"),
+    (["--repeats", "2"], "--repeats is the minimum number of paired rounds per cell: at least 5"),
+    (["--repeats", "8", "--max-repeats", "6"], "--max-repeats (6) must be at least --repeats (8)"),
 ])
 def test_usage_errors_say_what_is_accepted(argv, message, capsys):
     status, err = gilbench(["run", *argv], capsys)
@@ -158,11 +160,12 @@ def test_resume_completes_with_the_recorded_configuration(interrupted_file, caps
 
 def test_resume_refuses_options_that_ask_for_something_else(interrupted_file, capsys):
     path = str(interrupted_file)
-    status, err = gilbench(["run", "--resume", path, "--workers", "4", "--repeats", "3"], capsys)
+    status, err = gilbench(["run", "--resume", path, "--workers", "4", "--max-repeats", "7"],
+                           capsys)
     assert status == 2
     assert _error_line(err) == (
         f"gilbench run: error: --resume takes the configuration from {path}, and these options "
-        f"ask for something else: --workers ({path} has 1,2); --repeats ({path} has 2). "
+        f"ask for something else: --workers ({path} has 1,2); --max-repeats ({path} has 5). "
         "Drop them, or start a new run with another --out")
     status, err = gilbench(["run", "--resume", path, "--out", "other.json"], capsys)
     assert status == 2

@@ -171,7 +171,7 @@ class CellRunner:
         self.raw.traceback = traceback.format_exc()  # type: ignore[attr-defined]
         self.abort()
 
-    def run_once(self, cold: bool, round_no: int = 0) -> None:
+    def run_once(self, cold: bool, round_no: int | None = None) -> None:
         """One run (the cold one: start() and the first run, timed together); a warm run is
         recorded as part of paired round ``round_no``."""
         if self.raw.error is not None:
@@ -206,7 +206,8 @@ class CellRunner:
         else:
             self.raw.wall_s.append(wall)
             self.raw.cpu_s.append(result.cpu_s)
-            self.raw.rounds.append(round_no)
+            if round_no is not None:
+                self.raw.rounds.append(round_no)
             if self.raw.result is None:  # no cold run came first (start() instead)
                 self.raw.result = value
             elif not self.kernel.agrees(value, self.raw.result):
@@ -362,11 +363,7 @@ def _shut_down(opened: list[CellRunner], gracefully: bool) -> None:
 
 
 def paired_times(serial: Raw, raw: Raw) -> tuple[list[float], list[float]]:
-    """The serial and cell wall times of the rounds both were measured in, in round order
-    (cells recorded without rounds are paired by position)."""
-    if not raw.rounds or not serial.rounds:
-        n = min(len(serial.wall_s), len(raw.wall_s))
-        return serial.wall_s[:n], raw.wall_s[:n]
+    """The serial and cell wall times of the paired rounds both were measured in."""
     base = dict(zip(serial.rounds, serial.wall_s))
     pairs = [(base[r], w) for r, w in zip(raw.rounds, raw.wall_s) if r in base]
     return [p[0] for p in pairs], [p[1] for p in pairs]
@@ -459,8 +456,11 @@ def _summarize(spec: CellSpec, raw: Raw, serial: Raw | None, kernel: Kernel,
         if serial.cpu_s:
             cell["serial_cpu_per_run_s"] = stats.median(serial.cpu_s)
         scale = spec.workers if spec.scaling == "weak" else 1.0
-        base, mine = paired_times(serial, raw)
-        cell["speedup"] = stats.paired_ratio(base, mine, scale=scale)
+        if raw.rounds and serial.rounds and len(raw.rounds) == len(raw.wall_s):
+            base, mine = paired_times(serial, raw)
+            cell["speedup"] = stats.paired_ratio(base, mine, scale=scale)
+        else:  # measured one cell at a time (pytest-benchmark): two independent samples
+            cell["speedup"] = stats.bootstrap_ratio(serial.wall_s, raw.wall_s, scale=scale)
         cell["efficiency"] = cell["speedup"]["median"] / spec.workers
         if stable:
             serial_ok, serial_reason = stats.stability(serial.wall_s)

@@ -26,9 +26,9 @@ from gilbench.commands._args import (add_run_options, check_output_dir, check_ou
 from gilbench.errors import UsageError
 from gilbench.executors.base import lingering_threads
 from gilbench.run import builds
-from gilbench.run.config import RESUME_CHECKED, resume_config
+from gilbench.run.config import RESUME_CHECKED, RunConfig, resume_config
 from gilbench.run.matrix import (Events, cell_key, finish_document, plan, resumed_document,
-                                 run_matrix, runs_to_do, start_document)
+                                 run_matrix, start_document)
 from gilbench.run.signals import Interrupted, stop_on_signals
 
 HELP = "measure speedups (the main job); writes a results file, optionally a report"
@@ -52,6 +52,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "must be installed there), one after another, each to its own "
                              "file (--out with the interpreter's tag, e.g. results-3.13.5t.json),"
                              " then compare the builds (results-builds.json/.md)")
+    parser.add_argument("--like", metavar="FILE",
+                        help="measure again what FILE measured: its configuration and, for "
+                             "every kernel variant, its size (so `gilbench compare FILE new` "
+                             "compares like with like); --out, --report and --timeout may be "
+                             "given")
     parser.add_argument("--sizes-from", metavar="FILE",
                         help="advanced: measure each kernel variant at the size of its serial "
                              "cell in FILE instead of calibrating it (what --python gives the "
@@ -67,6 +72,8 @@ def prepare(args: argparse.Namespace):
 
     if args.report is not None:
         check_output_dir(args.report, "--report")
+    if args.like is not None:
+        return _like(args, given_run_options(get))
     if args.resume is None:
         config = run_config(get)
         check_output_file(args.out, "--out")
@@ -93,6 +100,39 @@ def prepare(args: argparse.Namespace):
     return config, path, doc, {cell_key(c) for c in doc["cells"]}
 
 
+def _like(args: argparse.Namespace, given: list[str]):
+    """``prepare`` for ``--like FILE``: FILE's configuration, checked to run on this host."""
+    clash = [f"--{n.replace('_', '-')}" for n in given if n != "timeout"]
+    clash += [o for o, v in (("--resume", args.resume), ("--python", args.pythons),
+                             ("--sizes-from", args.sizes_from)) if v]
+    if clash:
+        raise UsageError(f"--like {args.like} measures what that file measured; drop "
+                         f"{', '.join(clash)} (or leave out --like)")
+    try:
+        doc = results.read(args.like)
+    except results.ResultsError as exc:
+        raise UsageError(f"--like: {exc}") from None
+    try:
+        config = RunConfig.from_dict(doc["config"])
+    except ValueError as exc:
+        raise UsageError(f"--like {args.like}: {exc}") from None
+    if args.timeout is not None:
+        config.timeout_s = args.timeout
+    check_output_file(args.out, "--out")
+    if os.path.abspath(args.out) == os.path.abspath(args.like):
+        raise UsageError(f"--out {args.out} is the file given to --like; write the new run "
+                         "to another file, e.g. --out again.json")
+    return config, args.out, None, set()
+
+
+def _verdict_text(cell: dict) -> str:
+    """The cell's verdict words (its error when it failed)."""
+    if cell.get("error"):
+        return cell["error"]
+    verdict = cell.get("verdict") or {}
+    return verdict.get("words") or ""
+
+
 def _fmt_speedup(cell: dict) -> str:
     sp = cell.get("speedup")
     if cell.get("error"):
@@ -107,11 +147,12 @@ def main(args: argparse.Namespace) -> int:
     from rich.console import Console, Group
     from rich.live import Live
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                               TimeElapsedColumn)
+                               TimeElapsedColumn, TimeRemainingColumn)
     from rich.table import Table
 
     config, out, resumed, done = prepare(args)  # checks --python's options too
-    pinned = builds.read_pinned_sizes(args.sizes_from) if args.sizes_from else None
+    sizes_from = args.like or args.sizes_from
+    pinned = builds.read_pinned_sizes(sizes_from) if sizes_from else None
     console = Console(stderr=True)
     if not console.is_terminal:  # logs and CI: do not squeeze the tables into 80 columns
         console.width = max(console.width, 140)
@@ -119,7 +160,6 @@ def main(args: argparse.Namespace) -> int:
         return builds.run_builds(args.pythons, forwarded_arguments(args), args.out, args.report,
                                  console)
     groups = plan(config)
-    total_runs = runs_to_do(config, done)
     n_cells = sum(len(specs) for _, _, specs in groups)
     missing = sum(1 for _, _, specs in groups for spec in specs if spec.key not in done)
     usable = host.usable_cores()
@@ -139,28 +179,30 @@ def main(args: argparse.Namespace) -> int:
     doc = (resumed_document(resumed) if resumed is not None
            else start_document(config, results_argv()))
     if pinned is not None:
-        builds.pin(doc, args.sizes_from, pinned)
+        builds.pin(doc, sizes_from, pinned)
     writer = results.ResultsWriter(out, doc)
     started = time.perf_counter()
 
+    # counts cells (a cell takes as many paired rounds as its verdict needs, so runs are not
+    # known in advance); the estimate of the time left comes from the cells done so far
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TimeElapsedColumn(), console=console)
-    task = progress.add_task("starting", total=total_runs)
+                        TextColumn("cells"), TimeElapsedColumn(), TextColumn("left"),
+                        TimeRemainingColumn(), console=console)
+    task = progress.add_task("starting", total=missing)
     recent: deque = deque(maxlen=12)
 
     def table() -> Table:
         t = Table(title="latest cells", expand=False)
         for col in ("kernel", "variant", "executor", "W", "median", "speedup [95% CI]", "CPU util",
-                    "note"):
+                    "rounds", "verdict"):
             t.add_column(col)
         for cell in recent:
             med = cell.get("median_s")
-            note = cell.get("error") or ("" if cell.get("stable") else
-                                         (cell.get("unstable_reason") or ""))
             util = cell.get("cpu_utilization")
             t.add_row(cell["kernel"], cell["variant"], cell["executor"], str(cell["workers"]),
                       "-" if med is None else f"{med * 1e3:.1f} ms", _fmt_speedup(cell),
-                      "-" if util is None else f"{util:.2f}", (note or "")[:60])
+                      "-" if util is None else f"{util:.2f}", str(len(cell.get("wall_s") or [])),
+                      _verdict_text(cell)[:60])
         return t
 
     live = Live(Group(progress, table()), console=console, refresh_per_second=4, transient=False)
@@ -173,6 +215,7 @@ def main(args: argparse.Namespace) -> int:
 
     def on_group_start(kernel, variant, runs):
         current[:] = [f"{kernel}/{variant}"]
+        runs_seen.clear()
         progress.update(task, description=f"{kernel}/{variant}: calibrating")
 
     def on_group_done(kernel, variant):
@@ -180,14 +223,12 @@ def main(args: argparse.Namespace) -> int:
 
     def on_run(spec, raw):
         runs_seen[spec.key] = runs_seen.get(spec.key, 0) + 1
-        progress.advance(task)
+        rounds = max(runs_seen.values()) - 1
+        progress.update(task, description=f"{current[0] if current else ''}: round {rounds}")
 
     def on_cell(cell):
         recent.append(cell)
-        key = (cell["kernel"], cell["variant"], cell["executor"], cell["workers"])
-        unseen = (1 + config.repeats) - runs_seen.get(key, 0)
-        if unseen > 0:
-            progress.advance(task, unseen)  # cells that could not be measured at all
+        progress.advance(task)
         live.update(Group(progress, table()))
 
     events.on_group_start = on_group_start
@@ -282,7 +323,7 @@ def print_summary(doc: dict, console) -> None:
     at = max([w for w in counts if w <= usable] or counts or [1])
     t = Table(title=f"speedup at {at} workers ({usable} usable cores)")
     for col in ("kernel", "variant", "executor", "speedup [95% CI]", "CPU util", "efficiency",
-                "note"):
+                "verdict"):
         t.add_column(col)
     for c in cells:
         if c["executor"] == "serial" or c["workers"] != at:
@@ -290,8 +331,7 @@ def print_summary(doc: dict, console) -> None:
                 continue
         util = c.get("cpu_utilization")
         eff = c.get("efficiency")
-        note = c.get("error") or ("" if c.get("stable") else (c.get("unstable_reason") or ""))
         t.add_row(c["kernel"], c["variant"], c["executor"], _fmt_speedup(c),
                   "-" if util is None else f"{util:.2f}", "-" if eff is None else f"{eff:.2f}",
-                  (note or "")[:70])
+                  _verdict_text(c)[:70])
     console.print(t)

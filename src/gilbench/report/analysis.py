@@ -19,7 +19,17 @@ from gilbench.results import FAMILIES, VARIANT_ORDER
 from gilbench.stats import karp_flatt, median
 from gilbench.verdicts import (Verdict, cores_ceiling, failure_text, family, is_failed,
                                is_unstable, kind)
-from gilbench.verdicts import judge as verdict
+from gilbench.verdicts import judge as judge_cell
+
+
+def verdict(cell: dict, usable_cores: int) -> Verdict:
+    """The cell's verdict as judged when it was measured (the results file carries it), else
+    judged now by the same rule (older files)."""
+    stored = cell.get("verdict")
+    if isinstance(stored, dict) and isinstance(stored.get("code"), str) \
+            and isinstance(stored.get("words"), str):
+        return Verdict.from_dict(stored)
+    return judge_cell(cell, usable_cores)
 
 
 def unstable_text(cell: dict) -> str:

@@ -93,17 +93,6 @@ def recorded_sizes(cells: list[dict], scaling: str) -> dict[tuple[str, str], int
     return sizes
 
 
-def runs_to_do(config: RunConfig, skip: set[tuple]) -> int:
-    """How many runs (cold + repeats) ``run_matrix`` will report through ``on_run``."""
-    total = 0
-    for _, _, specs in plan(config):
-        todo = [s for s in specs if s.key not in skip]
-        if todo and not any(s.executor == "serial" for s in todo):
-            todo.append(specs[0])  # the serial baseline is measured again with its group
-        total += len(todo) * (1 + config.repeats)
-    return total
-
-
 def run_matrix(config: RunConfig, writer: results.ResultsWriter, events: Events | None = None,
                skip: set[tuple] | None = None,
                sizes: dict[tuple[str, str], int] | None = None) -> dict:
