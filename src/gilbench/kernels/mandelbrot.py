@@ -4,6 +4,10 @@
 iterations. Rows near the middle cost more, so chunks take every n-th row (strided).
 All variants use the same operations in the same order (the C build disables fused
 multiply-add), so escape counts are identical; the stated tolerance is ``rel_tol`` all the same.
+
+The ``numpy`` twin is about 10-16x ``python`` and a third to half of the Cython loop: every live
+point costs ~10 array passes per iteration, and a quarter of the points (those in the set) run
+all ``MAX_ITER`` iterations; compacting escaped points away keeps the rest from costing more.
 """
 
 from __future__ import annotations

@@ -4,6 +4,11 @@ Sample i draws ``x = splitmix64(SEED + 2i) >> 33`` and ``y = splitmix64(SEED + 2
 (31-bit integers) and hits when ``x*x + y*y < 2**62``. The test is in integers, and sample i does
 not depend on how the samples are chunked, so every variant and every chunking gives the same,
 bit-identical hit count. The result is that count; ``estimate(size, hits)`` turns it into pi.
+
+The ``numpy`` twin is ~50-90x ``python`` but several times slower than the Cython loop: SplitMix64
+vectorised is a dozen separate passes over each block (add, shift, xor, multiply, ...), each
+reading and writing memory, where the C loop keeps a sample in registers. That gap is NumPy's,
+not the twin's.
 """
 
 from __future__ import annotations
