@@ -244,10 +244,12 @@ def test_montecarlo_estimate_is_near_pi() -> None:
 
 @pytest.mark.parametrize("kernel_variant", variant_ids("montecarlo"), indirect=True)
 def test_montecarlo_chunk_across_numpy_block_boundary(kernel_variant) -> None:
-    """The numpy variant works in blocks of 2**20 samples; a chunk that crosses one."""
+    """The numpy variant works in blocks of 2**15 samples; chunks that cross block boundaries,
+    end exactly on one, and are shorter than one block after a longer one (reused scratch)."""
     kernel, variant = kernel_variant
-    chunk = ((1 << 20) - 300, (1 << 20) + 300)
-    assert variant(chunk) == kernel.variant("python")(chunk)
+    for chunk in (((1 << 15) - 300, (1 << 15) + 300), ((1 << 20) - 300, (1 << 20) + 300),
+                  (0, 1 << 15), (5, 9)):
+        assert variant(chunk) == kernel.variant("python")(chunk), chunk
 
 
 # --- stream: a NumPy computation --------------------------------------------------------------

@@ -2,5 +2,7 @@
 
 from __future__ import annotations
 
+from gilbench.gilcheck import GilCheck, check_gil
+
 __version__ = "0.1.0"
-__all__ = ["__version__"]
+__all__ = ["GilCheck", "__version__", "check_gil"]

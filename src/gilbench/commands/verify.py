@@ -16,6 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def verify_kernel(kernel, chunkings: list[int]) -> list[dict]:
     """One row per variant: the reference result, the variant's results, and a status."""
+    from gilbench.kernels import check_declared
+
     rows = []
     size = kernel.verify_size
     if kernel.prepare is not None:
@@ -39,6 +41,8 @@ def verify_kernel(kernel, chunkings: list[int]) -> list[dict]:
                 if not kernel.agrees(got, reference):
                     row.update(status="MISMATCH", detail=f"{n} chunks: got {got!r}")
                     break
+            if row["status"] == "ok":  # its releases_gil against a measurement
+                row["gil"] = check_declared(kernel, v)
             rows.append(row)
     return rows
 
@@ -54,7 +58,7 @@ def main(args: argparse.Namespace) -> int:
     chunkings = parse_positive_ints(args.chunks, "--chunks")
     console = Console()
     table = Table(title="gilbench verify: every variant against the python reference")
-    for col in ("kernel", "variant", "size", "expected", "got", "status"):
+    for col in ("kernel", "variant", "size", "expected", "got", "status", "GIL as declared"):
         table.add_column(col, justify="right" if col in ("size", "expected", "got") else "left")
     bad = 0
     unavailable = 0
@@ -69,11 +73,17 @@ def main(args: argparse.Namespace) -> int:
                 shown = f"[yellow]unavailable[/] {row['detail']}"
             else:
                 shown = "[green]ok[/]"
+            gil = row.get("gil")
+            bad += gil is not None and gil.status == "MISMATCH"
+            gil_shown = "" if gil is None else {"ok": "[green]ok[/] ", "MISMATCH": "[red]MISMATCH[/] ",
+                                                "undecided": "[yellow]undecided[/] "}.get(
+                gil.status, "") + gil.summary
             table.add_row(row["kernel"], row["variant"], str(row["size"]), str(row["expected"]),
-                          "" if row["got"] is None else str(row["got"]), shown)
+                          "" if row["got"] is None else str(row["got"]), shown, gil_shown)
     console.print(table)
     if bad:
-        console.print(f"[red]{bad} variant(s) disagree with the reference or failed[/]")
+        console.print(f"[red]{bad} check(s) failed: a variant disagrees with the reference, "
+                      "failed, or does not do with the GIL what it declares[/]")
         return 1
     note = f" ({unavailable} unavailable, see above)" if unavailable else ""
     console.print(f"[green]all variants agree with the python reference[/]{note}")

@@ -16,6 +16,7 @@ import os
 
 from gilbench import results as _results
 
+from ._declared import DeclaredCheck, calibrated_chunk, check_declared
 from ._base import (
     Kernel,
     UnknownNameError,
@@ -26,6 +27,9 @@ from ._base import (
 )
 
 __all__ = [
+    "DeclaredCheck",
+    "calibrated_chunk",
+    "check_declared",
     "Kernel",
     "UnknownNameError",
     "Variant",
