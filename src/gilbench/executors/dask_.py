@@ -102,8 +102,13 @@ class _DaskExecutor(Executor):
         setup = self._client.run(_engine.setup_worker, _engine.origin(), self.kernel_name,
                                  self.variant_name, self.size, workers=self._targets)
         used = set(setup)
-        self._workers = [{**m, "used": m["address"] in used, **setup.get(m["address"], {})}
-                         for m in members]
+        # the scheduler's view (address, host as it connects) over the worker's own (its
+        # machine's name as "hostname", pid, interpreter, GIL state); unused workers: the former
+        self._workers = []
+        for m in members:
+            own = setup.get(m["address"], {})
+            self._workers.append({**own, "hostname": own.get("host"), **m,
+                                  "used": m["address"] in used})
         self._watched = used
 
     def _choose(self, members: list[dict[str, Any]]) -> None:

@@ -52,17 +52,28 @@ class _JoblibExecutor(Executor):
                                          timeout=timeout)
         self._parallel.__enter__()
 
-    def start(self) -> None:
+    def _setup_workers(self) -> list[dict[str, Any]]:
+        """Start every worker (loky spawns lazily) and load the variant in it, so a variant that
+        cannot load fails in the cold run; returns their facts."""
         from joblib import delayed
 
-        self._workers = []
-        self._enter()
-        # start every worker (loky spawns lazily) and load the variant in it: a variant that
-        # cannot load fails here, in the cold run
         parent = _engine.origin()
-        self._workers = _engine.distinct_workers(self._parallel(
+        return _engine.distinct_workers(self._parallel(
             delayed(_engine.setup_worker)(parent, self.kernel_name, self.variant_name, self.size)
             for _ in range(2 * self.workers)))
+
+    def start(self) -> None:
+        self._workers = []
+        self._enter()
+        self._workers = self._setup_workers()
+        if _engine.stale_environment(self._workers):
+            # loky's executor outlives cells: one started under another PYTHON_GIL or
+            # PYTHON_CPU_COUNT is replaced, so that this process's settings reach the workers
+            pool = self._pool()
+            self._parallel.__exit__(None, None, None)
+            pool.shutdown(wait=True, kill_workers=True)
+            self._enter()
+            self._workers = self._setup_workers()
 
     def run(self, chunks: Sequence[tuple]) -> RunResult:
         from joblib import delayed
