@@ -69,14 +69,6 @@ def version(distribution: str) -> str | None:
         return None
 
 
-def stale_environment(workers: list[dict[str, Any]]) -> bool:
-    """Whether a worker process runs under other PYTHON_GIL / PYTHON_CPU_COUNT values than this
-    process has now (it was started earlier, under other settings)."""
-    now = (os.environ.get("PYTHON_GIL"), os.environ.get("PYTHON_CPU_COUNT"))
-    return any((w["python_gil_env"], w["python_cpu_count_env"]) != now
-               for w in workers if (w["host"], w["pid"]) != origin())
-
-
 def distinct_workers(facts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One entry per (host, pid), in first-seen order."""
     seen: dict[tuple, dict[str, Any]] = {}

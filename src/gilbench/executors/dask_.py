@@ -24,6 +24,7 @@ processes; a task already running on a remote worker runs to its end).
 from __future__ import annotations
 
 import os
+import signal
 from typing import Any, Sequence
 
 from . import _engine
@@ -152,7 +153,8 @@ class _DaskExecutor(Executor):
             self._check_lost()
             return collect(self._client.gather(futures))
         except BaseException:
-            self._client.cancel(futures)
+            if self._client is not None:  # not closed by a timeout
+                self._client.cancel(futures)
             raise
 
     def _stop_after_timeout(self, futures: list) -> str:
@@ -205,6 +207,23 @@ class DaskProcessesExecutor(_LocalDask):
     family = "processes"
     description = "Dask LocalCluster(processes=True): W worker processes, 1 thread each"
     processes = True
+
+    def abort(self) -> None:
+        # a worker stuck in a task takes the nanny seconds to stop: kill it first (the nanny
+        # would restart it, but the cluster is closed right after)
+        for w in getattr(self, "_workers", []):
+            if w.get("pid") and w.get("pid") != os.getpid():
+                try:
+                    os.kill(w["pid"], signal.SIGKILL)
+                except OSError:  # already gone
+                    pass
+        super().abort()
+
+    def _stop_after_timeout(self, futures: list) -> str:
+        n = len(self._watched)
+        self.abort()  # closing the LocalCluster ends its worker processes
+        return (f"its {n} worker process{'es were' if n != 1 else ' was'} terminated "
+                "(the LocalCluster was closed)")
 
 
 class DaskThreadsExecutor(_LocalDask):

@@ -8,9 +8,11 @@ start-up and the cold run carries it. Each chunk is one ``delayed`` call with jo
 ``batch_size="auto"`` (what a user gets; joblib batches only once tasks are shorter than its
 target). With ``n_jobs=1`` joblib runs every task in the calling thread: the facts say so.
 
-loky's executor is one per process (``get_reusable_executor``): two joblib-loky cells with
-different worker counts resize the same executor. A run that finds it resized re-enters its
-Parallel first (that run pays the respawn) and counts it in the facts (``pool_resized``).
+loky's executor is one per process (``get_reusable_executor``) and outlives a Parallel:
+``close()`` shuts it down, so a cell leaves no process behind and the next cell's workers start
+under the environment of the moment (PYTHON_GIL, PYTHON_CPU_COUNT). Two joblib-loky cells with
+different worker counts open at once resize the same executor: a run that finds it resized
+re-enters its Parallel first (that run pays the respawn) and counts it (``pool_resized``).
 
 Faults: a dead loky worker fails the run with joblib's ``TerminatedWorkerError`` (its exit
 code); a run over the time limit raises RunTimeout (joblib's own ``timeout``: loky workers are
@@ -19,6 +21,7 @@ killed, threads are stopped or abandoned as in ``thread-pool``).
 
 from __future__ import annotations
 
+import multiprocessing
 from typing import Any, ClassVar, Sequence
 
 from . import _engine
@@ -58,22 +61,18 @@ class _JoblibExecutor(Executor):
         from joblib import delayed
 
         parent = _engine.origin()
-        return _engine.distinct_workers(self._parallel(
-            delayed(_engine.setup_worker)(parent, self.kernel_name, self.variant_name, self.size)
-            for _ in range(2 * self.workers)))
+        limit, self._parallel.timeout = self._parallel.timeout, None  # start-up has no limit,
+        try:  # as for every executor's start()
+            return _engine.distinct_workers(self._parallel(
+                delayed(_engine.setup_worker)(parent, self.kernel_name, self.variant_name,
+                                              self.size) for _ in range(2 * self.workers)))
+        finally:
+            self._parallel.timeout = limit
 
     def start(self) -> None:
         self._workers = []
         self._enter()
         self._workers = self._setup_workers()
-        if _engine.stale_environment(self._workers):
-            # loky's executor outlives cells: one started under another PYTHON_GIL or
-            # PYTHON_CPU_COUNT is replaced, so that this process's settings reach the workers
-            pool = self._pool()
-            self._parallel.__exit__(None, None, None)
-            pool.shutdown(wait=True, kill_workers=True)
-            self._enter()
-            self._workers = self._setup_workers()
 
     def run(self, chunks: Sequence[tuple]) -> RunResult:
         from joblib import delayed
@@ -89,12 +88,12 @@ class _JoblibExecutor(Executor):
             return collect(self._parallel(
                 delayed(_engine.engine_task)(parent, self.kernel_name, self.variant_name,
                                              self.size, c) for c in chunks))
-        except TimeoutError:
+        except (TimeoutError, multiprocessing.TimeoutError):  # joblib raises the latter
             raise RunTimeout(f"the run did not finish within {self.timeout_s:g} s; "
                              f"{self._stop_after_timeout()}") from None
 
     def _stop_after_timeout(self) -> str:
-        return "joblib aborted its workers"
+        return "its worker processes were terminated (joblib kills loky's workers on a timeout)"
 
     def facts(self) -> dict[str, Any]:
         return {"engine": "joblib", "version": _engine.version("joblib"),
@@ -105,17 +104,24 @@ class _JoblibExecutor(Executor):
 
     def close(self) -> None:
         if self._parallel is not None:
+            pool = self._pool()
             parallel, self._parallel = self._parallel, None
             parallel.__exit__(None, None, None)
+            if self.backend == "loky" and pool is not None:
+                # loky keeps its executor for the next Parallel; a cell leaves no process behind
+                pool.shutdown(wait=True, kill_workers=True)
 
     def abort(self) -> None:
         if self._parallel is not None:
             parallel, self._parallel = self._parallel, None
             backend = getattr(parallel, "_backend", None)
+            pool = self._pool()
             try:
                 backend.abort_everything(ensure_ready=False)  # loky: kills its workers
             finally:
                 parallel.__exit__(None, None, None)
+                if self.backend == "loky" and pool is not None:
+                    pool.shutdown(wait=True, kill_workers=True)
 
 
 class JoblibLokyExecutor(_JoblibExecutor):
