@@ -173,7 +173,7 @@ def dask_scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     file = tmp_path_factory.mktemp("dask") / "scheduler.json"
     procs = [_dask("scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                   "--scheduler-file", str(file))]
+                   "--dashboard-address", "127.0.0.1:0", "--scheduler-file", str(file))]
     try:
         deadline = time.monotonic() + 30
         while not file.exists() or not file.read_text().strip():
@@ -235,3 +235,19 @@ def test_no_scheduler_address_is_unavailable(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.delenv(dask_.SCHEDULER_ENV, raising=False)
     reason = executors.get("dask").unavailable_reason()
     assert "--dask-scheduler ADDRESS" in reason or "gilbench[dask]" in reason
+
+
+def test_break_even_puts_engines_beside_the_stdlib_pools() -> None:
+    from gilbench.experiments import break_even
+
+    data = break_even.run(True, task_us=(10, 300), kinds=("python",), workers=2, total_s=0.005,
+                          max_tasks=40, repeats=1)
+    ran, missing = data["engines"]["ran"], data["engines"]["unavailable"]
+    assert set(ran) | set(missing) == set(break_even.ENGINES)
+    assert all(reason for reason in missing.values())
+    sweep = data["sweeps"]["python"]
+    assert set(sweep["break_even"]) == {"thread-pool", "process-pool", *ran}
+    assert all(p["results_agree"] for p in sweep["points"])
+    for name in ("thread-pool", "process-pool", *ran):
+        assert data["overhead_us"][name] > 0  # an empty task's round trip costs something
+    assert {r["engine"] for r in data["rules_of_thumb"]} == {"dask", "ray", "joblib"}

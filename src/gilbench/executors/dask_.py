@@ -35,6 +35,10 @@ SCHEDULER_ENV = "GILBENCH_DASK_SCHEDULER"
 #: how long connecting to a scheduler may take before the address is reported unreachable
 CONNECT_TIMEOUT_S = 5.0
 POLL_S = 0.2  # how often a waiting run checks that no worker left
+#: no dashboard; the scheduler's HTTP server (it always has one, on 8787 by default, warning
+#: when that port is taken) on a free loopback port
+LOCAL_CLUSTER_QUIET = {"dashboard_address": None,
+                       "scheduler_kwargs": {"dashboard_address": "127.0.0.1:0"}}
 
 
 class DaskWorkerLost(RuntimeError):
@@ -194,7 +198,7 @@ class _LocalDask(_DaskExecutor):
                                        "host": "127.0.0.1"}
         else:  # one worker in this process: Dask talks in-process ("inproc"), no network
             options = {"n_workers": 1, "threads_per_worker": self.workers}
-        cluster = LocalCluster(processes=self.processes, dashboard_address=None, **options)
+        cluster = LocalCluster(processes=self.processes, **LOCAL_CLUSTER_QUIET, **options)
         try:
             return cluster, Client(cluster, set_as_default=False)
         except BaseException:
