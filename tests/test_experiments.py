@@ -40,7 +40,7 @@ TINY: dict[str, dict] = {
     "startup": {"repeats": 2, "pool_workers": 1},
     "pickle": {"sizes": (1024, 1 << 16), "repeats": 1},
     "break-even": {"task_us": (10, 300), "kinds": ("python",), "total_s": 0.005,
-                   "max_tasks": 40, "repeats": 1},
+                   "max_tasks": 40, "repeats": 1, "engines": False},  # engines: test_engines
 }
 
 VERDICTS = {"confirmed", "refuted", "mixed", "not measured"}

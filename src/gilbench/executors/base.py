@@ -18,14 +18,17 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import os
+import platform
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Callable, ClassVar, Iterable, Iterator, Sequence
 
-from gilbench import kernels
+from gilbench import host, kernels
 
 #: how long a stopped thread gets to unwind, and an aborted worker process to exit, before
 #: it is given up on (threads) or killed (processes)
@@ -35,6 +38,11 @@ STOP_GRACE_S = 1.0
 class RunTimeout(Exception):
     """A run lasted longer than the executor's time limit; the message says what became of
     its workers."""
+
+
+class GILReenabled(RuntimeError):
+    """On a free-threaded build, a worker ran a task with the GIL enabled (an extension that does
+    not declare free-threading support turned it back on): its times are not free-threaded."""
 
 
 class ThreadStopped(BaseException):
@@ -78,9 +86,59 @@ def _set_async_exc(ident: int, exc_type: type[BaseException] | None) -> bool:
     return api.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), arg) == 1
 
 
+#: set in worker processes (init_worker_process, the engines' task): their tasks run in the
+#: main thread, yet their GIL state decides the cell as much as a worker thread's does
+_worker_process = False
+
+
+def worker_facts() -> dict[str, Any]:
+    """What a worker reports about itself: host, pid, interpreter, build and GIL state, and the
+    environment variables that steer them (PYTHON_GIL, PYTHON_CPU_COUNT)."""
+    check = getattr(sys, "_is_gil_enabled", None)  # 3.13+
+    return {
+        "host": platform.node(),
+        "pid": os.getpid(),
+        "python": platform.python_version(),
+        "implementation": sys.implementation.name,
+        "executable": sys.executable,
+        "free_threaded": host.gil_disabled_build(),
+        "gil_enabled": None if check is None else bool(check()),
+        "cpu_count": os.cpu_count(),
+        "python_gil_env": os.environ.get("PYTHON_GIL"),
+        "python_cpu_count_env": os.environ.get("PYTHON_CPU_COUNT"),
+    }
+
+
+def gil_reenabled_reason() -> str | None:
+    """Why this worker's times are not free-threaded, or None: the GIL is on in a free-threaded
+    build although PYTHON_GIL=1 did not ask for it."""
+    if not host.gil_disabled_build() or not host.gil_enabled():
+        return None
+    if os.environ.get("PYTHON_GIL") == "1":
+        return None  # asked for: the run measures a free-threaded build with its GIL on
+    return (f"the GIL was re-enabled in worker pid {os.getpid()} of a free-threaded build (an "
+            "extension module that does not declare free-threading support was imported); set "
+            "PYTHON_GIL=0 to keep it off, or PYTHON_GIL=1 to measure with it on")
+
+
+def check_gil() -> None:
+    """GILReenabled if this worker's GIL was turned back on (see gil_reenabled_reason)."""
+    reason = gil_reenabled_reason()
+    if reason is not None:
+        raise GILReenabled(reason)
+
+
 def timed_task(kernel_name: str, variant_name: str, chunk: tuple) -> tuple[Any, float]:
-    """Run one chunk; returns (partial, CPU seconds this thread spent on it)."""
+    """Run one chunk; returns (partial, CPU seconds this thread spent on it).
+
+    In a worker (a thread other than the main one, or a worker process) on a free-threaded
+    build, GILReenabled if the GIL is on: the cell fails with the reason instead of reporting
+    a silently serialised time. The calling thread of serial and asyncio runs is not checked:
+    its result does not depend on the GIL.
+    """
     fn = lookup(kernel_name, variant_name)
+    if _worker_process or threading.current_thread() is not threading.main_thread():
+        check_gil()  # after lookup(): importing the variant's extension is what re-enables it
     me = threading.get_ident()
     with _task_lock:
         _busy[me] = threading.current_thread()
@@ -189,6 +247,8 @@ def init_worker_process(kernel_name: str, size: int) -> None:
     order. SIGTERM gets its default action back, because a forked worker inherits the parent's
     Python handler, which would raise an exception instead of ending the process.
     """
+    global _worker_process
+    _worker_process = True
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     prepare_worker(kernel_name, size)
@@ -220,6 +280,9 @@ class Executor:
     family: ClassVar[str]
     description: ClassVar[str] = ""
     uses_processes: ClassVar[bool] = False
+    #: start() creates workers that outlive a run (a pool, a cluster), so the cold run minus
+    #: the warm median is their start-up cost (process executors always do)
+    keeps_workers: ClassVar[bool] = False
 
     def __init__(self, kernel_name: str, variant_name: str, workers: int, size: int,
                  start_method: str | None = None, timeout_s: float | None = None):
@@ -247,6 +310,11 @@ class Executor:
     def unavailable_reason(cls) -> str:
         """Empty if this executor can run in this interpreter, else why not."""
         return ""
+
+    def facts(self) -> dict[str, Any]:
+        """Extra facts about the engine and its workers for the cell (e.g. the version of the
+        library, the workers' hosts and GIL state); empty by default. Valid after start()."""
+        return {}
 
     def start(self) -> None:
         """Create pools/workers (no-op by default)."""

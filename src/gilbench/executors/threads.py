@@ -68,6 +68,7 @@ class ThreadPoolExecutorRunner(Executor):
     name = "thread-pool"
     family = "threads"
     description = "concurrent.futures.ThreadPoolExecutor"
+    keeps_workers = True
 
     pool: ThreadPoolExecutor | None = None
 

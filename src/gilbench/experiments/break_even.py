@@ -14,6 +14,14 @@ Two task kinds: ``python`` (holds the GIL: a thread pool cannot beat serial at a
 The break-even is where pool time / serial time falls below ``WIN_RATIO`` (0.9: a 10% margin,
 so that noise on a shared host does not count as a win) and stays there, interpolated on log
 axes.
+
+The engines people grow into run the same sweep beside the stdlib pools, each warm and with
+``usable_cores`` workers, where installed: ``joblib-loky`` and ``joblib-threads`` (one
+``Parallel`` kept open), ``dask-processes`` and ``dask-threads`` (a ``LocalCluster`` on
+127.0.0.1, ``client.map``), ``interpreter-pool`` (3.14+). One missing is listed with the reason
+(``engines``), never fails the experiment. Every executor's *per-task overhead* is measured
+too: the round trip of an empty task (best of ``repeats`` batches, divided by the batch size).
+``RULES_OF_THUMB`` are the engines' published figures, kept beside this host's as data.
 """
 
 from __future__ import annotations
@@ -23,6 +31,9 @@ import itertools
 import math
 import time
 from typing import Any, Sequence
+
+import contextlib
+from typing import Callable, Iterator
 
 from ._common import Progress, cpu_variant, mp_context, no_progress, variant_unavailable
 
@@ -40,6 +51,25 @@ TASK_US = (3, 10, 30, 100, 300, 1_000, 3_000, 10_000)
 QUICK_TASK_US = (10, 100, 1_000)
 KINDS = ("python", "cython-nogil")
 EXECUTORS = ("serial", "thread-pool", "process-pool")
+#: optional engines swept beside the stdlib pools, where installed
+ENGINES = ("joblib-loky", "joblib-threads", "dask-processes", "dask-threads", "interpreter-pool")
+#: what the engines' own documents and issues say, quoted beside this host's measurements
+RULES_OF_THUMB = [
+    {"engine": "dask", "source": "Dask documentation (best practices, scheduling overhead)",
+     "claim": "each task costs about 0.2-1 ms of overhead; tasks faster than ~100 ms may see no "
+              "speedup", "overhead_us": [200, 1000], "break_even_us": 100_000},
+    {"engine": "ray", "source": "Ray documentation (tips for first-time users)",
+     "claim": "tasks should take more than ~10 ms; below that, overhead dominates",
+     "overhead_us": None, "break_even_us": 10_000},
+    {"engine": "joblib", "source": "joblib documentation (Parallel, batch_size='auto')",
+     "claim": "auto-batching groups tasks so that a batch takes ~0.2-2 s",
+     "overhead_us": None, "break_even_us": None, "batch_s": [0.2, 2.0]},
+    {"engine": "joblib", "source": "joblib issue #1830 (Python 3.14t)",
+     "claim": "Parallel cost 206-339 us per call against 83 us for a ThreadPoolExecutor",
+     "overhead_us": [206, 339], "thread_pool_overhead_us": 83, "break_even_us": None},
+]
+#: empty tasks per batch when measuring the per-task overhead
+OVERHEAD_TASKS, QUICK_OVERHEAD_TASKS = 200, 50
 #: a pool "wins" at a task size when its time is below this fraction of the serial time
 WIN_RATIO = 0.9
 
@@ -47,6 +77,90 @@ WIN_RATIO = 0.9
 def _task(variant: str, chunk: tuple[int, int, int]) -> int:
     """Worker: one task (looked up by name, so it pickles as a reference)."""
     return cpu_variant(variant)(chunk)
+
+
+def _empty(variant: str, chunk: tuple) -> None:
+    """Worker: a task that does nothing (the per-task overhead is its round trip)."""
+
+
+#: a way to run tasks: (function, variant, chunks) -> results in order
+Mapper = Callable[[Callable, str, list], list]
+
+
+@contextlib.contextmanager
+def engine_mappers(workers: int, enabled: bool = True
+                   ) -> Iterator[tuple[dict[str, Mapper], dict[str, str]]]:
+    """Warm mappers for the optional engines that are installed, and why the others are not
+    (none when not ``enabled``); every pool made here is shut down on exit."""
+    from gilbench import executors
+
+    mappers: dict[str, Mapper] = {}
+    missing: dict[str, str] = {}
+    with contextlib.ExitStack() as stack:
+        for name in ENGINES if enabled else ():
+            reason = executors.get(name).unavailable_reason()
+            if not reason:
+                try:
+                    mappers[name] = _open_engine(name, workers, stack)
+                except Exception as exc:  # an engine that fails to start is reported, not fatal
+                    reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+            if reason:
+                missing[name] = reason
+        yield mappers, missing
+
+
+def _open_engine(name: str, workers: int, stack: contextlib.ExitStack) -> Mapper:
+    if name.startswith("joblib"):
+        import joblib
+
+        parallel = stack.enter_context(joblib.Parallel(
+            n_jobs=workers, backend="loky" if name == "joblib-loky" else "threading"))
+        if name == "joblib-loky":
+            pool = parallel._backend._workers if workers > 1 else None
+            if pool is not None:  # loky's executor outlives the Parallel: leave no process
+                stack.callback(pool.shutdown, wait=True, kill_workers=True)
+        return lambda fn, variant, chunks: parallel(joblib.delayed(fn)(variant, c)
+                                                    for c in chunks)
+    if name.startswith("dask"):
+        from distributed import Client, LocalCluster
+
+        options = ({"n_workers": workers, "threads_per_worker": 1, "host": "127.0.0.1"}
+                   if name == "dask-processes" else {"n_workers": 1,
+                                                     "threads_per_worker": workers})
+        from gilbench.executors.dask_ import LOCAL_CLUSTER_QUIET
+
+        cluster = stack.enter_context(LocalCluster(processes=name == "dask-processes",
+                                                   **LOCAL_CLUSTER_QUIET, **options))
+        client = stack.enter_context(Client(cluster, set_as_default=False))
+        return lambda fn, variant, chunks: client.gather(client.map(
+            fn, [variant] * len(chunks), chunks, pure=False))
+    if name == "interpreter-pool":
+        if not hasattr(cf, "InterpreterPoolExecutor"):
+            raise RuntimeError("needs Python 3.14's concurrent.futures.InterpreterPoolExecutor "
+                               "(3.13's subinterpreter path is not a pool)")
+        pool = stack.enter_context(cf.InterpreterPoolExecutor(workers))  # type: ignore[attr-defined]
+        return lambda fn, variant, chunks: list(pool.map(fn, itertools.repeat(variant),
+                                                         chunks))
+    raise ValueError(f"unknown engine {name!r}")
+
+
+def per_task_overhead_us(mappers: dict[str, Mapper], tasks: int, repeats: int) -> dict:
+    """Microseconds per empty task for each mapper: the best of ``repeats`` batches of
+    ``tasks`` empty tasks (after one warm-up batch), divided by ``tasks``."""
+    out: dict[str, float | None] = {}
+    chunks = [(3, 5, 2)] * tasks
+    for name, go in mappers.items():
+        try:
+            go(_empty, "python", chunks[:4])  # warm-up: workers up, modules imported
+            best = float("inf")
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                go(_empty, "python", chunks)
+                best = min(best, time.perf_counter() - t0)
+            out[name] = best / tasks * 1e6
+        except Exception:  # e.g. a subinterpreter that cannot import this module
+            out[name] = None
+    return out
 
 
 def per_number_s(variant: str) -> float:
@@ -117,11 +231,14 @@ def run(
     total_s: float | None = None,
     max_tasks: int = 1_000,
     repeats: int | None = None,
+    engines: bool = True,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Returns ``{"params", "sweeps": {kind: {"points": [...], "break_even": {executor:
+    """Returns ``{"overhead_us": {executor: us}, "engines": {"ran", "unavailable"},
+    "rules_of_thumb", "params", "sweeps": {kind: {"points": [...], "break_even": {executor:
     ...}}}}``; a point is ``{"target_us", "k", "tasks", "task_us", "serial_s",
-    "thread-pool_s", "process-pool_s", "<executor>_times_s", "results_agree"}``."""
+    "<executor>_s", "<executor>_times_s", "results_agree"}`` (``errors`` by executor when an
+    engine could not run that kind). ``engines=False`` sweeps the stdlib pools only."""
     from gilbench import host
 
     progress = progress or no_progress
@@ -133,11 +250,23 @@ def run(
 
     sweeps: dict[str, Any] = {}
     with cf.ThreadPoolExecutor(workers) as thread_pool, \
-            cf.ProcessPoolExecutor(workers, mp_context=ctx) as process_pool:
+            cf.ProcessPoolExecutor(workers, mp_context=ctx) as process_pool, \
+            engine_mappers(workers, engines) as (engine_maps, missing):
         progress(f"warming {workers}-worker pools")
         # every process worker started and imported its modules before any timing
         list(process_pool.map(_task, ["python"] * workers * 4, [(3, 5, 2)] * workers * 4))
         list(thread_pool.map(_task, ["python"] * workers, [(3, 5, 2)] * workers))
+        maps: dict[str, Mapper] = {
+            "serial": lambda fn, variant, chunks: [fn(variant, c) for c in chunks],
+            "thread-pool": lambda fn, variant, chunks: list(thread_pool.map(
+                fn, itertools.repeat(variant, len(chunks)), chunks)),
+            "process-pool": lambda fn, variant, chunks: list(process_pool.map(
+                fn, itertools.repeat(variant, len(chunks)), chunks)),
+            **engine_maps,
+        }
+        progress("per-task overhead (empty tasks)")
+        overhead = per_task_overhead_us(
+            maps, QUICK_OVERHEAD_TASKS if quick else OVERHEAD_TASKS, repeats)
         for kind in kinds:
             why = variant_unavailable(kind)
             if why is not None:
@@ -151,23 +280,27 @@ def run(
                 tasks = int(min(max_tasks, max(4 * workers, total_s / (k * cost))))
                 chunk = (START, START + 2 * k, 2)
                 plan.append({"target_us": target, "k": k, "tasks": tasks, "chunk": chunk,
-                             "times": {e: [] for e in EXECUTORS}, "results": {}})
+                             "times": {e: [] for e in maps}, "results": {}, "errors": {}})
             fn = cpu_variant(kind)
             for r in range(repeats):
                 # interleaved: each repeat sweeps every size and executor, so drift hits all
                 for i, p in enumerate(plan, 1):
                     progress(f"{kind}: repeat {r + 1}/{repeats}, size {i}/{len(plan)}")
                     chunks = [p["chunk"]] * p["tasks"]
-                    runs = {
-                        "serial": lambda: [fn(c) for c in chunks],
-                        "thread-pool": lambda: list(thread_pool.map(
-                            _task, itertools.repeat(kind, len(chunks)), chunks)),
-                        "process-pool": lambda: list(process_pool.map(
-                            _task, itertools.repeat(kind, len(chunks)), chunks)),
-                    }
-                    for executor, go in runs.items():
-                        t0 = time.perf_counter()
-                        results = go()
+                    for executor, go in maps.items():
+                        if executor == "serial":  # the kernel called directly: no wrapper
+                            t0 = time.perf_counter()
+                            results = [fn(c) for c in chunks]
+                        elif executor in p["errors"]:
+                            continue
+                        else:
+                            t0 = time.perf_counter()
+                            try:
+                                results = go(_task, kind, chunks)
+                            except Exception as exc:  # e.g. Cython in a subinterpreter
+                                p["errors"][executor] = " ".join(
+                                    f"{type(exc).__name__}: {exc}".split())[:300]
+                                continue
                         p["times"][executor].append(time.perf_counter() - t0)
                         p["results"][executor] = sum(results)
             points = []
@@ -176,17 +309,24 @@ def run(
                 point = {"target_us": p["target_us"], "k": p["k"], "tasks": p["tasks"],
                          "task_us": serial / p["tasks"] * 1e6,
                          "results_agree": len(set(p["results"].values())) == 1}
-                for executor in EXECUTORS:
-                    point[f"{executor}_s"] = min(p["times"][executor])
-                    point[f"{executor}_times_s"] = p["times"][executor]
+                for executor in maps:
+                    times = p["times"][executor]
+                    point[f"{executor}_s"] = min(times) if times else None
+                    point[f"{executor}_times_s"] = times
+                if p["errors"]:
+                    point["errors"] = p["errors"]
                 points.append(point)
             sweeps[kind] = {
                 "per_number_s": cost,
                 "points": points,
-                "break_even": {e: break_even(points, e) for e in ("thread-pool", "process-pool")},
+                "break_even": {e: break_even(points, e) for e in maps if e != "serial"},
                 "error": None,
             }
     return {
+        # executor -> us per empty task; engine -> why it did not run; the engines' own figures
+        "overhead_us": overhead,
+        "engines": {"ran": sorted(engine_maps), "unavailable": missing},
+        "rules_of_thumb": RULES_OF_THUMB,
         "params": {"task_us": task_us, "kinds": list(kinds), "workers": workers,
                    "win_ratio": WIN_RATIO,
                    "total_s": total_s, "max_tasks": max_tasks, "repeats": repeats,

@@ -1,0 +1,253 @@
+"""The engines people grow into: joblib (loky, threads), Dask (LocalCluster with processes or
+threads, and an existing scheduler with workers started as separate processes) and
+InterpreterPoolExecutor. Real components only: a real LocalCluster on 127.0.0.1, a real
+``dask scheduler`` and two ``dask worker`` processes on loopback. An engine that is not
+installed here is skipped with the reason (which names the extra to install).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import Iterator
+
+import pytest
+
+from gilbench import executors, kernels
+from gilbench.executors import _engine, base
+
+NEW = ["joblib-loky", "joblib-threads", "dask-processes", "dask-threads", "interpreter-pool"]
+SIZE = 30_000  # primes below 30 000: a few ms per run
+
+
+def _skip_unless_available(name: str) -> None:
+    reason = executors.get(name).unavailable_reason()
+    if reason:
+        pytest.skip(f"{name}: {reason}")
+
+
+def _run(name: str, variant: str, workers: int, size: int = SIZE, runs: int = 2) -> tuple:
+    """(results of ``runs`` runs reduced, the executor's facts)."""
+    kernel = kernels.get("primes")
+    if not kernel.variant(variant).available:
+        pytest.skip(f"primes/{variant}: {kernel.variant(variant).reason}")
+    chunks = kernel.split(size, 4 * workers)
+    ex = executors.get(name)("primes", variant, workers, size, timeout_s=60)
+    try:
+        ex.start()
+        values = [kernel.reduce(ex.run(chunks).partials) for _ in range(runs)]
+        facts = ex.facts()
+    except BaseException:
+        ex.abort()
+        raise
+    ex.close()
+    return values, facts
+
+
+def test_registered_but_not_default() -> None:
+    for name in NEW + ["dask"]:
+        assert name in executors.names()
+        assert name not in executors.DEFAULT
+
+
+def test_engines_list_versions_or_install_command() -> None:
+    listed = {name: (ok, version, reason) for name, ok, version, reason in executors.engines()}
+    assert set(listed) == {"joblib", "dask", "interpreter-pool"}
+    for name, (ok, version, reason) in listed.items():
+        if ok:
+            assert version and not reason
+        else:
+            assert version is None and reason
+    ok, version, reason = listed["joblib"]
+    assert (ok and version == _engine.version("joblib")) or 'pip install "gilbench[joblib]"' in reason
+
+
+def test_missing_engine_names_the_install_command() -> None:
+    reason = _engine.missing("gilbench_no_such_engine", "dask")
+    assert reason == ('gilbench_no_such_engine is not installed; install it with: '
+                      'pip install "gilbench[dask]"')
+    assert _engine.missing("os", "dask") == ""
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("variant", ["python", "cython-nogil"])
+@pytest.mark.parametrize("name", NEW)
+def test_results_equal_serial(name: str, variant: str, workers: int) -> None:
+    _skip_unless_available(name)
+    serial, _ = _run("serial", variant, 1, runs=1)
+    values, facts = _run(name, variant, workers)
+    assert values == serial * 2
+    assert facts  # every engine says what ran (library, backend, workers)
+
+
+@pytest.mark.parametrize("name", ["joblib-loky", "dask-processes"])
+def test_process_workers_report_interpreter_and_environment(
+        name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    _skip_unless_available(name)
+    # inherited by worker processes started from here on (os.cpu_count() obeys it on 3.13+)
+    monkeypatch.setenv("PYTHON_CPU_COUNT", "2")
+    _, facts = _run(name, "python", 2, runs=1)
+    workers = [w for w in facts["workers"] if w.get("pid") != os.getpid()]
+    assert workers, f"no worker process reported: {facts['workers']}"
+    for w in workers:
+        assert w["python"] == ".".join(map(str, sys.version_info[:3]))
+        assert w["python_cpu_count_env"] == "2"
+        assert w["gil_enabled"] == (sys._is_gil_enabled() if hasattr(sys, "_is_gil_enabled")
+                                    else None)
+
+
+def test_gil_reenabled_in_a_worker_fails_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a free-threaded build a worker thread whose GIL is on fails the run with the reason;
+    the serial baseline (the calling thread) does not care."""
+    _skip_unless_available("joblib-threads")
+    monkeypatch.delenv("PYTHON_GIL", raising=False)
+    monkeypatch.setattr(base.host, "gil_disabled_build", lambda: True)
+    monkeypatch.setattr(base.host, "gil_enabled", lambda: True)
+    assert _run("serial", "python", 1, runs=1)[0]
+    with pytest.raises(base.GILReenabled, match="GIL was re-enabled in worker pid"):
+        _run("joblib-threads", "python", 2, runs=1)
+    monkeypatch.setenv("PYTHON_GIL", "1")  # asked for: measured with the GIL on, not a fault
+    assert base.gil_reenabled_reason() is None
+
+
+def test_interpreter_pool_names_its_backend() -> None:
+    _skip_unless_available("interpreter-pool")
+    _, facts = _run("interpreter-pool", "python", 1, runs=1)
+    expected = ("concurrent.futures.InterpreterPoolExecutor" if sys.version_info >= (3, 14)
+                else "_interpreters, the 3.13 subinterpreter path")
+    assert facts["backend"].startswith(expected)
+
+
+# -- Dask: losing a worker, an existing scheduler ---------------------------------------------
+
+def test_dask_worker_killed_mid_run_fails_the_run() -> None:
+    _skip_unless_available("dask-processes")
+    kernel = kernels.get("sleep")
+    size = 3_000  # 3 s of 1 ms sleeps over 2 workers: the kill lands mid-run
+    ex = executors.get("dask-processes")("sleep", "python", 2, size, timeout_s=60)
+    try:
+        ex.start()
+        victim = ex.facts()["workers"][0]["pid"]
+        threading.Timer(0.5, os.kill, (victim, signal.SIGKILL)).start()
+        t0 = time.monotonic()
+        with pytest.raises(executors.dask_.DaskWorkerLost, match="left the cluster"):
+            ex.run(kernel.split(size, 8))
+        assert time.monotonic() - t0 < 10
+    finally:
+        ex.abort()
+
+
+def test_unreachable_scheduler_is_one_line_and_fast() -> None:
+    pytest.importorskip("distributed", reason='distributed is not installed: '
+                                              'pip install "gilbench[dask]"')
+    from gilbench.executors import dask_
+
+    for address in ("tcp://127.0.0.1:9", "nonsense-address::"):
+        t0 = time.monotonic()
+        with pytest.raises(dask_.DaskConnectError) as info:
+            dask_.check_scheduler(address, timeout_s=2)
+        assert time.monotonic() - t0 < 8, f"{address}: took {time.monotonic() - t0:.1f} s"
+        message = str(info.value)
+        assert "\n" not in message and address in message and "dask scheduler" in message
+
+
+def _dask(*args: str, env: dict | None = None) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_" + args[0],
+                             *args[1:]], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=env)
+
+
+@pytest.fixture(scope="module")
+def dask_scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `dask scheduler` and two `dask worker ADDRESS` processes on loopback; yields the
+    scheduler's address and stops them all."""
+    pytest.importorskip("distributed", reason='distributed is not installed: '
+                                              'pip install "gilbench[dask]"')
+    import json
+
+    from gilbench.executors import dask_
+
+    file = tmp_path_factory.mktemp("dask") / "scheduler.json"
+    procs = [_dask("scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                   "--dashboard-address", "127.0.0.1:0", "--scheduler-file", str(file))]
+    try:
+        deadline = time.monotonic() + 30
+        while not file.exists() or not file.read_text().strip():
+            assert time.monotonic() < deadline, "dask scheduler did not start in 30 s"
+            assert procs[0].poll() is None, "dask scheduler exited"
+            time.sleep(0.1)
+        address = json.loads(file.read_text())["address"]
+        env = {**os.environ, "PYTHON_CPU_COUNT": "2"}
+        for k in range(2):
+            procs.append(_dask("worker", address, "--nthreads", "1", "--no-nanny",
+                               "--host", "127.0.0.1", "--no-dashboard", "--name", f"w{k}",
+                               env=env))
+        while len(dask_.check_scheduler(address)) < 2:
+            assert time.monotonic() < deadline, "2 dask workers did not join in 30 s"
+            time.sleep(0.2)
+        yield address
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("variant", ["python", "cython-nogil"])
+def test_existing_scheduler_equals_serial(dask_scheduler: str, variant: str, workers: int,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from gilbench.executors import dask_
+
+    monkeypatch.setenv(dask_.SCHEDULER_ENV, dask_scheduler)
+    serial, _ = _run("serial", variant, 1, runs=1)
+    values, facts = _run("dask", variant, workers)
+    assert values == serial * 2
+    assert facts["scheduler"] == dask_scheduler
+    assert len(facts["workers"]) == 2  # the whole cluster is recorded, used or not
+    assert sum(w["used"] for w in facts["workers"]) == workers
+    for w in facts["workers"]:
+        assert w["host"] == "127.0.0.1"
+        if w["used"]:
+            assert w["python_cpu_count_env"] == "2" and w["pid"] != os.getpid()
+
+
+def test_existing_scheduler_too_few_workers(dask_scheduler: str,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from gilbench.executors import dask_
+
+    monkeypatch.setenv(dask_.SCHEDULER_ENV, dask_scheduler)
+    with pytest.raises(RuntimeError, match="has 2 workers; 3 were asked for"):
+        _run("dask", "python", 3, runs=1)
+
+
+def test_no_scheduler_address_is_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gilbench.executors import dask_
+
+    monkeypatch.delenv(dask_.SCHEDULER_ENV, raising=False)
+    reason = executors.get("dask").unavailable_reason()
+    assert "--dask-scheduler ADDRESS" in reason or "gilbench[dask]" in reason
+
+
+def test_break_even_puts_engines_beside_the_stdlib_pools() -> None:
+    from gilbench.experiments import break_even
+
+    data = break_even.run(True, task_us=(10, 300), kinds=("python",), workers=2, total_s=0.005,
+                          max_tasks=40, repeats=1)
+    ran, missing = data["engines"]["ran"], data["engines"]["unavailable"]
+    assert set(ran) | set(missing) == set(break_even.ENGINES)
+    assert all(reason for reason in missing.values())
+    sweep = data["sweeps"]["python"]
+    assert set(sweep["break_even"]) == {"thread-pool", "process-pool", *ran}
+    assert all(p["results_agree"] for p in sweep["points"])
+    for name in ("thread-pool", "process-pool", *ran):
+        assert data["overhead_us"][name] > 0  # an empty task's round trip costs something
+    assert {r["engine"] for r in data["rules_of_thumb"]} == {"dask", "ray", "joblib"}
