@@ -24,6 +24,7 @@ COMMANDS = {
     "claims": "gilbench.commands.claims",
     "info": "gilbench.commands.info",
     "verify": "gilbench.commands.verify",
+    "try": "gilbench.commands.try_",
 }
 
 
