@@ -48,6 +48,8 @@ def preflight(workload: Workload, timeout_s: float) -> dict[str, Any]:
                 t0 = time.perf_counter()
                 try:
                     results.append(workload.fn(*args))
+                except RunTimeout:
+                    raise
                 except Exception as exc:
                     error = f"task {i}: {_last_line(exc)}"
                     break
