@@ -17,11 +17,11 @@ GAIN = 1.1
 RULE = (f"Rule: only cells at 2 or more workers and no more than the usable cores count. "
         f"A cell gains when the low end of its speedup's 95% interval is >= {GAIN:g}, and "
         f"does not when the high end is below {GAIN:g}. Use the family (threads, processes, "
-        f"subinterpreters) whose best gaining cell's interval lies wholly above every other family's best; "
-        f"stay serial if "
-        f"no cell gains and none could; otherwise undecided. Break-even task duration = "
-        f"cost per task x W/(W-1) at W workers (cost per task: an empty task's round trip, plus "
-        f"pickling the arguments and results for processes and subinterpreters).")
+        f"subinterpreters) whose best gaining cell's interval lies wholly above every other "
+        f"family's best; stay serial if no cell gains and none could; otherwise undecided. "
+        f"Break-even task duration = cost per task x W/(W-1) at W workers (cost per task: an "
+        f"empty task's round trip, plus pickling the arguments and results for processes and "
+        f"subinterpreters).")
 
 _LABEL = {
     "threads": "threads", "thread-pool": "a thread pool", "asyncio-to-thread": "asyncio.to_thread",
