@@ -1,8 +1,24 @@
-"""gilbench: measure when Python threads reach every core of this host, and when they do not."""
+"""gilbench: measure when Python threads reach every core of this host, and when they do not.
+
+The Python API (the command line is ``gilbench``):
+
+* ``gilbench.workload(fn, tasks, ...) -> dict``: your own function over your tasks under
+  serial, threads, a thread pool, asyncio.to_thread, a process pool and subinterpreters; a
+  results document (``gilbench report`` renders it) whose ``workload`` section holds the GIL
+  check, each executor's cost per task and the recommendation in words.
+* ``gilbench.check_gil(fn, *args, **kwargs)``: how much of one call's run other threads can make
+  progress (``.fraction`` with ``.low``/``.high``, ``.verdict``: releases / holds / partly /
+  undecided, ``.reason``), for a test of your own.
+"""
 
 from __future__ import annotations
 
-from gilbench.gilcheck import GilCheck, check_gil
-
 __version__ = "0.1.0"
-__all__ = ["GilCheck", "__version__", "check_gil"]
+
+from gilbench.gilcheck import GilCheck, check_gil  # noqa: E402
+
+# Bound eagerly, over the name of the submodule gilbench.workload: a lazy binding would be
+# replaced by the module the first time anything imported it.
+from gilbench.workload import workload  # noqa: E402
+
+__all__ = ["GilCheck", "__version__", "check_gil", "workload"]

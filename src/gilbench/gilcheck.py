@@ -83,6 +83,16 @@ class GilCheck:
     usable_cores: int
     corrected: bool  # whether run-queue delay was known (Linux) and taken out
 
+    @property
+    def low(self) -> float | None:
+        """The interval's low end (None when nothing was measured)."""
+        return None if self.interval is None else self.interval[0]
+
+    @property
+    def high(self) -> float | None:
+        """The interval's high end (None when nothing was measured)."""
+        return None if self.interval is None else self.interval[1]
+
     def __str__(self) -> str:
         if self.fraction is None or self.interval is None:
             return f"{self.verdict}: {self.reason}"
@@ -260,18 +270,11 @@ def measure_gil(fn: Callable[..., Any], args: tuple = (), kwargs: dict[str, Any]
 
 def median_interval(values: tuple[float, ...], confidence: float = CONFIDENCE
                     ) -> tuple[float, float]:
-    """The widest-trimmed order-statistic interval (x_(k), x_(n+1-k)) that still covers the
-    median with at least ``confidence`` (binomial, no assumption about the distribution)."""
-    ordered = sorted(values)
-    n = len(ordered)
-    k = 1
-    while k + 1 <= n // 2:
-        # P(median outside (x_(k+1), x_(n-k))) = 2 * P(Binomial(n, 1/2) <= k)
-        outside = 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2**n
-        if 1 - outside < confidence:
-            break
-        k += 1
-    return ordered[k - 1], ordered[n - k]
+    """The order-statistic interval of the median of ``values`` (``stats.median_interval``)
+    at this check's ``confidence``."""
+    from gilbench import stats
+
+    return stats.median_interval(values, confidence)
 
 
 def _median(values: tuple[float, ...]) -> float:

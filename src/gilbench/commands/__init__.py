@@ -16,7 +16,9 @@ from gilbench import __version__
 from gilbench.errors import USER_ERRORS
 
 #: subcommand -> module; order is the order of `gilbench --help`
-COMMANDS = ("run", "report", "compare", "claims", "info", "verify")
+COMMANDS = ("run", "try", "report", "compare", "claims", "info", "verify")
+#: a command whose name is a Python keyword lives in a module with a trailing underscore
+_MODULE_NAMES = {"try": "try_"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"gilbench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        module = importlib.import_module(f"gilbench.commands.{name}")
+        module = importlib.import_module(f"gilbench.commands.{_MODULE_NAMES.get(name, name)}")
         p = sub.add_parser(name, help=module.HELP, description=module.__doc__)
         module.add_arguments(p)
         p.set_defaults(_module=module)

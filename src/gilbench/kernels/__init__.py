@@ -87,6 +87,8 @@ def get(name: str) -> Kernel:
     """The kernel called ``name``; ``UnknownNameError`` (a KeyError) lists the valid names."""
     if name in _MODULES:
         return importlib.import_module(_MODULES[name]).KERNEL
+    if ":" in name:  # a user's function, "MODULE:FUNCTION" (gilbench try / gilbench.workload)
+        return importlib.import_module("gilbench.workload").kernel_for(name)
     target = _extra_kernels().get(name)
     if target is None:
         raise UnknownNameError("kernel", name, names())

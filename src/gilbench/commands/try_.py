@@ -1,0 +1,139 @@
+"""Measure your own function: which executor for *this* code, and does it release the GIL?
+
+FUNCTION is MODULE:FUNCTION and --tasks MODULE:FACTORY, where FACTORY() returns the tasks as a
+list of argument tuples (modules are found on sys.path and in the current directory, as
+`python -m` finds them). Every task list runs serially, under threads, a thread pool,
+asyncio.to_thread and a process pool (and subinterpreters where Python has them); every
+executor's results must equal the serial run's. gilbench also measures how much of a call lets
+other threads run (the GIL check), each executor's cost per task and the task duration below
+which it cannot pay, and prints a recommendation with the rule behind it.
+
+Example: gilbench try examples.sha256_buffers:digest --tasks examples.sha256_buffers:tasks"""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "measure your own function (MODULE:FUNCTION) and say which executor to use"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from gilbench import executors
+    from gilbench.commands._args import positive_int, positive_seconds
+
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("function", metavar="MODULE:FUNCTION", help="the function to measure")
+    parser.add_argument("--tasks", required=True, metavar="MODULE:FACTORY",
+                        help="FACTORY() returns the tasks: a list of argument tuples")
+    parser.add_argument("--executors", metavar="E,..",
+                        help="executors (default: serial, threads, thread-pool, "
+                             "asyncio-to-thread, process-pool, interpreters where available; "
+                             f"'all' for every one): {', '.join(executors.names())}")
+    parser.add_argument("--workers", metavar="1,2,4",
+                        help="worker counts (default: 1, 2, 4, ... up to twice the usable cores)")
+    parser.add_argument("--repeats", type=positive_int, metavar="N",
+                        help="paired rounds every cell gets, at least 5 (default 5); cells "
+                             "whose verdict is undecided get more, as in `gilbench run`")
+    parser.add_argument("--max-repeats", type=positive_int, metavar="N",
+                        help="cap on the rounds of a cell whose verdict is still undecided "
+                             "(default 30, --quick 15)")
+    parser.add_argument("--quick", action="store_true",
+                        help="worker counts 1 and the usable cores, a smaller rounds budget")
+    parser.add_argument("--start-method", choices=["fork", "spawn", "forkserver"],
+                        help="how process executors start workers (default: the platform's)")
+    parser.add_argument("--timeout", type=positive_seconds, metavar="S",
+                        help="time limit of one run of one cell (default: 60 s or 20x the "
+                             "serial run, whichever is longer)")
+    parser.add_argument("--compare", metavar="MODULE:FUNC",
+                        help="FUNC(a, b) -> bool decides whether two results of a task agree "
+                             "(default ==)")
+    parser.add_argument("--out", default="results.json", metavar="FILE",
+                        help="results file (default results.json); `gilbench report` renders it")
+    parser.add_argument("--report", metavar="DIR",
+                        help="also write the report (report.md, report.html, plots) to DIR")
+
+
+def main(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from gilbench import executors, host
+    from gilbench.commands._args import (check_output_dir, check_output_file, parse_names,
+                                         parse_positive_ints)
+    from gilbench.run.config import MAX_WORKERS
+    from gilbench.workload import Workload
+    from gilbench.workload_run import measure
+
+    # every option is checked before anything runs or is written
+    check_output_file(args.out, "--out")
+    if args.report is not None:
+        check_output_dir(args.report, "--report")
+    names = (executors.names() if args.executors == "all"
+             else parse_names(args.executors, executors.names(), "executor"))
+    workers = (parse_positive_ints(args.workers, "--workers", MAX_WORKERS)
+               if args.workers is not None else None)
+    work = Workload(args.function, args.tasks, args.compare)
+    console = Console(stderr=True)
+    console.print(f"[bold]gilbench try[/] {work.name}: {len(work.tasks)} tasks; "
+                  f"{host.usable_cores()} usable cores")
+    doc = measure(work, executors_=names, workers=workers, repeats=args.repeats,
+                  max_repeats=args.max_repeats,
+                  quick=args.quick, start_method=args.start_method, timeout_s=args.timeout,
+                  out=args.out, argv=["gilbench", "try", *_argv_tail()],
+                  say=lambda text: console.print(f"  {text}"))
+    out = Console()
+    print_table(doc, out)
+    rec = doc["workload"]["recommendation"]
+    out.print(f"\n[bold]{rec['text']}[/]")
+    out.print(f"[dim]{rec['rule']}[/]")
+    console.print(f"results: {args.out}")
+    if args.report:
+        from gilbench.report import write_report
+
+        paths = write_report(doc, args.report)
+        console.print(f"report: {paths.get('html', args.report)}")
+    return 0
+
+
+def _argv_tail() -> list[str]:
+    import sys
+
+    return sys.argv[2:] if len(sys.argv) > 2 and sys.argv[1] == "try" else []
+
+
+def print_table(doc: dict, console) -> None:
+    """Every cell (speedup, CPU utilisation, error), then each executor's cost per task."""
+    from rich.table import Table
+
+    from gilbench.workload_advice import fmt_bytes, fmt_seconds
+
+    section = doc["workload"]
+    gil = section.get("gil") or {}
+    if gil.get("fraction") is not None:
+        console.print(f"GIL check on the first task: other threads run "
+                      f"{gil['fraction'] * 100:.0f}% [{gil['low'] * 100:.0f}, "
+                      f"{gil['high'] * 100:.0f}] of the time: {gil['verdict']}")
+    else:
+        console.print(f"GIL check: {gil.get('verdict', 'undecided')} ({gil.get('reason')})")
+    t = Table(title=f"{section['function']}: {section['tasks']} tasks")
+    for col in ("executor", "W", "median", "speedup [95% CI]", "CPU util", "note"):
+        t.add_column(col, overflow="fold")
+    for c in doc["cells"]:
+        sp, util, med = c.get("speedup"), c.get("cpu_utilization"), c.get("median_s")
+        t.add_row(c["executor"], str(c["workers"]), "-" if med is None else fmt_seconds(med),
+                  "-" if not sp else f"{sp['median']:.2f}x [{sp['low']:.2f}, {sp['high']:.2f}]",
+                  "-" if util is None else f"{util:.2f}", c.get("error") or "")
+    console.print(t)
+    costs = Table(title="cost per task (one task per submission) and break-even task duration")
+    for col in ("executor", "W", "per task", "pickled per task", "break-even"):
+        costs.add_column(col, overflow="fold")
+    for name, c in (section.get("executors") or {}).items():
+        pickled = (f"{fmt_bytes(c['args_bytes'] + c['results_bytes'])} in "
+                   f"{fmt_seconds(c['pickle_s'])}" if "pickle_s" in c else "-")
+        costs.add_row(name, str(c.get("workers", "-")),
+                      fmt_seconds(c["per_task_s"]) if "per_task_s" in c else c.get("error", "-"),
+                      pickled, fmt_seconds(c["break_even_task_s"])
+                      if "break_even_task_s" in c else "-")
+    task = section.get("task_s") or {}
+    console.print(costs)
+    if task:
+        console.print(f"serial check run: median task {fmt_seconds(task['median'])}")

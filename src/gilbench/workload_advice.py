@@ -1,0 +1,167 @@
+"""Which executor for the user's function, in words, from the results document alone.
+
+``recommend(doc)`` reads the cells of a workload run and its ``workload`` section (the GIL check,
+each executor's cost per task) and returns the advice with the rule that produced it. It never
+guesses: when the intervals cannot decide, the advice says *undecided* and why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+#: a cell *gains* when the low end of its 95% interval reaches this; *no gain* when the high
+#: end stays below it (the band between is too close to call)
+GAIN = 1.1
+
+RULE = (f"Rule: only cells at 2 or more workers and no more than the usable cores count. "
+        f"A cell gains when the low end of its speedup's 95% interval is >= {GAIN:g}, and "
+        f"does not when the high end is below {GAIN:g}. Use the family (threads, processes, "
+        f"subinterpreters) whose best gaining cell's interval lies wholly above every other "
+        f"family's best; stay serial if no cell gains and none could; otherwise undecided. "
+        f"Break-even task duration = cost per task x W/(W-1) at W workers (cost per task: an "
+        f"empty task's round trip, plus pickling the arguments and results for processes and "
+        f"subinterpreters).")
+
+_LABEL = {
+    "threads": "threads", "thread-pool": "a thread pool", "asyncio-to-thread": "asyncio.to_thread",
+    "asyncio": "asyncio", "processes": "processes", "process-pipe": "processes over pipes",
+    "process-pool": "a process pool", "asyncio-process": "asyncio with a process pool",
+    "interpreters": "subinterpreters",
+}
+_FAMILY_WORDS = {"threads": "threads", "processes": "processes", "interpreters":
+                 "subinterpreters", "asyncio": "asyncio"}
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """``text``: the advice in words; ``rule``: how it was decided; ``code``: ``threads``,
+    ``processes``, ``interpreters`` (or ``asyncio``), ``serial``, ``undecided`` or ``failed``."""
+
+    text: str
+    rule: str
+    code: str
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def fmt_seconds(s: float) -> str:
+    """0.00042 -> '0.42 ms'; units a person reads."""
+    if s >= 1:
+        return f"{s:.3g} s"
+    if s >= 1e-3:
+        return f"{s * 1e3:.3g} ms"
+    return f"{s * 1e6:.3g} µs"
+
+
+def fmt_bytes(n: float) -> str:
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{n:.0f} B"
+
+
+def _ok(cell: dict) -> bool:
+    return not cell.get("error") and bool(cell.get("speedup")) and \
+        cell["speedup"].get("low") is not None and cell["speedup"].get("high") is not None
+
+
+def _sp(cell: dict) -> str:
+    s = cell["speedup"]
+    w = cell["workers"]
+    return f"{s['median']:.2f}x [{s['low']:.2f}, {s['high']:.2f}] at {w} worker{'s' * (w != 1)}"
+
+
+def _gil_clause(fn: str, gil: dict | None) -> str:
+    if not gil or gil.get("fraction") is None:
+        return ""
+    pct = f"{gil['fraction'] * 100:.0f}%"
+    if gil.get("verdict") == "holds":
+        return f"`{fn}` holds the GIL (other threads run {pct} of the time)"
+    return f"`{fn}` lets other threads run {pct} of the time ({gil.get('verdict')})"
+
+
+def _cost_clause(executor: str, costs: dict) -> str:
+    c = costs.get(executor) or {}
+    if "pickle_s" in c and "args_bytes" in c:
+        return (f" but pay {fmt_seconds(c['pickle_s'])} per task to pickle "
+                f"{fmt_bytes(c['args_bytes'] + c.get('results_bytes', 0))}")
+    if "per_task_s" in c:
+        return f" at {fmt_seconds(c['per_task_s'])} per task"
+    return ""
+
+
+def recommend(doc: dict) -> Recommendation:
+    """The advice for the workload measured in ``doc`` (a results document); reads nothing else."""
+    section = doc.get("workload") or {}
+    fn = (section.get("function") or "the function").partition(":")[2] or "the function"
+    usable = int((doc.get("host") or {}).get("usable_cores") or 1)
+    cells = doc.get("cells") or []
+    serial = next((c for c in cells if c.get("executor") == "serial"), None)
+    if serial is None or serial.get("error"):
+        why = serial.get("error") if serial else "no serial cell"
+        return Recommendation(f"Cannot advise: the serial run failed ({why}).", RULE, "failed")
+    parallel = [c for c in cells if c.get("executor") != "serial"]
+    within = [c for c in parallel if c.get("workers", 1) <= max(usable, 1)] or parallel
+    # one worker cannot run anything in parallel: it shows overhead, not the choice to make
+    within = [c for c in within if c.get("workers", 1) >= 2] or within
+    judged = [c for c in within if _ok(c)]
+    costs = section.get("executors") or {}
+    gil = section.get("gil")
+    task = section.get("task_s") or {}
+    task_s = (serial.get("median_s") / max(section.get("tasks") or 1, 1)
+              if serial.get("median_s") else task.get("median"))
+    best: dict[str, dict] = {}  # family -> its best cell by median
+    for c in judged:
+        fam = c.get("family") or c["executor"]
+        if fam not in best or c["speedup"]["median"] > best[fam]["speedup"]["median"]:
+            best[fam] = c
+    gaining = {f: c for f, c in best.items() if c["speedup"]["low"] >= GAIN}
+    if not gaining:
+        if judged and all(c["speedup"]["high"] < GAIN for c in judged):
+            return Recommendation(_serial_text(fn, best, costs, gil, task_s), RULE, "serial")
+        return Recommendation(
+            "Undecided: no executor is shown to gain, but some intervals reach above "
+            f"{GAIN:g}x" + (f" (best: {_LABEL.get(c['executor'], c['executor'])} {_sp(c)})"
+                             if (c := _top(best)) else "")
+            + "; measure with more --repeats on a quieter machine.", RULE, "undecided")
+    top_family, top = max(gaining.items(), key=lambda kv: kv[1]["speedup"]["median"])
+    rivals = [c for f, c in best.items() if f != top_family]
+    close = [c for c in rivals if c["speedup"]["high"] >= top["speedup"]["low"]]
+    if close:
+        other = max(close, key=lambda c: c["speedup"]["median"])
+        return Recommendation(
+            f"Undecided between {_LABEL.get(top['executor'], top['executor'])} ({_sp(top)}) and "
+            f"{_LABEL.get(other['executor'], other['executor'])} ({_sp(other)}): the intervals "
+            "overlap; both gain over serial.", RULE, "undecided")
+    parts = [f"Use {_LABEL.get(top['executor'], top['executor'])}"]
+    clause = _gil_clause(fn, gil) if top_family == "threads" else ""
+    text = parts[0] + (f": {clause}; " if clause else ": ") + _sp(top)
+    runner_up = max(rivals, key=lambda c: c["speedup"]["median"], default=None)
+    if runner_up is not None and runner_up.get("family") in ("threads", "processes",
+                                                             "interpreters"):
+        fam = _FAMILY_WORDS.get(runner_up["family"], runner_up["family"])
+        text += (f"; {fam} reach {runner_up['speedup']['median']:.2f}x"
+                 + _cost_clause(runner_up["executor"], costs))
+    return Recommendation(text + ".", RULE, top_family)
+
+
+def _top(best: dict[str, dict]) -> dict | None:
+    return max(best.values(), key=lambda c: c["speedup"]["median"], default=None)
+
+
+def _serial_text(fn: str, best: dict[str, dict], costs: dict, gil: dict | None,
+                 task_s: float | None) -> str:
+    """Why no executor gains, from the numbers: tasks below break-even, or the GIL held."""
+    evens = [c["break_even_task_s"] for c in costs.values()
+             if isinstance(c.get("break_even_task_s"), (int, float))]
+    if task_s is not None and evens and task_s < min(evens):
+        return (f"Stay serial: tasks of {fmt_seconds(task_s)} are below every executor's "
+                f"break-even (the lowest is {fmt_seconds(min(evens))}).")
+    top = _top(best)
+    reason = _gil_clause(fn, gil)
+    text = "Stay serial: no executor gains"
+    if top is not None:
+        text += f" (best: {_LABEL.get(top['executor'], top['executor'])} {_sp(top)})"
+    return text + (f"; {reason}." if reason else ".")

@@ -1,0 +1,86 @@
+"""`gilbench try`: one-line errors with exit status 2 and nothing written; a run whose
+document `gilbench report` renders."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+USER_CODE = '''
+def double(x):
+    return 2 * x
+
+def tasks():
+    return [(i,) for i in range(8)]
+
+def empty():
+    return []
+
+def number():
+    return 42
+
+NOT_CALLABLE = 3
+'''
+
+
+def gilbench(cwd: Path, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "gilbench", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    (tmp_path / "mywork.py").write_text(textwrap.dedent(USER_CODE))
+    return tmp_path
+
+
+@pytest.mark.parametrize("function, tasks, message", [
+    ("nowhere_xyz:double", "mywork:tasks", "module 'nowhere_xyz' not found"),
+    ("mywork:nope", "mywork:tasks", "has no attribute 'nope'"),
+    ("mywork:NOT_CALLABLE", "mywork:tasks", "not callable"),
+    ("mywork:double", "mywork:empty", "is empty"),
+    ("mywork:double", "mywork:number", "must be a list of argument tuples"),
+    ("mywork:double", "mywork:nope", "has no attribute 'nope'"),
+    ("double", "mywork:tasks", "takes MODULE:FUNCTION"),
+])
+def test_bad_input_is_one_line_exit_2_nothing_written(workdir: Path, function: str, tasks: str,
+                                                      message: str) -> None:
+    r = gilbench(workdir, "try", function, "--tasks", tasks, "--out", "out.json",
+                 "--report", "rep")
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gilbench try: error: "), r.stderr
+    assert message in lines[0]
+    assert not (workdir / "out.json").exists() and not (workdir / "rep").exists()
+
+
+def test_unknown_executor_lists_valid_ones(workdir: Path) -> None:
+    r = gilbench(workdir, "try", "mywork:double", "--tasks", "mywork:tasks",
+                 "--executors", "serial,nope")
+    assert r.returncode == 2 and "valid executors: serial" in r.stderr
+
+
+def test_try_prints_advice_and_its_report_renders(workdir: Path) -> None:
+    r = gilbench(workdir, "try", "mywork:double", "--tasks", "mywork:tasks", "--executors",
+                 "serial,thread-pool,process-pool", "--workers", "2", "--max-repeats",
+                 "5",
+                 "--out", "out.json", "--report", "rep")
+    assert r.returncode == 0, r.stderr
+    assert "Rule:" in r.stdout and "mywork:double" in r.stdout
+    doc = json.loads((workdir / "out.json").read_text())
+    assert doc["command"][:2] == ["gilbench", "try"]
+    assert doc["workload"]["recommendation"]["text"] in r.stdout.replace("\n", " ") or \
+        doc["workload"]["recommendation"]["text"].split(":")[0] in r.stdout
+    for name in ("report.md", "report.html"):
+        assert "mywork:double" in (workdir / "rep" / name).read_text()
+    again = gilbench(workdir, "report", "out.json", "-o", "rep2")
+    assert again.returncode == 0, again.stderr
+    assert "mywork:double" in (workdir / "rep2" / "report.md").read_text()
+    assert list((workdir / "rep2").glob("*.png"))

@@ -1,0 +1,304 @@
+"""The user's own function as a workload: resolution, bad input, checked results, advice.
+
+User code lives in modules written to a temporary directory that the test makes current, the
+way `gilbench try` finds a user's module. No test asserts a speedup.
+"""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from gilbench.errors import UsageError
+from gilbench.workload import Workload, importable, resolve
+from gilbench.workload_advice import recommend
+from gilbench.workload_run import measure
+
+USER_CODE = '''
+import threading, time
+
+def double(x):
+    return 2 * x
+
+def tasks():
+    return [(i,) for i in range(8)]
+
+def empty():
+    return []
+
+def number():
+    return 42
+
+def none():
+    return None
+
+def locks():
+    return [(threading.Lock(),) for _ in range(4)]
+
+def lock_name(lock):
+    return type(lock).__name__
+
+def fails_on_three(x):
+    if x == 3:
+        raise ValueError("bad task 3")
+    return x
+
+def hangs(x):
+    while True:
+        time.sleep(0.05)
+
+def hangs_off_main(x):
+    while threading.current_thread() is not threading.main_thread():
+        time.sleep(0.05)
+    return x
+
+current = None
+
+def unsafe(x):
+    global current
+    current = x
+    time.sleep(0.002)
+    return current
+
+class Opaque:
+    def __init__(self, x):
+        self.x = x
+
+def opaque(x):
+    return Opaque(x)
+
+def same_x(a, b):
+    return a.x == b.x
+
+NOT_CALLABLE = 3
+'''
+
+FAST = dict(executors_=["serial", "thread-pool", "process-pool"], workers=[2], repeats=5,
+            max_repeats=5)
+
+
+@pytest.fixture
+def user_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A module ``usercode_N`` in the current directory (a new name per test: no stale import)."""
+    name = f"usercode_{tmp_path.name.replace('-', '_')}"
+    (tmp_path / f"{name}.py").write_text(textwrap.dedent(USER_CODE))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    yield name
+    sys.modules.pop(name, None)
+
+
+def cells_by_executor(doc: dict) -> dict[tuple[str, int], dict]:
+    return {(c["executor"], c["workers"]): c for c in doc["cells"]}
+
+
+# ---------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("no_such_module_xyz:f", "module 'no_such_module_xyz' not found"),
+    ("nocolon", "takes MODULE:FUNCTION"),
+    ("__main__:f", "__main__ is not a module"),
+])
+def test_resolve_bad_specs(spec: str, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        resolve(spec)
+
+
+def test_missing_attribute_lists_callables(user_module: str) -> None:
+    with pytest.raises(UsageError, match=r"has no attribute 'nope'.*double"):
+        Workload(f"{user_module}:nope", f"{user_module}:tasks")
+
+
+def test_not_callable(user_module: str) -> None:
+    with pytest.raises(UsageError, match="not callable"):
+        Workload(f"{user_module}:NOT_CALLABLE", f"{user_module}:tasks")
+
+
+@pytest.mark.parametrize("factory, message", [
+    ("empty", "is empty"), ("number", "got int"), ("none", "got NoneType")])
+def test_bad_tasks(user_module: str, factory: str, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        Workload(f"{user_module}:double", f"{user_module}:{factory}")
+
+
+def test_tasks_accept_single_arguments_and_tuples() -> None:
+    assert Workload(abs, [1, (2,), [3]]).tasks == [(1,), (2,), ([3],)]
+
+
+def test_unpicklable_arguments_fail_process_cells_only(user_module: str) -> None:
+    doc = measure(Workload(f"{user_module}:lock_name", f"{user_module}:locks"), **FAST)
+    cells = cells_by_executor(doc)
+    assert "cannot be pickled" in cells["process-pool", 2]["error"]
+    assert cells["thread-pool", 2]["error"] is None
+    assert cells["serial", 1]["error"] is None
+
+
+def test_function_that_raises_fails_its_cells_and_the_run_goes_on(user_module: str) -> None:
+    doc = measure(Workload(f"{user_module}:fails_on_three", f"{user_module}:tasks"), **FAST)
+    assert doc["finished"] is not None
+    assert doc["workload"]["check_error"] == "task 3: ValueError: bad task 3"
+    for cell in doc["cells"]:
+        assert cell["error"] == "ValueError: bad task 3", cell["executor"]
+    assert doc["workload"]["recommendation"]["code"] == "failed"
+
+
+def test_function_that_never_returns_is_a_usage_error(user_module: str, tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    with pytest.raises(UsageError, match="did not return within 0.5 s"):
+        measure(Workload(f"{user_module}:hangs", f"{user_module}:tasks"), timeout_s=0.5,
+                out=out, **FAST)
+    assert not out.exists()
+
+
+def test_function_hanging_in_workers_times_out_its_cells(user_module: str) -> None:
+    doc = measure(Workload(f"{user_module}:hangs_off_main", f"{user_module}:tasks"),
+                  executors_=["serial", "threads"], workers=[2], repeats=5, max_repeats=5,
+                  timeout_s=1.0)
+    cells = cells_by_executor(doc)
+    assert cells["serial", 1]["error"] is None
+    assert cells["threads", 2]["timed_out"] is True
+    assert "stopped" in cells["threads", 2]["error"]
+
+
+def test_main_module_function_under_spawn_says_how_to_fix(user_module: str) -> None:
+    def local_double(x):
+        return 2 * x
+
+    local_double.__module__ = "__main__"
+    local_double.__qualname__ = "local_double"
+    assert not importable(local_double)
+    doc = measure(Workload(local_double, [(1,), (2,)]), start_method="spawn", **FAST)
+    cells = cells_by_executor(doc)
+    error = cells["process-pool", 2]["error"]
+    assert "__main__" in error and "move it into a module" in error
+    assert cells["thread-pool", 2]["error"] is None
+
+
+# ---------------------------------------------------------------------- results checked
+
+
+def test_results_of_every_executor_equal_serial(user_module: str) -> None:
+    doc = measure(Workload(f"{user_module}:double", f"{user_module}:tasks"), **FAST)
+    assert all(c["error"] is None and c["result_ok"] for c in doc["cells"])
+
+
+def test_thread_unsafe_function_is_reported(user_module: str) -> None:
+    doc = measure(Workload(f"{user_module}:unsafe", [(i,) for i in range(16)]),
+                  executors_=["serial", "threads"], workers=[2], repeats=5, max_repeats=5)
+    assert cells_by_executor(doc)["threads", 2]["error"] == (
+        "results differ from serial: the function may not be thread-safe")
+
+
+def test_user_comparison_decides_agreement(user_module: str) -> None:
+    opaque, same_x = resolve(f"{user_module}:opaque"), resolve(f"{user_module}:same_x")
+    plain = measure(Workload(opaque, [(i,) for i in range(4)]), **FAST)
+    assert all("differ from serial" in (c["error"] or "") for c in plain["cells"]
+               if c["executor"] != "serial")
+    compared = measure(Workload(opaque, [(i,) for i in range(4)], same_x), **FAST)
+    assert all(c["error"] is None for c in compared["cells"])
+    assert compared["workload"]["compare"] == f"{user_module}:same_x"
+
+
+def test_workload_section_holds_costs_and_advice(user_module: str) -> None:
+    doc = measure(Workload(f"{user_module}:double", f"{user_module}:tasks"), **FAST)
+    section = doc["workload"]
+    assert section["tasks"] == 8 and section["function"] == f"{user_module}:double"
+    pool = section["executors"]["process-pool"]
+    assert pool["per_task_s"] > 0 and pool["args_bytes"] > 0
+    assert pool["break_even_task_s"] == pytest.approx(pool["per_task_s"] * 2)
+    assert section["recommendation"]["rule"].startswith("Rule:")
+    assert section["gil"]["verdict"] in ("releases", "holds", "partly", "undecided")
+
+
+def test_releasing_and_holding_functions_get_gil_verdicts(user_module: str) -> None:
+    pytest.importorskip("gilbench.gilcheck")
+    import time
+
+    def spin(n):
+        total = 0
+        for i in range(n):
+            total += i
+        return total
+
+    releasing = measure(Workload(time.sleep, [(0.05,)] * 4), **FAST)["workload"]["gil"]
+    holding = measure(Workload(spin, [(300_000,)] * 4), **FAST)["workload"]["gil"]
+    assert releasing["verdict"] in ("releases", "undecided")
+    assert holding["verdict"] in ("holds", "undecided")
+
+
+# ---------------------------------------------------------------------- the advice rule
+
+
+def _doc(cells: list[tuple[str, str, int, float, float, float]], usable: int = 2,
+         costs: dict | None = None, gil: dict | None = None, task_s: float = 0.01) -> dict:
+    rows = [{"executor": "serial", "family": "serial", "workers": 1, "error": None,
+             "median_s": task_s * 8, "speedup": {"median": 1, "low": 1, "high": 1}}]
+    for executor, family, w, med, low, high in cells:
+        rows.append({"executor": executor, "family": family, "workers": w, "error": None,
+                     "speedup": {"median": med, "low": low, "high": high}})
+    return {"host": {"usable_cores": usable}, "cells": rows,
+            "workload": {"function": "m:fn", "tasks": 8, "executors": costs or {}, "gil": gil}}
+
+
+def test_advice_threads_when_decided_above_processes() -> None:
+    rec = recommend(_doc([("thread-pool", "threads", 2, 1.9, 1.8, 2.0),
+                          ("process-pool", "processes", 2, 1.4, 1.3, 1.5)],
+                         costs={"process-pool": {"pickle_s": 4e-4, "args_bytes": 2**20,
+                                                 "results_bytes": 0, "per_task_s": 5e-4}},
+                         gil={"fraction": 0.96, "verdict": "releases"}))
+    assert rec.code == "threads"
+    assert rec.text.startswith("Use a thread pool: `fn` lets other threads run 96% of the time")
+    assert "processes reach 1.40x but pay 400 µs per task to pickle 1 MiB" in rec.text
+
+
+def test_advice_undecided_when_intervals_overlap() -> None:
+    rec = recommend(_doc([("thread-pool", "threads", 2, 1.9, 1.5, 2.0),
+                          ("process-pool", "processes", 2, 1.8, 1.6, 1.95)]))
+    assert rec.code == "undecided" and "overlap" in rec.text
+
+
+def test_advice_serial_below_break_even() -> None:
+    rec = recommend(_doc([("thread-pool", "threads", 2, 0.5, 0.4, 0.6)],
+                         costs={"thread-pool": {"per_task_s": 1e-4, "break_even_task_s": 2e-4}},
+                         task_s=2e-5))
+    assert rec.code == "serial"
+    assert rec.text == ("Stay serial: tasks of 20 µs are below every executor's break-even "
+                        "(the lowest is 200 µs).")
+
+
+def test_advice_undecided_inside_the_band_and_ignores_extra_workers() -> None:
+    rec = recommend(_doc([("threads", "threads", 2, 1.05, 0.9, 1.2),
+                          ("threads", "threads", 4, 3.0, 2.9, 3.1)]))
+    assert rec.code == "undecided"
+
+
+def test_advice_failed_serial() -> None:
+    doc = _doc([])
+    doc["cells"][0]["error"] = "ValueError: boom"
+    assert recommend(doc).code == "failed"
+
+
+# ---------------------------------------------------------------------- examples
+
+EXAMPLES = {
+    "sha256_buffers": "digest", "zlib_compress": "compress", "json_loads": "parse",
+    "re_findall": "find_words", "pure_python": "count_primes", "numpy_sort": "sort",
+}
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("module", sorted(EXAMPLES))
+def test_examples_run_end_to_end(module: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not (REPO / "examples").is_dir():
+        pytest.skip("examples/ is not next to the tests (installed-package test run)")
+    monkeypatch.chdir(REPO)
+    monkeypatch.setenv("GILBENCH_EXAMPLE_SCALE", "0.01")
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    doc = measure(Workload(f"examples.{module}:{EXAMPLES[module]}",
+                           f"examples.{module}:tasks"), **FAST)
+    assert [c["error"] for c in doc["cells"]] == [None] * len(doc["cells"])
+    assert doc["workload"]["recommendation"]["text"]
