@@ -190,7 +190,8 @@ def measure(workload: Workload, *, executors_: Sequence[str] | None = None,
                        workers=counts, repeats=repeats, max_repeats=max_repeats,
                        target_time_s=max(check["total_s"], 1e-6),
                        quick=quick, start_method=method,
-                       sizes={workload.name: len(workload.tasks)}, timeout_s=limit)
+                       sizes={workload.name: len(workload.tasks)}, timeout_s=limit,
+                       gil_check=False)  # measured below, on the user's first task
     blocked = {name: why for name in names
                if (why := _cannot_run(workload, name, method, args_cost, results_cost))}
     specs = [s for _, _, group in plan(config) for s in group]

@@ -70,6 +70,7 @@ class RunConfig:
     timeout_s: float | None = None  # per run; None: default_timeout(target_time_s)
     max_repeats: int | None = None  # None: the quick or default cap
     max_time_s: float | None = None
+    gil_check: bool = True  # measure each variant's GIL release directly (not for workloads)
 
     @property
     def budget(self) -> Budget:
@@ -190,6 +191,7 @@ class RunConfig:
                                "null or a positive integer", None),
             max_time_s=field_("max_time_s", lambda v: v is None or positive_number(v),
                               "null or a positive number of seconds", None),
+            gil_check=field_("gil_check", lambda v: isinstance(v, bool), "true or false", True),
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -208,6 +210,7 @@ class RunConfig:
             "timeout_s": self.timeout_s,
             "max_repeats": self.budget.max_rounds,
             "max_time_s": self.budget.time_s,
+            "gil_check": self.gil_check,
         }
 
 

@@ -170,10 +170,34 @@ def _run_group(config: RunConfig, writer: results.ResultsWriter, events: Events,
 
         raws = measure_group(sized_specs, config.budget, on_run=events.on_run,
                              timeout_s=timeout_s, decided=decided)
+        if config.gil_check:
+            record_gil_check(writer.doc, kernel, variant, quick=config.quick)
     serial_raw = raws[serial_spec.key]
     _add_cells(writer, [summarize(spec, raws[spec.key], serial_raw, kernel, serial_raw.result,
                                   usable_cores=usable)
                         for spec in sized_specs if spec.key not in skip], events)
+
+
+def record_gil_check(doc: dict, kernel: kernels.Kernel, variant: kernels.Variant,
+                     quick: bool = False) -> None:
+    """Measure directly whether ``variant`` releases the GIL (``gilcheck``, on one chunk) and
+    record it in the document's kernels section, beside what the variant declares: the claims
+    about GIL release are decided by this, speedups only support it. Inside the session."""
+    from gilbench.kernels._declared import check_declared
+
+    try:
+        found = check_declared(kernel, variant, target_s=0.05 if quick else 0.1,
+                               window_s=0.03 if quick else 0.04)
+    except Exception as exc:  # the check must not cost the group's cells
+        entry = {"verdict": "undecided", "reason": f"the check failed: {exc}".splitlines()[0],
+                 "fraction": None, "low": None, "high": None}
+    else:
+        check = found.check
+        entry = {"verdict": check.verdict, "reason": check.reason, "fraction": check.fraction,
+                 "low": check.low, "high": check.high, "windows": len(check.fractions),
+                 "declared_releases": found.declared_releases, "status": found.status}
+    section = doc.setdefault("kernels", {}).setdefault(kernel.name, {})
+    section.setdefault("variants", {}).setdefault(variant.name, {})["gil_check"] = entry
 
 
 def start_document(config: RunConfig, argv: list[str]) -> dict:
