@@ -53,10 +53,12 @@ def headline(doc: dict) -> dict[str, str]:
     found = problems(doc)
     counts = {s: sum(1 for p in found if p.status == s)
               for s in ("failed", "anomaly", "unstable")}
-    if any(counts.values()):
-        sentences.append(f"{counts['failed']} failed, {counts['anomaly']} anomalous and "
-                         f"{counts['unstable']} with a wide spread between rounds (listed under "
-                         "*Problems* with the undecided ones).")
+    words = {"failed": "failed", "anomaly": "anomalous",
+             "unstable": "with a wide spread between rounds"}
+    named = [f"{n} {words[s]}" for s, n in counts.items() if n]
+    if named:
+        sentences.append(f"Of the cells, {join_words(named)} (listed under *Problems* with "
+                         "the undecided ones).")
     if not doc.get("finished"):
         sentences.append("The run did not finish (interrupted or still running): "
                          "only the finished cells are shown.")
