@@ -86,9 +86,11 @@ class Tally:
         self.open: list[str] = []
         self.decided_agree = 0
         self.decided_disagree = 0
+        self.undecided = 0
 
     def add(self, side: str, text: str, decided: bool) -> None:
         getattr(self, side).append(text)
+        self.undecided += not decided
         if decided and side == "agree":
             self.decided_agree += 1
         elif decided and side == "disagree":
@@ -160,8 +162,10 @@ def _explain(t: Tally, what: str, hint: str) -> str:
         if items:
             parts.append(f"{name}: {_listing(items)}")
     if t.open:
-        parts.append(f"{len(t.open)} of {t.total} {what} undecided ({_listing(t.open, 2)}): "
-                     f"{hint}")
+        some = ("" if t.undecided == len(t.open) else
+                f", {len(t.open)} of which could still change the outcome")
+        parts.append(f"{t.undecided} of {t.total} {what} undecided{some} "
+                     f"({_listing(t.open, 2)}): {hint}")
     elif t.outcome() == "inconclusive":
         parts.append(f"no decided {what[:-1]} on either side: {hint}")
     return "; ".join(parts)
