@@ -41,7 +41,7 @@ def _measured(doc: dict) -> dict[tuple, dict]:
             if c["executor"] != "serial"}
 
 
-def summary(doc_a: dict, doc_b: dict) -> dict:
+def summary(doc_a: dict, doc_b: dict, min_change: float = 0.05) -> dict:
     """The reproducibility figures of two results documents of the same matrix."""
     from gilbench.report import claims_of, compare
 
@@ -54,7 +54,7 @@ def summary(doc_a: dict, doc_b: dict) -> dict:
              and code["a"][k] != code["b"][k]]
     half = [k for k in keys if (code["a"][k] in decided) != (code["b"][k] in decided)]
     undecided = {n: sum(1 for k in keys if code[n][k] == "undecided") for n in ("a", "b")}
-    comp = compare(doc_a, doc_b, ("a", "b"))
+    comp = compare(doc_a, doc_b, ("a", "b"), min_change=min_change)
     changed = comp.count("faster") + comp.count("slower")
     claims_a = {c["id"]: c["verdict"] for c in claims_of(doc_a)}
     claims_b = {c["id"]: c["verdict"] for c in claims_of(doc_b)}
@@ -100,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", help="where to keep the two results files (default: a temp dir)")
     parser.add_argument("--files", nargs=2, metavar="FILE", help="summarise two existing files")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--min-change", type=float, default=0.05, metavar="F",
+                        help="compare's minimum change (default 0.05, as `gilbench compare`)")
     parser.add_argument("extra", nargs="*", help="more `gilbench run` options, after --")
     args = parser.parse_args(argv)
     seconds = None
@@ -113,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         seconds = (_run([*base, "--out", str(path_a)]),
                    _run(["run", "--like", str(path_a), "--out", str(path_b)]))
         print(f"results: {path_a} {path_b}")
-    s = summary(json.loads(path_a.read_text()), json.loads(path_b.read_text()))
+    s = summary(json.loads(path_a.read_text()), json.loads(path_b.read_text()), args.min_change)
     if args.json:
         print(json.dumps({k: v for k, v in s.items() if k != "codes"}, default=str, indent=1))
     else:

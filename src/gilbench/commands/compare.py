@@ -1,8 +1,9 @@
 """Compare two results files side by side (another host, another interpreter build such as GIL
 vs free-threaded, before/after a change). Cells are matched by kernel, variant, executor and
 worker count; per cell: the ratio b/a of the median time per unit of work, its bootstrap 95%
-interval, and faster / slower / not significant (significant when the interval excludes 1).
-Writes compare.md and compare.html and prints the table."""
+interval, and faster / slower / not significant (significant when the interval excludes 1 and the
+ratio moved by at least --min-change). Warns when the two runs did different sizes; nothing
+comparable is an error. Writes compare.md and compare.html and prints the table."""
 
 from __future__ import annotations
 
@@ -18,9 +19,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--out", metavar="DIR", default="gilbench-compare",
                         help="directory for compare.md and compare.html "
                              "(default: gilbench-compare)")
+    parser.add_argument("--min-change", type=_fraction, default=None, metavar="F",
+                        help="smallest change of the ratio called faster or slower, as a "
+                             "fraction (default 0.05: 5%%; like asv's --factor)")
     parser.add_argument("--all", action="store_true",
                         help="print every cell on the terminal (default: only significant "
                              "differences and problems)")
+
+
+def _fraction(text: str) -> float:
+    """A fraction in [0, 1) for --min-change."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r} (give e.g. 0.05 for 5%)")
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a fraction in [0, 1) (e.g. 0.05 for 5%)")
+    return value
 
 
 def _names(a: str, b: str) -> tuple[str, str]:
@@ -35,18 +50,23 @@ def main(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from gilbench.errors import UsageError
+    from gilbench.errors import ResultsError, UsageError
     from gilbench.report import load_any
-    from gilbench.report.compare import TEST_TEXT, _run_label, row_cells, write_compare
-    from gilbench.errors import ResultsError
+    from gilbench.report.compare import (DEFAULT_MIN_CHANGE, _run_label, compare, row_cells,
+                                         test_text, write_compare)
 
     try:
         doc_a, doc_b = load_any(args.a), load_any(args.b)
     except ResultsError as exc:
         raise UsageError(str(exc)) from None
     names = _names(args.a, args.b)
+    min_change = DEFAULT_MIN_CHANGE if args.min_change is None else args.min_change
+    comp = compare(doc_a, doc_b, names, min_change)
+    comp.files = (str(args.a), str(args.b))
+    if not comp.comparable:
+        raise UsageError(comp.nothing_comparable())
     try:
-        comp, paths = write_compare(doc_a, doc_b, args.out, names)
+        comp, paths = write_compare(doc_a, doc_b, args.out, names, comp=comp)
     except OSError as exc:
         raise UsageError(f"cannot write the comparison to {args.out}: {exc}") from None
 
@@ -66,6 +86,9 @@ def main(args: argparse.Namespace) -> int:
         if busy:
             console.print(f"[yellow]run {name}: {busy.replace('**', '')}[/]", highlight=False)
 
+    if comp.sizes_differ:
+        console.print("[yellow]" + comp.sizes_warning().replace("**", "").replace("*", "")
+                      .replace("`", "") + "[/]", highlight=False)
     colours = {"faster": "green", "slower": "red", "not-significant": "bright_black",
                "failed": "bold red", "missing": "yellow"}
     table = Table(title="every cell" if args.all else
@@ -88,7 +111,8 @@ def main(args: argparse.Namespace) -> int:
     if only and not args.all:
         console.print(f"{len(only)} cells are in one file only (listed in {paths['markdown']}).",
                       highlight=False)
-    console.print(TEST_TEXT.replace("**", ""), highlight=False)
+    console.print(test_text(comp.min_change).replace("**", "").replace("`", ""),
+                  highlight=False)
     console.print(f"[bold]{comp.summary()}[/]", highlight=False)
     console.print(f"wrote {paths['html']} and {paths['markdown']}", highlight=False)
     return 0

@@ -28,12 +28,15 @@ def print_summary(doc: dict, console) -> None:
     from gilbench.report.headline import headline
 
     colours = {"parallel": "green", "partial": "yellow", "concurrent": "bright_black",
-               "slower": "red", "failed": "bold red"}
+               "slower": "red", "failed": "bold red", "undecided": "bright_black",
+               "above-cores": "magenta"}
     head = headline(doc)
     console.print(_plain(head["host"]))
     if head["warning"]:
         console.print("[yellow]" + _plain(head["warning"]) + "[/]", highlight=False)
     console.print(_plain(head["answer"]), highlight=False)
+    if head.get("noise"):
+        console.print(_plain(head["noise"]), highlight=False)
     judged = A.judge(doc)
     if not judged:
         return
@@ -44,7 +47,9 @@ def print_summary(doc: dict, console) -> None:
     rows: dict[tuple[str, str], dict[str, str]] = {}
     for j in judged:
         sp = "" if j.verdict.code == "failed" else f" {j.cell['speedup']['median']:.2f}×"
-        warn = " ⚠" if j.verdict.unstable else ""
+        warn = " ⚠" if j.verdict.unstable or j.verdict.note else ""
+        if A.disturbed(j.cell):
+            warn += f" {A.DISTURBED_MARK}{A.disturbed(j.cell)}"
         at = f" @{j.workers}" if len({x.workers for x in judged}) > 1 else ""
         rows.setdefault((j.kernel, j.variant), {})[j.executor] = (
             f"[{colours.get(j.verdict.code, 'white')}]{j.verdict.label}[/]{sp}{warn}{at}")

@@ -216,6 +216,104 @@ def startup_is_cold_minus_warm(cells: Sequence[dict]) -> bool:
     return bool(pairs) and all(abs(a - b) <= 1e-9 + 1e-6 * abs(b) for a, b in pairs)
 
 
+def more_rounds_hint(doc: dict, cells: Sequence[dict]) -> str:
+    """What would decide undecided ``cells``: a larger budget (the option that ran out, at
+    twice the run's value) or a quieter host."""
+    cfg = doc.get("config") or {}
+    reasons = " ".join(str(c.get("budget_reason") or "") for c in cells)
+    options = []
+    if "time budget" in reasons:
+        t = cfg.get("max_time_s")
+        options.append(f"--max-time {2 * t:g}" if isinstance(t, (int, float)) else
+                       "a larger --max-time")
+    if "cap" in reasons or not options:
+        n = cfg.get("max_repeats")
+        options.append(f"--max-repeats {2 * n}" if isinstance(n, int) else
+                       "a larger --max-repeats")
+    return f"run with {' '.join(options)} or on a quieter host"
+
+
+def disturbed(cell: dict) -> int:
+    """How many of the cell's rounds were measured again because the host was disturbed."""
+    n = cell.get("redone_rounds")
+    return n if isinstance(n, int) and n > 0 else 0
+
+
+#: the mark shown beside a verdict whose cell had rounds measured again
+DISTURBED_MARK = "↻"
+
+
+def noise_line(doc: dict) -> str:
+    """The report's "host noise" line (Markdown), from the cells' noise accounting; "" for
+    files written before noise was recorded."""
+    cells = [c for c in doc["cells"] if "redone_rounds" in c or isinstance(c.get("noise"), dict)]
+    if not cells:
+        return ""
+    noise = [c["noise"] for c in cells if isinstance(c.get("noise"), dict)]
+    other = [n["other_cores_max"] for n in noise
+             if isinstance(n.get("other_cores_max"), (int, float))]
+    steal = [n["steal_share_max"] for n in noise
+             if isinstance(n.get("steal_share_max"), (int, float))]
+    hit = [c for c in cells if disturbed(c)]
+    reasons = sorted({r for n in noise for r in n.get("redone_reasons") or []})
+    worst = []
+    if other:
+        worst.append(f"other processes used at most {max(other):.2f} cores")
+    if steal:
+        worst.append(f"the hypervisor stole at most {100 * max(steal):.1f}% of the CPU time")
+    if hit:
+        # a disturbed round is measured again for every cell of its group: count per cell
+        most = max(disturbed(c) for c in hit)
+        text = (f"**Host noise:** {len(hit)} of {len(cells)} cells had rounds measured again "
+                f"because the host was disturbed, up to {most} per cell"
+                + (f" (for example: {reasons[-1]})" if reasons else "")
+                + f"; they are marked {DISTURBED_MARK}N beside their verdicts")
+    else:
+        text = "**Host noise:** no round had to be measured again"
+    return text + ("; in the rounds kept, " + " and ".join(worst) if worst else "") + "."
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A cell the report must not let pass as a plain finding: ``status`` is ``failed``,
+    ``undecided``, ``anomaly`` (above the core count, or a verdict note) or ``unstable`` (a
+    wide spread between rounds); ``why`` says what happened."""
+
+    cell: dict
+    status: str
+    why: str
+
+
+def problems(doc: dict) -> list[Problem]:
+    """Every failed, undecided, anomalous or unstable cell, in display order (the *Problems*
+    section and the headline's counts both come from here)."""
+    c = usable_cores(doc)
+    kernels, executors = kernel_names(doc), executor_order(doc["cells"])
+    out = []
+    for x in sorted(doc["cells"], key=lambda x: (kernels.index(x["kernel"]),
+                                                 *sort_key(x, executors))):
+        if is_failed(x):
+            out.append(Problem(x, "failed", failure_text(x)))
+            continue
+        v = verdict(x, c) if family(x) != "serial" else None
+        if v is not None and v.code == "undecided":
+            why = v.why
+            if x.get("budget_reason") and x["budget_reason"] not in why:
+                why += f"; measured {x['budget_reason']}"
+            out.append(Problem(x, "undecided", why))
+        elif v is not None and (v.code == "above-cores" or v.note):
+            out.append(Problem(x, "anomaly", f"{v.label}: {v.note or v.why}"))
+        elif is_unstable(x):
+            out.append(Problem(x, "unstable", unstable_text(x)))
+            continue
+        else:
+            continue
+        if is_unstable(x):  # undecided or anomalous, and a wide spread too: say both
+            out[-1] = Problem(x, out[-1].status, f"{out[-1].why}; wide spread: "
+                                                 f"{unstable_text(x)}")
+    return out
+
+
 def describe_cell(cell: dict) -> str:
     """'primes/python/threads@2' (+ start method)."""
     sm = f" ({cell['start_method']})" if cell.get("start_method") else ""
@@ -228,4 +326,5 @@ __all__ = [
     "failure_text", "cores_ceiling", "usable_cores", "unstable_text", "kernel_names",
     "kernel_facts", "executor_order", "executor_sort_key", "executor_families", "sort_key",
     "variant_sort_key", "contention", "startup_is_cold_minus_warm", "describe_cell",
+    "more_rounds_hint", "disturbed", "noise_line", "DISTURBED_MARK", "Problem", "problems",
 ]

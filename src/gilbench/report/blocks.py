@@ -268,6 +268,8 @@ td.center, th.center { text-align: center; }
 .v-failed { background: var(--fail); } .v-baseline, .v-single { background: #8c959f; }
 .v-confirmed { background: var(--par); } .v-refuted { background: var(--slow); }
 .v-mixed { background: var(--part); } .v-not-measured { background: #d0d7de; color: var(--fg); }
+.v-undecided, .v-inconclusive { background: #d0d7de; color: var(--fg); border: 1px dashed #8c959f; }
+.v-above-cores { background: #8250df; }
 .v-faster { background: var(--par); } .v-not-significant { background: #8c959f; }
 .v-missing { background: #d0d7de; color: var(--fg); }
 .warn { color: #bf8700; font-weight: 700; }

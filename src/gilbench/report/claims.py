@@ -1,4 +1,22 @@
-"""The article's claims, decided from a run's judged cells (and merged with the experiments')."""
+"""The article's claims, decided from a run's judged cells and GIL checks (and merged with the
+experiments').
+
+A claim's verdict is the one its evidence gives **whatever the undecided cells turn out to be**:
+
+- each judged cell *agrees*, *disagrees* or is *neutral* (a partial gain: neither parallel nor
+  serial, so it blocks both confirmation and refutation); a cell whose verdict is undecided
+  counts on a side only when its whole interval lies in regions on that side (an interval
+  straddling *slower | concurrent only* still says "no gain"), else it is *open*;
+- confirmed: some decided cell agrees and nothing else disagrees or stays open; refuted: the
+  same the other way (so a claim is refuted only by decided cells); mixed: both sides, or a
+  neutral cell; **inconclusive**: open cells could still change the outcome, with what would
+  decide them (more rounds, a quieter host).
+
+Claims about GIL release are decided by the direct GIL check of the variants concerned
+(``doc["kernels"][k]["variants"][v]["gil_check"]``, from ``gilbench.gilcheck.check_gil``);
+their speedups are quoted as supporting evidence. A file without GIL checks (older runs), or a
+run with the GIL off, falls back on the speedups and says so.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +24,16 @@ import math
 from typing import Iterable, Sequence
 
 from gilbench.stats import median
+from gilbench.verdicts import DECIDED, cores_ceiling, regions
 
-from .analysis import Judged, family, judge, kind, usable_cores
+from .analysis import Judged, family, judge, kernel_names, kind, more_rounds_hint, usable_cores
 from .format import fmt_interval, fmt_time
-
 
 CLAIMS: list[tuple[str, str]] = [
     ("pure-python-threads-not-parallel", "Pure-Python CPU-bound threads do not run in parallel."),
+    ("cython-gil-keeps-gil",
+     "Compiled code that keeps the GIL (Cython without `nogil`) does not run threads in "
+     "parallel either."),
     ("nogil-c-code-parallel",
      "C code that releases the GIL (Cython `nogil`) runs threads in parallel."),
     ("gil-released-on-sleep-io",
@@ -28,100 +49,294 @@ CLAIMS: list[tuple[str, str]] = [
     ("free-threaded-python-parallel", "On a free-threaded build pure-Python threads run in parallel."),
 ]
 
-#: claims decided by the experiments plug-in (src/gilbench/report/experiments.py)
+#: the claim verdicts, in the order the report counts them
+CLAIM_VERDICTS = ("confirmed", "refuted", "mixed", "inconclusive", "not measured")
+
+#: claims decided by the experiments plug-in (src/gilbench/report/experiments/)
 EXPERIMENT_CLAIMS = {
     "cpu-threads-hurt-latency": "convoy",
     "switch-interval-5ms": "switch-interval",
     "pipe-faster-than-queue": "queue-pipe",
 }
 
+#: GIL claims: id -> (variants, kernel kinds, the GIL-check verdict that agrees)
+GIL_CLAIMS: dict[str, tuple[frozenset[str], tuple[str, ...], str]] = {
+    "pure-python-threads-not-parallel": (frozenset({"python"}), ("cpu",), "holds"),
+    "cython-gil-keeps-gil": (frozenset({"cython-gil"}), ("cpu",), "holds"),
+    "nogil-c-code-parallel": (frozenset({"cython-nogil"}), ("cpu",), "releases"),
+    "gil-released-on-sleep-io": (frozenset({"python"}), ("io",), "releases"),
+    "numpy-zlib-release-gil": (frozenset({"numpy", "stdlib"}), ("cpu",), "releases"),
+}
+_OPPOSITE = {"holds": "releases", "releases": "holds"}
 
-def _evidence(js: Sequence[Judged], limit: int = 4) -> str:
-    """'primes/python/threads@2: 0.98× [0.95–1.01], 1.0 cores (concurrent only)', …"""
-    parts = []
-    for j in list(js)[:limit]:
-        sp = j.cell["speedup"]
-        util = j.cell.get("cpu_utilization")
-        cores = f", {util:.2f} cores" if util is not None and kind(j.cell) != "io" else ""
-        parts.append(f"{j.kernel}/{j.variant}/{j.executor}@{j.workers}: "
-                     f"{fmt_interval(sp)}{cores} ({j.verdict.label})")
-    if len(js) > limit:
-        parts.append(f"+{len(js) - limit} more")
+
+# --------------------------------------------------------------------------------------------
+# the outcome rule
+
+
+class Tally:
+    """Evidence sorted by side: ``agree``, ``disagree``, ``neutral`` and ``open`` (undecided
+    items that could still fall on either side). Items are display strings; ``decided_agree``
+    and ``decided_disagree`` count the decided ones (a claim needs one on its side)."""
+
+    def __init__(self) -> None:
+        self.agree: list[str] = []
+        self.disagree: list[str] = []
+        self.neutral: list[str] = []
+        self.open: list[str] = []
+        self.decided_agree = 0
+        self.decided_disagree = 0
+        self.undecided = 0
+
+    def add(self, side: str, text: str, decided: bool) -> None:
+        getattr(self, side).append(text)
+        self.undecided += not decided
+        if decided and side == "agree":
+            self.decided_agree += 1
+        elif decided and side == "disagree":
+            self.decided_disagree += 1
+
+    @property
+    def total(self) -> int:
+        return len(self.agree) + len(self.disagree) + len(self.neutral) + len(self.open)
+
+    def outcome(self) -> str:
+        """confirmed | refuted | mixed | inconclusive | not measured (see the module doc)."""
+        if not self.total:
+            return "not measured"
+        if (self.agree and self.disagree) or self.neutral:
+            return "mixed"  # no undecided cell can change that
+        if self.open:
+            return "inconclusive"
+        if self.agree and self.decided_agree:
+            return "confirmed"
+        if self.disagree and self.decided_disagree:
+            return "refuted"
+        return "inconclusive"  # only undecided cells, all on one side: not enough to decide
+
+
+def _touched(cell: dict, cores: int) -> set[str]:
+    """The verdict regions an undecided cell's interval reaches."""
+    sp = cell["speedup"]
+    low, high = float(sp["low"]), float(sp["high"])
+    return {code for code, lo, hi in regions(kind(cell), cores_ceiling(cell, cores))
+            if lo <= high and low <= hi}
+
+
+def _side(j: Judged, good: set[str], neutral: set[str], cores: int) -> str | None:
+    """Which side of a claim a judged cell is on (None: failed or an anomaly, left out)."""
+    code = j.verdict.code
+    if code == "undecided":
+        touched = _touched(j.cell, cores)
+        if touched <= good:
+            return "agree"
+        if not touched & (good | neutral):
+            return "disagree"
+        return "open"
+    if code not in DECIDED or code == "above-cores":
+        return None
+    if code in good:
+        return "agree"
+    return "neutral" if code in neutral else "disagree"
+
+
+def _cell_text(j: Judged) -> str:
+    """'primes/python/threads@2: 0.98× [0.95–1.01], 1.00 cores (concurrent only)'."""
+    util = j.cell.get("cpu_utilization")
+    cores = f", {util:.2f} cores" if util is not None and kind(j.cell) != "io" else ""
+    return (f"{j.kernel}/{j.variant}/{j.executor}@{j.workers}: {fmt_interval(j.cell['speedup'])}"
+            f"{cores}, {j.verdict.label}")
+
+
+def _listing(items: Sequence[str], limit: int = 4) -> str:
+    shown = list(items[:limit])
+    if len(items) > limit:
+        shown.append(f"+{len(items) - limit} more")
+    return "; ".join(shown)
+
+
+def _explain(t: Tally, what: str, hint: str) -> str:
+    """The evidence text of a tally: what agreed, disagreed, and what would decide the rest."""
+    parts = [_listing(t.agree)] if t.agree else []
+    for name, items in (("disagree", t.disagree), ("partly", t.neutral)):
+        if items:
+            parts.append(f"{name}: {_listing(items)}")
+    if t.open:
+        some = ("" if t.undecided == len(t.open) else
+                f", {len(t.open)} of which could still change the outcome")
+        parts.append(f"{t.undecided} of {t.total} {what} undecided{some} "
+                     f"({_listing(t.open, 2)}): {hint}")
+    elif t.outcome() == "inconclusive":
+        parts.append(f"no decided {what[:-1]} on either side: {hint}")
     return "; ".join(parts)
 
 
-def _decide(js: Sequence[Judged], good: set[str]) -> str:
-    """confirmed if every judged cell's verdict is in ``good``; refuted if none is and none is
-    *partial* (a partial gain is neither parallel nor serial: it cannot refute either way);
-    else mixed."""
-    hits = sum(1 for j in js if j.verdict.code in good)
-    if hits == len(js):
-        return "confirmed"
-    if hits == 0 and not any(j.verdict.code == "partial" for j in js):
-        return "refuted"
-    return "mixed"
+# --------------------------------------------------------------------------------------------
+# claims from speedups
 
 
-def claims(doc: dict) -> list[dict]:
-    """The claims table: one dict per claim id ``{"id", "claim", "verdict", "evidence"}``."""
-    c = usable_cores(doc)
-    host = doc.get("host", {})
-    gil_on = host.get("gil_enabled", True)
-    all_judged = judge(doc)
-    failed = [j for j in all_judged if j.verdict.code == "failed"]
-    every = [j for j in all_judged if j.verdict.code != "failed"]
-    # an unstable cell does not decide a claim (its verdict is tentative); it is named instead
-    judged = [j for j in every if not j.verdict.unstable]
-    shaky = [j for j in every if j.verdict.unstable]
+class _Cells:
+    """The judged cells of a document and the selections claims make of them."""
 
-    def sel(variants=None, families=None, executors=None, kinds=("cpu",), kernels=None,
-            pool=None):
-        return [j for j in (judged if pool is None else pool)
+    def __init__(self, doc: dict) -> None:
+        self.doc = doc
+        self.cores = usable_cores(doc)
+        self.judged = judge(doc)
+
+    def select(self, variants=None, families=None, executors=None, kinds=("cpu",)) -> list[Judged]:
+        return [j for j in self.judged
                 if (variants is None or j.variant in variants)
                 and (families is None or family(j.cell) in families)
                 and (executors is None or j.executor in executors)
-                and (kinds is None or kind(j.cell) in kinds)
-                and (kernels is None or j.kernel in kernels)]
+                and (kinds is None or kind(j.cell) in kinds)]
 
+    def tally(self, js: Sequence[Judged], good: set[str]) -> Tally:
+        t = Tally()
+        for j in js:
+            side = _side(j, good, {"partial"} - good, self.cores)
+            if side is not None:
+                t.add(side, _cell_text(j), j.verdict.decided)
+        return t
+
+    def decide(self, good: set[str], what: str, **query) -> tuple[str, str]:
+        """(verdict, evidence) of the cells matching ``query``; failed cells and anomalies
+        (above the core count) are named but decide nothing."""
+        js = self.select(**query)
+        t = self.tally(js, good)
+        undecided = [j.cell for j in js if j.verdict.code == "undecided"]
+        evidence = _explain(t, "cells", more_rounds_hint(self.doc, undecided))
+        anomalies = [j for j in js if j.verdict.code == "above-cores"]
+        if anomalies:
+            evidence += ("; " if evidence else "") + "left out, above the core count (an " \
+                "anomaly, see *Problems*): " + _listing([_cell_text(j) for j in anomalies], 2)
+        failed = [j for j in js if j.verdict.code == "failed"]
+        if failed:
+            evidence += ("; " if evidence else "") + "failed: " + _listing(
+                [f"{j.kernel}/{j.variant}/{j.executor}@{j.workers}" for j in failed])
+        verdict = t.outcome()
+        if verdict == "not measured":
+            evidence = f"no {what} cells with a speedup in this run" + (
+                f" ({evidence})" if evidence else "")
+        return verdict, evidence
+
+
+# --------------------------------------------------------------------------------------------
+# claims from GIL checks
+
+
+def gil_checks(doc: dict, variants: Iterable[str], kinds: Sequence[str]) -> list[tuple[str, str, dict]]:
+    """(kernel, variant, gil_check) for every variant of ``variants`` on a kernel of ``kinds``
+    whose GIL check the document records."""
+    out = []
+    variants = set(variants)
+    for k in kernel_names(doc) + [k for k in doc.get("kernels") or {} if k not in
+                                  kernel_names(doc)]:
+        facts = (doc.get("kernels") or {}).get(k) or {}
+        if facts.get("kind", "cpu") not in kinds:
+            continue
+        for v, vf in (facts.get("variants") or {}).items():
+            check = vf.get("gil_check") if isinstance(vf, dict) else None
+            if v in variants and isinstance(check, dict) and check.get("verdict"):
+                out.append((k, v, check))
+    return out
+
+
+def _check_text(k: str, v: str, check: dict) -> str:
+    """'primes/cython-nogil 0.97 [0.95–0.99] releases'."""
+    f, lo, hi = check.get("fraction"), check.get("low"), check.get("high")
+    nums = ""
+    if isinstance(f, (int, float)) and math.isfinite(f):
+        nums = f" {f:.2f}"
+        if isinstance(lo, (int, float)) and isinstance(hi, (int, float)):
+            nums += f" [{lo:.2f}–{hi:.2f}]"
+    text = f"{k}/{v}{nums} {check['verdict']}"
+    if check["verdict"] == "undecided" and check.get("reason"):
+        text += f" ({check['reason']})"
+    return text
+
+
+def gil_tally(checks: Sequence[tuple[str, str, dict]], good: str) -> Tally:
+    """A tally of GIL checks: ``good`` agrees, its opposite disagrees, ``partly`` is neutral,
+    ``undecided`` is open."""
+    t = Tally()
+    for k, v, check in checks:
+        verdict = check["verdict"]
+        side = ("agree" if verdict == good else "disagree" if verdict == _OPPOSITE[good]
+                else "neutral" if verdict == "partly" else "open")
+        t.add(side, _check_text(k, v, check), side != "open")
+    return t
+
+
+def _support(gil_verdict: str, speed: tuple[str, str]) -> str:
+    """How the speedups relate to the GIL check's verdict, with their evidence."""
+    verdict, evidence = speed
+    if verdict == "not measured":
+        return "no speedup cells to support it"
+    if verdict == gil_verdict:
+        return f"speedups support it ({evidence})"
+    if verdict == "inconclusive":
+        return f"speedups are inconclusive ({evidence})"
+    return f"speedups say {verdict} ({evidence})"
+
+
+def decide_gil_claim(doc: dict, cid: str, speed: tuple[str, str]) -> tuple[str, str, str]:
+    """(verdict, evidence, decided by) of a GIL claim: by the GIL checks when the document has
+    them for the claim's variants (and the GIL was on), else by the speedups ``speed``."""
+    variants, kinds, good = GIL_CLAIMS[cid]
+    checks = gil_checks(doc, variants, kinds)
+    gil_on = doc.get("host", {}).get("gil_enabled", True) is not False
+    if not gil_on:
+        return (speed[0], f"Speedups (the GIL was off in this run, so the GIL check does not "
+                          f"apply): {speed[1]}", "speedups")
+    if not checks:
+        return (speed[0], f"Speedups (no GIL check in this file for "
+                          f"{'/'.join(sorted(variants))}): {speed[1]}", "speedups")
+    t = gil_tally(checks, good)
+    verdict = t.outcome()
+    hint = "run on a quieter host with 2 or more usable cores"
+    evidence = f"GIL check: {_explain(t, 'checks', hint)}; {_support(verdict, speed)}"
+    return verdict, evidence, "GIL check"
+
+
+# --------------------------------------------------------------------------------------------
+# the claims table
+
+
+def claims(doc: dict) -> list[dict]:
+    """The claims table: one dict per claim id ``{"id", "claim", "verdict", "evidence",
+    "decided_by"}`` (``verdict`` one of ``CLAIM_VERDICTS``)."""
+    cells = _Cells(doc)
+    c = cells.cores
+    host = doc.get("host", {})
+    gil_on = host.get("gil_enabled", True)
     one_core = f"not measurable: this host has {c} usable core" if c < 2 else None
     out: dict[str, dict] = {}
 
-    def put(cid: str, verdict_: str, evidence: str, **query) -> None:
-        if query:
-            unsure = sel(pool=shaky, **query)
-            if unsure:
-                evidence += ("; " if evidence else "") + "left out as unstable: " + _evidence(unsure, 2)
-            broken = sel(pool=failed, **query)
-            if broken:
-                evidence += "; failed: " + ", ".join(
-                    f"{j.kernel}/{j.variant}/{j.executor}@{j.workers}" for j in broken[:4])
-                if len(broken) > 4:
-                    evidence += f" +{len(broken) - 4} more"
-        out[cid] = {"id": cid, "verdict": verdict_, "evidence": evidence}
+    def put(cid: str, verdict: str, evidence: str, by: str = "speedups") -> None:
+        out[cid] = {"id": cid, "verdict": verdict, "evidence": evidence, "decided_by": by}
 
     def from_cells(cid: str, good: set[str], what: str, needs_cores: bool = True,
-                   note: str = "", control: dict | None = None, **query) -> None:
-        """Decide ``cid`` from the judged cells matching ``query``: confirmed when every
-        verdict is in ``good``, refuted when none is, mixed otherwise."""
-        if needs_cores and one_core:
-            return put(cid, "not measured", one_core)
-        js = sel(**query)
-        if not js:
-            tried = sel(pool=shaky + failed, **query)
-            return put(cid, "not measured",
-                       f"no {'stable, successful ' if tried else ''}{what} cells in this run",
-                       **query)
-        ev = _evidence(js) + note
+                   control: dict | None = None, **query) -> None:
+        if needs_cores and one_core and cid not in GIL_CLAIMS:
+            return put(cid, "not measured", one_core, "—")
+        speed = cells.decide(good, what, **query)
         if control:
-            held = sel(**control)
+            held = cells.select(**control)
             if held:
-                ev += "; control, GIL held while waiting: " + _evidence(held, 2)
-        put(cid, _decide(js, good), ev, **query)
+                speed = (speed[0], speed[1] + "; control, GIL held while waiting: "
+                         + _listing([_cell_text(j) for j in held], 2))
+        if cid in GIL_CLAIMS:
+            if needs_cores and one_core:
+                speed = ("not measured", one_core)
+            return put(cid, *decide_gil_claim(doc, cid, speed))
+        put(cid, *speed)
 
     # a "partial" gain counts against "not parallel": some of the work did overlap
     from_cells("pure-python-threads-not-parallel", {"concurrent", "slower"},
-               "python × threads (CPU kernels)", note="" if gil_on else " (GIL off in this run)",
-               variants={"python"}, families={"threads"})
+               "python × threads (CPU kernels)", variants={"python"}, families={"threads"})
+    from_cells("cython-gil-keeps-gil", {"concurrent", "slower"},
+               "cython-gil × threads (CPU kernels)", variants={"cython-gil"},
+               families={"threads"})
     from_cells("nogil-c-code-parallel", {"parallel"}, "cython-nogil × threads (CPU kernels)",
                variants={"cython-nogil"}, families={"threads"})
     # waiting needs no core, so this one is measurable on one core too
@@ -135,21 +350,23 @@ def claims(doc: dict) -> list[dict]:
                kinds=("cpu", "memory"))
     from_cells("processes-bypass-gil", {"parallel"}, "python × process executors (CPU kernels)",
                variants={"python"}, families={"processes"})
-    put("process-startup-cost", *_startup_claim(doc))
+    put("process-startup-cost", *_startup_claim(doc), "start-up times")
     for cid, experiment in EXPERIMENT_CLAIMS.items():
-        put(cid, "not measured", f"needs the {experiment} experiment (not in this results file)")
-    put("memory-bound-bandwidth-limit", *_bandwidth_claim(sel, one_core))
+        put(cid, "not measured", f"needs the {experiment} experiment (not in this results file)",
+            "—")
+    put("memory-bound-bandwidth-limit", *_bandwidth_claim(cells, one_core))
     free = host.get("py_gil_disabled") or host.get("build") == "free-threaded"
     if not free or gil_on:
         why = ("this run used a GIL build" if not free else "free-threaded build, but the GIL "
                "was re-enabled in this run (PYTHON_GIL=1 or an extension needing it)")
         put("free-threaded-python-parallel", "not measured",
-            f"{why}; run `gilbench run` on a free-threaded Python and `gilbench compare` the files")
+            f"{why}; run `gilbench run` on a free-threaded Python and `gilbench compare` the "
+            "files", "—")
     else:
         from_cells("free-threaded-python-parallel", {"parallel"}, "python × threads (CPU kernels)",
                    variants={"python"}, families={"threads"})
-
-    return [{"id": cid, "claim": text, **{k: out[cid][k] for k in ("verdict", "evidence")}}
+    return [{"id": cid, "claim": text, **{k: out[cid][k] for k in
+                                          ("verdict", "evidence", "decided_by")}}
             for cid, text in CLAIMS]
 
 
@@ -180,24 +397,33 @@ def _startup_claim(doc: dict) -> tuple[str, str]:
     return ("confirmed" if p > 1e-3 else "refuted"), ev + " (no thread-pool start-up to compare)"
 
 
-def _bandwidth_claim(sel, one_core: str | None) -> tuple[str, str]:
-    """Memory-bound GIL-free threads scale worse than compute-bound GIL-free threads."""
+def _bandwidth_claim(cells: _Cells, one_core: str | None) -> tuple[str, str]:
+    """Memory-bound GIL-free threads scale worse than compute-bound GIL-free threads: refuted
+    when every memory cell is decided parallel, confirmed when some memory cell is decided
+    short of parallel while a compute cell is decided parallel."""
     if one_core:
         return "not measured", one_core
     free = {"cython-nogil", "numpy"}
-    mem = sel(variants=free, families={"threads"}, kinds=("memory",))
-    cpu = sel(variants=free, families={"threads"}, kinds=("cpu",))
+    mem = cells.select(variants=free, families={"threads"}, kinds=("memory",))
+    cpu = cells.select(variants=free, families={"threads"}, kinds=("cpu",))
+    mem = [j for j in mem if j.verdict.code not in ("failed", "above-cores")]
     if not mem:
         return "not measured", "no GIL-free (cython-nogil/numpy) × threads cells on the memory kernel"
-    ev = "memory: " + _evidence(mem, 3)
+    ev = "memory: " + _listing([_cell_text(j) for j in mem], 3)
     if cpu:
-        ev += "; compute, for comparison: " + _evidence(cpu, 2)
-    if all(j.verdict.code == "parallel" for j in mem):
+        ev += "; compute, for comparison: " + _listing([_cell_text(j) for j in cpu], 2)
+    undecided = [j.cell for j in mem + cpu if j.verdict.code == "undecided"]
+    decided_mem = [j for j in mem if j.verdict.decided]
+    if len(decided_mem) == len(mem) and all(j.verdict.code == "parallel" for j in mem):
         # at this core count the memory bus kept up: bandwidth was not the limit here
         return "refuted", ev + " — bandwidth was not the limit at this core count"
-    cpu_par = [j for j in cpu if j.verdict.code == "parallel"]
-    if cpu_par:
+    short = [j for j in decided_mem if j.verdict.code != "parallel"]
+    cpu_par = [j for j in cpu if j.verdict.code == "parallel" and j.verdict.decided]
+    if short and cpu_par:
         return "confirmed", ev
+    if undecided:
+        return "inconclusive", ev + f" — {len(undecided)} cells undecided: " + \
+            more_rounds_hint(cells.doc, undecided)
     return "mixed", ev + (" — compute kernels did not scale either, so the GIL-free threads "
                           "are not a clean control")
 
@@ -213,9 +439,23 @@ def merge_claims(base: list[dict], extra: Iterable[dict]) -> list[dict]:
             i = index[c["id"]]
             if out[i]["verdict"] == "not measured":
                 out[i].update({k: c[k] for k in ("verdict", "evidence", "claim") if c.get(k)})
+                out[i]["decided_by"] = c.get("source") or "experiment"
         else:
             out.append({"id": c["id"], "claim": c.get("claim", c["id"]),
                         "verdict": c.get("verdict", "not measured"),
-                        "evidence": c.get("evidence", "")})
+                        "evidence": c.get("evidence", ""),
+                        "decided_by": c.get("source") or "experiment"})
             index[c["id"]] = len(out) - 1
     return out
+
+
+def claims_of(doc: dict) -> list[dict]:
+    """Every claim a results document decides: the cells' and GIL checks' (``claims``) merged
+    with the experiments' (each dict has ``id``, ``claim``, ``verdict``, ``evidence``,
+    ``decided_by``)."""
+    base = claims(doc)
+    if doc.get("experiments"):
+        from .experiments import decide
+
+        base = merge_claims(base, decide(doc))
+    return base

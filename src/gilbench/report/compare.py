@@ -1,11 +1,13 @@
 """Two runs side by side: per cell the ratio of median times b/a, its bootstrap 95% interval,
 and "faster / slower / not significant".
 
-The test, stated in every output (``TEST_TEXT``): a cell is *faster* or *slower* when the 95%
-percentile-bootstrap interval of the ratio excludes 1, else *not significant*. The ratio is of
-time per unit of work (median wall time / size), because ``gilbench run`` calibrates sizes per
-host: two runs of "the same" cell may do different amounts of work. When sizes agree it is
-simply the ratio of the median times.
+The test, stated in every output (``test_text``): a cell is *faster* or *slower* when the 95%
+percentile-bootstrap interval of the ratio excludes 1 **and** the ratio moved by at least the
+minimum change (default 5%, like asv's ``--factor``): a tight interval around a 2% change is a
+real but negligible difference, and two runs of one command on a shared host differ that much.
+The ratio is of time per unit of work (median wall time / size), because ``gilbench run``
+calibrates sizes per host: when sizes differ, a non-linear kernel's ratio moves by itself, so
+the output warns and names ``gilbench run --like A.json`` (A's matrix at A's sizes).
 """
 
 from __future__ import annotations
@@ -22,17 +24,25 @@ from .blocks import Badge, Block, Details, Heading, Para, Table, to_html, to_mar
 
 #: fewer warm repeats than this in either file and the interval means nothing: not compared
 MIN_REPEATS = 3
+#: a ratio must move at least this much (either way) to be called faster or slower
+DEFAULT_MIN_CHANGE = 0.05
 
-TEST_TEXT = (
-    "**Test.** Ratio = b/a of the median warm wall time per unit of work (< 1: b is faster). "
-    f"Its 95% interval is a percentile bootstrap ({stats.BOOTSTRAP_RESAMPLES} resamples, each "
-    "file's repeats "
-    "resampled independently). A cell is **faster** or **slower** when the interval excludes 1, "
-    "else **not significant**. Cells that failed in either file, exist in one file only, or have "
-    f"fewer than {MIN_REPEATS} repeats are not compared. The interval covers the spread within "
-    "each run, not drift between runs (a busy neighbour during one of them): compare runs made "
-    "on a quiet host, and distrust small ratios."
-)
+
+def test_text(min_change: float = DEFAULT_MIN_CHANGE) -> str:
+    """The test a comparison applies, in words (printed with every comparison)."""
+    return (
+        "**Test.** Ratio = b/a of the median warm wall time per unit of work (< 1: b is "
+        f"faster). Its 95% interval is a percentile bootstrap ({stats.BOOTSTRAP_RESAMPLES} "
+        "resamples, each file's repeats resampled independently). A cell is **faster** or "
+        "**slower** when the interval excludes 1 **and** the ratio changed by at least "
+        f"{100 * min_change:g}% (`--min-change {min_change:g}`), else **not significant**. "
+        "Cells that failed in either file, exist in one file only, or have fewer than "
+        f"{MIN_REPEATS} repeats are not compared. The interval covers the spread within each "
+        "run, not drift between runs (a busy neighbour during one of them): compare runs made "
+        "on a quiet host.")
+
+
+TEST_TEXT = test_text()
 
 KeyT = tuple
 
@@ -61,6 +71,42 @@ class Comparison:
     names: tuple[str, str]
     docs: tuple[dict, dict]
     rows: list[Row] = field(default_factory=list)
+    min_change: float = DEFAULT_MIN_CHANGE
+    #: the files compared, when known (the hints name them)
+    files: tuple[str, str] | None = None
+
+    @property
+    def comparable(self) -> int:
+        """How many cells were compared (measured, successful, in both files)."""
+        return sum(1 for r in self.rows if r.compared)
+
+    @property
+    def sizes_differ(self) -> list[Row]:
+        """Compared cells whose two runs did different amounts of work."""
+        return [r for r in self.rows if r.compared and r.a["size"] != r.b["size"]]
+
+    def sizes_warning(self) -> str:
+        """A warning when compared cells ran different sizes ("" when they all agree)."""
+        n = len(self.sizes_differ)
+        if not n:
+            return ""
+        return (f"**Sizes differ** in {n} of {self.comparable} compared cells (each run "
+                "calibrated its own): their ratio is per unit of work, which a kernel whose "
+                f"cost is not linear in its size moves by itself. Re-run *{self.names[1]}* at "
+                f"*{self.names[0]}*'s sizes with `gilbench run --like {self._file_a}`.")
+
+    @property
+    def _file_a(self) -> str:
+        return self.files[0] if self.files else "A.json"
+
+    def nothing_comparable(self) -> str:
+        """One line saying why no cell could be compared."""
+        n = {s: sum(1 for r in self.rows if r.status.startswith(s))
+             for s in ("only in", "failed", "too few")}
+        return (f"nothing to compare: no cell was measured successfully in both files "
+                f"({n['only in']} in one file only, {n['failed']} failed, {n['too few']} with "
+                f"fewer than {MIN_REPEATS} repeats); compare two runs of one matrix, e.g. "
+                f"B from `gilbench run --like {self._file_a}`")
 
     def count(self, status: str) -> int:
         return sum(1 for r in self.rows if r.status == status)
@@ -106,15 +152,30 @@ def _problem(c: dict) -> str | None:
     return None
 
 
-def compare(doc_a: dict, doc_b: dict, names: tuple[str, str] = ("a", "b")) -> Comparison:
-    """Match the cells of two results documents and judge each matched pair."""
+def significance(ratio: float, low: float, high: float, min_change: float) -> str:
+    """faster | slower | not significant: the interval must exclude 1 and the ratio move by at
+    least ``min_change`` (a factor 1 + min_change, either way)."""
+    factor = 1 + min_change
+    if high < 1 and ratio <= 1 / factor:
+        return "faster"
+    if low > 1 and ratio >= factor:
+        return "slower"
+    return "not significant"
+
+
+def compare(doc_a: dict, doc_b: dict, names: tuple[str, str] = ("a", "b"),
+            min_change: float = DEFAULT_MIN_CHANGE) -> Comparison:
+    """Match the cells of two results documents and judge each matched pair (``significance``
+    with ``min_change``, default 5%)."""
+    if not (isinstance(min_change, (int, float)) and 0 <= min_change < 1):
+        raise ValueError(f"min_change must be a fraction in [0, 1), not {min_change!r}")
     ka, kb = _keyed(doc_a), _keyed(doc_b)
     both = {"cells": doc_a["cells"] + doc_b["cells"]}
     order = {k: i for i, k in enumerate(A.kernel_names(both))}
     executor_key = A.executor_sort_key(both)
     keys = sorted(set(ka) | set(kb), key=lambda k: (
         order[k[0]], A.variant_sort_key(k[1]), executor_key(k[2]), k[3], k[4:]))
-    comp = Comparison(names, (doc_a, doc_b))
+    comp = Comparison(names, (doc_a, doc_b), min_change=float(min_change))
     for k in keys:
         a, b = ka.get(k), kb.get(k)
         if a is None or b is None:
@@ -134,7 +195,7 @@ def compare(doc_a: dict, doc_b: dict, names: tuple[str, str] = ("a", "b")) -> Co
         sp = stats.bootstrap_ratio(b["wall_s"], a["wall_s"], scale)
         # the point estimate can sit outside a skewed percentile interval; keep it inside
         ratio, low, high = sp["median"], min(sp["low"], sp["median"]), max(sp["high"], sp["median"])
-        status = "faster" if high < 1 else "slower" if low > 1 else "not significant"
+        status = significance(ratio, low, high, min_change)
         comp.rows.append(Row(k, a, b, status, ratio, low, high))
     return comp
 
@@ -177,6 +238,8 @@ def row_cells(r: Row) -> list:
     med = [F.fmt_time(c.get("median_s")) if c is not None else "—" for c in (r.a, r.b)]
     if r.compared:
         ratio = F.fmt_ratio_interval(r.ratio, r.low, r.high)
+        if r.a["size"] != r.b["size"]:
+            ratio += " ≠size"
         if r.status == "faster":
             words = f"{1 / r.ratio:.2f}× faster"
         elif r.status == "slower":
@@ -201,7 +264,8 @@ def verdict_changes(comp: Comparison) -> list[Block]:
     ja = {(j.kernel, j.variant, j.executor): j for j in A.judge(comp.docs[0])}
     jb = {(j.kernel, j.variant, j.executor): j for j in A.judge(comp.docs[1])}
     shared = [k for k in ja if k in jb]
-    changed = [k for k in shared if ja[k].verdict.label != jb[k].verdict.label]
+    # by code: an undecided verdict's words carry its median, which moves by itself
+    changed = [k for k in shared if ja[k].verdict.code != jb[k].verdict.code]
     blocks: list[Block] = [Heading(2, "Verdicts side by side", "verdicts")]
     if not shared:
         blocks.append(Para("The two runs have no (kernel, variant, executor) in common.", "note"))
@@ -228,20 +292,18 @@ def build(comp: Comparison) -> list[Block]:
     na, nb = comp.names
     la, lb = _run_label(comp.docs[0]), _run_label(comp.docs[1])
     head_rows = [[k, la[k], lb.get(k, "?")] for k in la]
-    sizes_differ = sum(1 for r in comp.rows if r.compared and r.a["size"] != r.b["size"])
     blocks: list[Block] = [
         Heading(1, f"gilbench compare: {na} vs {nb}", "top"),
         Table(["", f"a = {na}", f"b = {nb}"], head_rows),
         Para(f"**{comp.summary()}**", "lead"),
-        Para(TEST_TEXT, "note"),
+        Para(test_text(comp.min_change), "note"),
     ]
     for name, doc in zip(comp.names, comp.docs):
         busy = A.contention(doc)
         if busy:  # a contended run makes every ratio against it suspect
             blocks.append(Para(f"Run *{name}*: {busy}", "warning"))
-    if sizes_differ:
-        blocks.append(Para(f"{sizes_differ} compared cells ran different sizes (each run "
-                           "calibrates its own): their ratio is per unit of work.", "note"))
+    if comp.sizes_differ:  # marked ≠size in the tables
+        blocks.append(Para(comp.sizes_warning(), "warning"))
     blocks += verdict_changes(comp)
     significant = sorted((r for r in comp.rows if r.status in ("faster", "slower")),
                          key=lambda r: r.ratio)
@@ -255,7 +317,8 @@ def build(comp: Comparison) -> list[Block]:
         blocks.append(Table(["kernel", "variant", "executor", "W", "ratio b/a [95%]", "b vs a",
                              "speedup a → b"], rows, ["l", "l", "l", "r", "r", "l", "r"]))
     else:
-        blocks.append(Para("None: no interval excludes 1.", "note"))
+        blocks.append(Para(f"None: no interval excludes 1 with a change of at least "
+                           f"{100 * comp.min_change:g}%.", "note"))
     blocks.append(Heading(2, "All cells", "cells"))
     order = {k: i for i, k in enumerate(A.kernel_names(
         {"cells": comp.docs[0]["cells"] + comp.docs[1]["cells"]}))}
@@ -270,10 +333,12 @@ def build(comp: Comparison) -> list[Block]:
 
 
 def write_compare(doc_a: dict, doc_b: dict, outdir: str | os.PathLike,
-                  names: tuple[str, str] = ("a", "b")) -> tuple[Comparison, dict[str, Path]]:
-    """Compare two results documents; write compare.md and compare.html into ``outdir``.
-    Returns the comparison and ``{"markdown": path, "html": path}``."""
-    comp = compare(doc_a, doc_b, names)
+                  names: tuple[str, str] = ("a", "b"), min_change: float = DEFAULT_MIN_CHANGE,
+                  comp: Comparison | None = None) -> tuple[Comparison, dict[str, Path]]:
+    """Compare two results documents (or write the comparison ``comp`` already made); write
+    compare.md and compare.html into ``outdir``. Returns the comparison and
+    ``{"markdown": path, "html": path}``."""
+    comp = comp or compare(doc_a, doc_b, names, min_change)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     blocks = build(comp)
@@ -285,4 +350,5 @@ def write_compare(doc_a: dict, doc_b: dict, outdir: str | os.PathLike,
     return comp, {"markdown": md, "html": html}
 
 
-__all__ = ["Comparison", "Row", "compare", "write_compare", "TEST_TEXT"]
+__all__ = ["Comparison", "Row", "compare", "significance", "write_compare", "test_text",
+           "TEST_TEXT", "DEFAULT_MIN_CHANGE"]

@@ -42,8 +42,24 @@ def _verdict_badge(j: A.Judged, common_w: int) -> Badge:
             detail += f" · {cell['cpu_utilization']:.2f} cores"
     if j.workers != common_w:
         detail += f" @{j.workers}"
-    title = v.why + (f"; unstable: {A.unstable_text(cell)}" if v.unstable else "")
-    return Badge(v.code, v.label, title=title, detail=detail, warn=v.unstable)
+    return _badge(v, cell, detail)
+
+
+def _badge(v: A.Verdict, cell: dict, detail: str) -> Badge:
+    """A verdict badge with its marks: ⚠ undecided or an anomaly (its note in the tooltip),
+    ↻N when N rounds were measured again because the host was disturbed."""
+    title = v.why
+    if v.note:
+        title += f"; anomaly: {v.note}"
+        detail += " · anomaly, see *Problems*"
+    if A.is_unstable(cell):
+        title += f"; wide spread: {A.unstable_text(cell)}"
+    redone = A.disturbed(cell)
+    if redone:
+        detail += f" · {A.DISTURBED_MARK}{redone}"
+        title += f"; {redone} round{'s' if redone != 1 else ''} measured again (host disturbed)"
+    return Badge(v.code, v.label, title=title, detail=detail,
+                 warn=v.unstable or bool(v.note) or v.code == "above-cores")
 
 
 def verdict_section(doc: dict) -> list[Block]:
@@ -195,7 +211,7 @@ def scaling_section(doc: dict) -> list[Block]:
 
 
 CLAIM_CODES = {"confirmed": "confirmed", "refuted": "refuted", "mixed": "mixed",
-               "not measured": "not-measured"}
+               "inconclusive": "inconclusive", "not measured": "not-measured"}
 
 
 def claims_section(doc: dict, outdir: Path) -> tuple[list[Block], list[Block]]:
@@ -211,42 +227,58 @@ def claims_section(doc: dict, outdir: Path) -> tuple[list[Block], list[Block]]:
     for cl in claims:
         code = CLAIM_CODES.get(cl["verdict"], "not-measured")
         rows.append([cl["claim"], Badge(code, cl["verdict"], title=cl["id"]),
-                     cl.get("evidence") or "—", f"`{cl['id']}`"])
+                     cl.get("decided_by") or "—", cl.get("evidence") or "—", f"`{cl['id']}`"])
     counts = {v: sum(1 for cl in claims if cl["verdict"] == v) for v in CLAIM_CODES}
     summary = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
     blocks: list[Block] = [
         Heading(2, "What the article says, and what this host shows", "claims"),
         Para(f"Each classic claim against this run's cells"
-             f"{' and experiments' if doc.get('experiments') else ''} ({summary}). Verdicts "
-             "of cells follow the rule under *Verdicts* (unstable cells do not decide a claim); "
-             "*mixed* means some agreed and some did not; *not measured* says what would "
-             "measure it."),
-        Table(["claim", "here", "evidence from this run", "id"], rows, ["l", "c", "l", "l"]),
+             f"{' and experiments' if doc.get('experiments') else ''} ({summary}). A claim's "
+             "verdict is the one its evidence gives whatever the undecided cells turn out to "
+             "be: *refuted* needs decided cells against it, *mixed* means decided cells on "
+             "both sides, *inconclusive* that undecided cells could still change it (the "
+             "evidence says what would decide them). Claims about GIL release are decided by "
+             "the direct GIL check of each variant (the main thread's pace while the call runs "
+             "in another thread), the speedups quoted as support; *decided by* names the "
+             "measurement."),
+        Table(["claim", "here", "decided by", "evidence from this run", "id"], rows,
+              ["l", "c", "l", "l", "l"]),
     ]
     return blocks, experiment_blocks
 
 
+#: problem status -> (badge code, badge text)
+PROBLEM_BADGES = {"failed": ("failed", "failed"), "undecided": ("undecided", "undecided"),
+                  "anomaly": ("above-cores", "anomaly"), "unstable": ("partial", "unstable")}
+
+
 def problems_section(doc: dict) -> list[Block]:
-    """Every failed or unstable cell with its reason: nothing is hidden."""
-    rows = []
-    kernels, executors = A.kernel_names(doc), A.executor_order(doc["cells"])
-    for x in sorted(doc["cells"], key=lambda x: (kernels.index(x["kernel"]),
-                                                 *A.sort_key(x, executors))):
-        if A.is_failed(x):
-            status = Badge("failed", "timed out" if x.get("timed_out") else "failed")
-            rows.append([A.describe_cell(x), status, A.failure_text(x)])
-        elif A.is_unstable(x):
-            rows.append([A.describe_cell(x), Badge("partial", "unstable"),
-                         A.unstable_text(x) + f" (speedup {F.fmt_interval(x.get('speedup'))})"])
-    blocks: list[Block] = [Heading(2, "Problems: failed and unstable cells", "problems")]
-    if not rows:
-        blocks.append(Para("None: every cell finished, agreed with the reference and was stable.",
-                           "note"))
+    """Every failed, undecided, anomalous or unstable cell with its reason: nothing is hidden."""
+    found = A.problems(doc)
+    blocks: list[Block] = [Heading(2, "Problems: failed, undecided and anomalous cells",
+                                   "problems")]
+    if not found:
+        blocks.append(Para("None: every cell finished, agreed with the reference, was decided "
+                           "and stayed within the usable cores.", "note"))
         return blocks
-    n_f = sum(1 for r in rows if r[1].code == "failed")
-    blocks.append(Para(f"{n_f} failed, {len(rows) - n_f} unstable. Failed cells have no speedup; "
-                       "unstable ones keep their numbers but their verdict is tentative "
-                       "(re-run on a quieter host or with more `--repeats`)."))
+    rows = []
+    for p in found:
+        code, text = PROBLEM_BADGES[p.status]
+        if p.status == "failed" and p.cell.get("timed_out"):
+            text = "timed out"
+        speed = ("" if p.status == "failed" or A.family(p.cell) == "serial" else
+                 f" (speedup {F.fmt_interval(p.cell.get('speedup'))})")
+        rows.append([A.describe_cell(p.cell), Badge(code, text), p.why + speed])
+    n = {s: sum(1 for p in found if p.status == s) for s in PROBLEM_BADGES}
+    text = (f"{n['failed']} failed, {n['undecided']} undecided, {n['anomaly']} anomalous, "
+            f"{n['unstable']} with a wide spread. Failed cells have no speedup. Undecided ones "
+            "keep their median, but their interval still straddles a verdict boundary")
+    undecided = [p.cell for p in found if p.status == "undecided"]
+    text += f" ({A.more_rounds_hint(doc, undecided)})." if undecided else "."
+    text += (" An anomaly (a CPU speedup at or above the usable cores) is not a finding: "
+             "its checks say what may explain it. A wide spread between rounds (IQR) is a "
+             "note: the verdict rests on the paired interval.")
+    blocks.append(Para(text))
     blocks.append(Table(["cell (kernel/variant/executor@workers)", "status", "why"], rows))
     return blocks
 
@@ -278,8 +310,7 @@ def numbers_section(doc: dict) -> list[Block]:
             elif x["workers"] < 2:
                 status = Badge("single", "1 worker", warn=A.is_unstable(x))
             else:
-                v = A.verdict(x, c)
-                status = Badge(v.code, v.label, title=v.why, warn=v.unstable)
+                status = _badge(A.verdict(x, c), x, "")
             eff = A.efficiency(x, c) if fam != "serial" else None
             kf = A.serial_fraction(x, c)
             rows.append([
@@ -342,6 +373,7 @@ def build(doc: dict, outdir: Path, plots: dict[str, Path]) -> list[Block]:
         Para(head["host"], "host"),
         *([Para(head["warning"], "warning")] if head["warning"] else []),
         Para(head["answer"], "lead"),
+        *([Para(head["noise"], "note")] if head.get("noise") else []),
         Para(toc, "toc"),
     ]
     if has_cells:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from .analysis import (Judged, contention, executor_sort_key, is_failed, is_unstable, judge,
-                       kind, usable_cores, variant_sort_key)
+from .analysis import (Judged, contention, describe_cell, executor_sort_key, judge, kind,
+                       noise_line, problems, usable_cores, variant_sort_key)
 from .format import fmt_speedup_range, join_words
 
 
 def headline(doc: dict) -> dict[str, str]:
-    """``{"host", "answer", "warning"}``: the host line, a one-paragraph answer drawn from the
-    verdicts, and a warning when the host was busy ("" if not); Markdown inline text."""
+    """``{"host", "answer", "warning", "noise"}``: the host line, a one-paragraph answer drawn
+    from the same verdicts as the table, a warning when the host was busy ("" if not) and the
+    host-noise line ("" for files without noise accounting); Markdown inline text."""
     host = doc.get("host", {})
     c = usable_cores(doc)
     gil = host.get("gil_enabled")
@@ -32,81 +33,13 @@ def headline(doc: dict) -> dict[str, str]:
                  f"{build} build, **{gil_words}**")
 
     judged = judge(doc)
-    executor_key = executor_sort_key(doc)
     sentences: list[str] = []
     if c < 2:
         sentences.append(
             "This host has **1 usable core**, so nothing can run in parallel here: the verdicts "
             "below show only the cost of workers and the overlap of waits.")
-    by_pair: dict[tuple[str, str], list[Judged]] = {}
-    for j in judged:
-        if kind(j.cell) != "io":
-            by_pair.setdefault((j.variant, j.executor), []).append(j)
-
-    reached: list[tuple[str, str, list[float]]] = []
-    partly_groups: dict[tuple[str, tuple[str, ...]], list[str]] = {}
-    not_reached: list[tuple[str, str, list[float]]] = []
-    gain: list[tuple[str, str, list[float]]] = []
-    noisy: list[tuple[str, str, list[float]]] = []
-    for (v, e), js in sorted(by_pair.items(), key=lambda kv: (variant_sort_key(kv[0][0]),
-                                                               executor_key(kv[0][1]))):
-        # unstable cells do not speak for a pair: their verdicts are tentative
-        ok = [j for j in js if j.verdict.code != "failed" and not j.verdict.unstable]
-        if not ok:
-            if any(j.verdict.code != "failed" for j in js):
-                noisy.append((v, e, []))
-            continue
-        par = [j for j in ok if j.verdict.code == "parallel"]
-        speeds = [float(j.cell["speedup"]["median"]) for j in ok]
-        if len(par) == len(ok):
-            reached.append((v, e, speeds))
-        elif not par and any(j.verdict.code == "partial" for j in ok):
-            gain.append((v, e, speeds))
-        elif par:
-            partly_groups.setdefault(
-                (v, tuple(f"{j.kernel}: {j.verdict.label}" for j in ok if j not in par)),
-                []).append(e)
-        else:
-            not_reached.append((v, e, speeds))
-    all_variants = {j.variant for j in judged if kind(j.cell) != "io"}
-    partly = [f"{v} with {join_words(es)} (not on {', '.join(_shorten(list(miss), 3))})"
-              for (v, miss), es in partly_groups.items()]
-
     if judged:
-        w_counts = sorted({j.workers for j in judged if kind(j.cell) != "io"})
-        at = f" at {join_words([str(w) for w in w_counts])} workers" if w_counts else ""
-        if reached:
-            sentences.append(f"Reached several cores here{at}: "
-                             f"{_pairs_text(reached, all_variants)}.")
-        elif by_pair and c >= 2:
-            sentences.append(f"No variant/executor pair reached several cores on CPU work{at}.")
-        if partly:
-            sentences.append(f"Parallel on some kernels only: {join_words(_shorten(partly))}.")
-        if gain:
-            sentences.append(f"A real gain, short of parallel: {_pairs_text(gain, all_variants)}.")
-        if not_reached:
-            sentences.append("No clear gain over serial (concurrent only or slower; medians "
-                             f"in brackets): {_pairs_text(not_reached, all_variants)}.")
-        if noisy:
-            sentences.append("Too noisy to judge (every cell unstable): "
-                             f"{_pairs_text(noisy, all_variants, bold=False)}.")
-        io_kernels = sorted({j.kernel for j in judged if kind(j.cell) == "io"},
-                            key=lambda k: [x.kernel for x in judged].index(k))
-        for k in io_kernels:
-            io = [j for j in judged if j.kernel == k and j.verdict.code != "failed"
-                  and not j.verdict.unstable]
-            vs = {j.variant for j in io}
-            ov = [(j.variant, j.executor, [float(j.cell["speedup"]["median"])])
-                  for j in io if j.verdict.code == "parallel"]
-            no = [(j.variant, j.executor, [float(j.cell["speedup"]["median"])])
-                  for j in io if j.verdict.code in ("concurrent", "slower")]
-            parts = []
-            if ov:
-                parts.append(f"overlapped for {_pairs_text(ov, vs, bold=False)}")
-            if no:
-                parts.append(f"did not overlap for {_pairs_text(no, vs, bold=False)}")
-            if parts:
-                sentences.append(f"Waits ({k}) " + "; ".join(parts) + ".")
+        sentences += _findings(doc, judged, c)
     elif doc["cells"]:
         sentences.append("The file holds no cells besides the serial baselines, so there is "
                          "nothing to judge.")
@@ -117,17 +50,107 @@ def headline(doc: dict) -> dict[str, str]:
     else:
         sentences.append("This file holds no cells yet (the run was interrupted before the "
                          "first cell finished, or is still running).")
-    n_failed = sum(1 for x in doc["cells"] if is_failed(x))
-    n_unstable = sum(1 for x in doc["cells"] if is_unstable(x) and not is_failed(x))
-    if n_failed or n_unstable:
-        failed_words = ("No cell failed" if not n_failed else
-                        f"{n_failed} cell{'s' if n_failed != 1 else ''} failed")
-        sentences.append(f"{failed_words}; {n_unstable} {'were' if n_unstable != 1 else 'was'} "
-                         "unstable (listed under *Problems*).")
+    found = problems(doc)
+    counts = {s: sum(1 for p in found if p.status == s)
+              for s in ("failed", "anomaly", "unstable")}
+    words = {"failed": "failed", "anomaly": "anomalous",
+             "unstable": "with a wide spread between rounds"}
+    named = [f"{n} {words[s]}" for s, n in counts.items() if n]
+    if named:
+        sentences.append(f"Of the cells, {join_words(named)} (listed under *Problems* with "
+                         "the undecided ones).")
     if not doc.get("finished"):
         sentences.append("The run did not finish (interrupted or still running): "
                          "only the finished cells are shown.")
-    return {"host": host_line, "answer": " ".join(sentences), "warning": contention(doc) or ""}
+    return {"host": host_line, "answer": " ".join(sentences), "warning": contention(doc) or "",
+            "noise": noise_line(doc)}
+
+
+def _findings(doc: dict, judged: list[Judged], cores: int) -> list[str]:
+    """Sentences drawn from the same verdicts as the table: each names only cells whose
+    verdict says so, quotes only those cells' medians, and counts undecided cells apart."""
+    executor_key = executor_sort_key(doc)
+    cpu = [j for j in judged if kind(j.cell) != "io"]
+    by_pair: dict[tuple[str, str], list[Judged]] = {}
+    for j in cpu:
+        # a verdict with a note is an anomaly (named below), never a plain finding
+        if j.verdict.decided and j.verdict.code in _GROUP and not j.verdict.note:
+            by_pair.setdefault((j.variant, j.executor), []).append(j)
+    groups: dict[str, list[tuple[str, str, list[float]]]] = {g: [] for g in _SENTENCE}
+    split: list[str] = []
+    for (v, e), js in sorted(by_pair.items(), key=lambda kv: (variant_sort_key(kv[0][0]),
+                                                               executor_key(kv[0][1]))):
+        kinds = {_GROUP[j.verdict.code] for j in js}
+        if len(kinds) == 1:
+            groups[kinds.pop()].append((v, e, [_median(j) for j in js]))
+        else:
+            split.append(f"{v} with {e} (" + ", ".join(
+                f"{j.kernel}: {j.verdict.label} {_median(j):.2f}×" for j in js) + ")")
+    all_variants = {j.variant for j in cpu}
+    w_counts = sorted({j.workers for j in cpu})
+    at = f" at {join_words([str(w) for w in w_counts])} workers" if w_counts else ""
+    out = []
+    if groups["parallel"]:
+        out.append(f"Reached several cores here{at}: "
+                   f"{_pairs_text(groups['parallel'], all_variants)}.")
+    elif cpu and cores >= 2 and not any(j.verdict.code == "parallel" for j in cpu):
+        out.append(f"No cell was judged parallel on CPU work{at}.")
+    if split:
+        out.append(f"Depends on the kernel: {join_words(_shorten(split))}.")
+    if groups["partial"]:
+        out.append("A real gain, short of parallel: "
+                   f"{_pairs_text(groups['partial'], all_variants)}.")
+    if groups["none"]:
+        out.append("No gain over serial (concurrent only or slower; medians in brackets): "
+                   f"{_pairs_text(groups['none'], all_variants)}.")
+    above = [j for j in judged if j.verdict.code == "above-cores"
+             or (j.verdict.decided and j.verdict.note)]
+    if above:
+        out.append("Not a finding but an anomaly to explain, at or above the usable cores "
+                   f"({cores}): " + ", ".join(
+                       f"{describe_cell(j.cell)} {_median(j):.2f}×" for j in above[:4])
+                   + (f" and {len(above) - 4} more" if len(above) > 4 else "")
+                   + " (the checks are under *Problems*).")
+    out += _io_sentences(judged)
+    undecided = [j for j in judged if j.verdict.code == "undecided"]
+    if undecided:
+        n_all = sum(1 for p in problems(doc) if p.status == "undecided")
+        also = f" ({n_all} cells in all, other worker counts included)" if n_all > len(
+            undecided) else ""
+        out.append(f"**{len(undecided)} of the {len(judged)}** verdicts in the table are "
+                   f"**undecided**{also}: their intervals still straddle a boundary after the "
+                   "round budget (medians in the table, reasons under *Problems*); the "
+                   "sentences above leave them out.")
+    return out
+
+
+#: verdict code -> the headline sentence it belongs to
+_GROUP = {"parallel": "parallel", "partial": "partial", "concurrent": "none", "slower": "none"}
+_SENTENCE = ("parallel", "partial", "none")
+
+
+def _median(j: Judged) -> float:
+    return float(j.cell["speedup"]["median"])
+
+
+def _io_sentences(judged: list[Judged]) -> list[str]:
+    """One sentence per I/O kernel: which decided cells overlapped their waits, which not."""
+    out = []
+    io_kernels = list(dict.fromkeys(j.kernel for j in judged if kind(j.cell) == "io"))
+    for k in io_kernels:
+        io = [j for j in judged if j.kernel == k and j.verdict.decided]
+        vs = {j.variant for j in io}
+        ov = [(j.variant, j.executor, [_median(j)]) for j in io if j.verdict.code == "parallel"]
+        no = [(j.variant, j.executor, [_median(j)]) for j in io
+              if j.verdict.code in ("concurrent", "slower")]
+        parts = []
+        if ov:
+            parts.append(f"overlapped for {_pairs_text(ov, vs, bold=False)}")
+        if no:
+            parts.append(f"did not overlap for {_pairs_text(no, vs, bold=False)}")
+        if parts:
+            out.append(f"Waits ({k}) " + "; ".join(parts) + ".")
+    return out
 
 
 def _pairs_text(pairs: list[tuple[str, str, list[float]]], all_variants: set[str],
