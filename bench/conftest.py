@@ -48,7 +48,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def _run_config(config: pytest.Config) -> RunConfig:
     """The RunConfig `gilbench run` would build from the same options."""
     try:
-        return run_config(lambda name: config.getoption(PREFIX.replace("-", "_") + name))
+        run = run_config(lambda name: config.getoption(PREFIX.replace("-", "_") + name))
+        run.prepare_engines()  # --gb-dask-scheduler: set for the executor, checked up front
+        return run
     except USER_ERRORS as exc:
         # the messages name `gilbench run`'s options (--workers); here they are --gb-workers
         message = re.sub(r"(?<![\w-])--(?=[a-z])", f"--{PREFIX}", str(exc))

@@ -72,6 +72,66 @@ def test_info_json_in_process(capsys) -> None:
     assert doc["host"]["usable_cores"] == host.usable_cores()
 
 
+def test_info_lists_engines_and_says_whether_the_host_is_quiet() -> None:
+    from gilbench import executors
+    from gilbench.commands import info as info_command
+
+    proc = run_cli("info")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "engines (optional extras)" in out
+    rows = {line.split("│")[1].strip(): line for line in out.splitlines()
+            if line.count("│") >= 4}
+    for name, ok, version, reason in executors.engines():
+        row = rows[name]
+        if ok:
+            assert version and version in row and "available" in row
+        else:  # the reason (with the install command for an extra) instead of a version
+            assert "—" in row and reason[:40] in " ".join(out.split())
+    assert "is the host quiet?" in out
+    conclusions = [line.strip() for line in out.splitlines()
+                   if line.strip() in (info_command.QUIET, info_command.BUSY)]
+    assert len(conclusions) == 1, out
+
+
+def test_info_json_has_engines_and_quietness(capsys) -> None:
+    from gilbench import executors
+    from gilbench.commands import info as info_command
+
+    assert cli.main(["info", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [e["name"] for e in doc["engines"]] == [e[0] for e in executors.engines()]
+    for e in doc["engines"]:
+        assert e["available"] == (not e["reason"]) and (e["version"] is None) != e["available"]
+    calm = doc["quietness"]
+    assert calm["conclusion"] == (info_command.QUIET if calm["quiet"] else info_command.BUSY)
+    if host.load_average() is not None:
+        assert any(n.startswith("load average") for n in calm["notes"])
+
+
+@pytest.mark.parametrize("quiet", [True, False])
+def test_info_conclusion_follows_the_quietness_check(quiet, capsys, wide, monkeypatch) -> None:
+    from gilbench import noise
+    from gilbench.commands import info as info_command
+
+    seen = {}
+
+    def judged(load, usable, window):
+        seen.update(load=load, usable=usable)
+        return quiet, ["note one", "note [two]"]
+
+    monkeypatch.setattr(noise, "quietness", judged)
+    monkeypatch.setattr(info_command, "QUIET_WINDOW_S", 0.05)
+    assert cli.main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert "note one" in out and "note [two]" in out  # notes printed as they are
+    assert (info_command.QUIET if quiet else info_command.BUSY) in out
+    assert (info_command.BUSY if quiet else info_command.QUIET) not in out
+    assert seen["usable"] == host.usable_cores()
+    load = host.load_average()
+    assert seen["load"] == (load[0] if load else None)
+
+
 def test_console_script_runs() -> None:
     script = Path(sys.executable).parent / "gilbench"
     if not script.exists():

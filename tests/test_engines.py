@@ -251,3 +251,83 @@ def test_break_even_puts_engines_beside_the_stdlib_pools() -> None:
     for name in ("thread-pool", "process-pool", *ran):
         assert data["overhead_us"][name] > 0  # an empty task's round trip costs something
     assert {r["engine"] for r in data["rules_of_thumb"]} == {"dask", "ray", "joblib"}
+
+
+# -- `gilbench run --dask-scheduler`: end to end ------------------------------------------------
+
+def _gilbench(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """``python -m gilbench ARGS`` without $GILBENCH_DASK_SCHEDULER: only the option counts."""
+    from gilbench.executors import dask_
+
+    env = {k: v for k, v in os.environ.items() if k != dask_.SCHEDULER_ENV}
+    return subprocess.run([sys.executable, "-m", "gilbench", *args], capture_output=True,
+                          text=True, timeout=timeout, env={**env, "COLUMNS": "200"})
+
+
+def test_run_on_an_existing_scheduler_records_its_workers(dask_scheduler: str, tmp_path) -> None:
+    import json
+
+    out = tmp_path / "cluster.json"
+    proc = _gilbench("run", "--kernels", "primes", "--variants", "python",
+                     "--executors", "serial,dask", "--workers", "1,2", "--quick",
+                     "--dask-scheduler", dask_scheduler, "--out", str(out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"Dask scheduler {dask_scheduler}: 2 workers on 127.0.0.1" in proc.stderr
+    doc = json.loads(out.read_text())
+    assert doc["config"]["dask_scheduler"] == dask_scheduler
+    cells = {(c["executor"], c["workers"]): c for c in doc["cells"]}
+    assert set(cells) == {("serial", 1), ("dask", 1), ("dask", 2)}
+    for workers in (1, 2):
+        cell = cells[("dask", workers)]
+        assert cell["error"] is None and cell["result_ok"] is True
+        assert cell["startup_s"] is not None  # a connection kept between runs: cold vs warm
+        engine = cell["engine"]
+        assert engine["engine"] == "dask" and engine["scheduler"] == dask_scheduler
+        assert [w["host"] for w in engine["workers"]] == ["127.0.0.1", "127.0.0.1"]
+        assert sum(w["used"] for w in engine["workers"]) == workers
+        assert all(w["pid"] != doc["host"]["pid"] for w in engine["workers"] if w["used"])
+    assert "engine" not in cells[("serial", 1)]  # serial has no facts to record
+
+
+def test_run_with_an_unreachable_scheduler_exits_2_fast(tmp_path) -> None:
+    pytest.importorskip("distributed", reason='distributed is not installed: '
+                                              'pip install "gilbench[dask]"')
+    out = tmp_path / "never.json"
+    t0 = time.monotonic()
+    proc = _gilbench("run", "--kernels", "primes", "--executors", "serial,dask",
+                     "--dask-scheduler", "tcp://127.0.0.1:9", "--out", str(out), timeout=60)
+    elapsed = time.monotonic() - t0
+    assert proc.returncode == 2, proc.stderr
+    assert elapsed < 15, f"took {elapsed:.1f} s"
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "tcp://127.0.0.1:9" in lines[0] and "dask scheduler" in lines[0]
+    assert "Traceback" not in proc.stderr and not out.exists()  # nothing measured or written
+
+
+def test_dask_executor_without_an_address_is_a_usage_error(tmp_path) -> None:
+    proc = _gilbench("run", "--kernels", "primes", "--executors", "serial,dask",
+                     "--out", str(tmp_path / "never.json"), timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "--dask-scheduler ADDRESS" in proc.stderr
+
+
+def test_run_config_carries_the_scheduler(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gilbench.commands._args import run_config
+    from gilbench.errors import UsageError
+    from gilbench.executors import dask_
+    from gilbench.run.config import RunConfig
+
+    monkeypatch.delenv(dask_.SCHEDULER_ENV, raising=False)
+    options = {"executors": "serial,dask", "dask_scheduler": "tcp://10.0.0.5:8786"}
+    config = run_config(lambda name: options.get(name))
+    assert config.dask_scheduler == "tcp://10.0.0.5:8786"
+    again = RunConfig.from_dict(config.as_dict())
+    assert again.dask_scheduler == config.dask_scheduler and again.executors == config.executors
+    assert RunConfig.from_dict({**config.as_dict(), "dask_scheduler": None}).dask_scheduler is None
+    with pytest.raises(ValueError, match="config.dask_scheduler"):
+        RunConfig.from_dict({**config.as_dict(), "dask_scheduler": 8786})
+    with pytest.raises(UsageError, match="--dask-scheduler"):
+        RunConfig.from_options(executors=["serial", "dask"])
+    # `--executors all` without an address measures every executor but `dask`
+    config = run_config(lambda name: "all" if name == "executors" else None)
+    assert "dask" not in config.executors and "dask-threads" in config.executors

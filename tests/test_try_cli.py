@@ -80,7 +80,41 @@ def test_try_prints_advice_and_its_report_renders(workdir: Path) -> None:
         doc["workload"]["recommendation"]["text"].split(":")[0] in r.stdout
     for name in ("report.md", "report.html"):
         assert "mywork:double" in (workdir / "rep" / name).read_text()
+    _check_workload_section(doc, (workdir / "rep" / "report.md").read_text(),
+                            (workdir / "rep" / "report.html").read_text())
     again = gilbench(workdir, "report", "out.json", "-o", "rep2")
     assert again.returncode == 0, again.stderr
     assert "mywork:double" in (workdir / "rep2" / "report.md").read_text()
     assert list((workdir / "rep2").glob("*.png"))
+
+
+def _check_workload_section(doc: dict, md: str, html: str) -> None:
+    """The report of a try run opens with the workload: advice and rule, GIL check, costs."""
+    from gilbench.report.format import fmt_time
+
+    section = doc["workload"]
+    start = md.index("## Your function: mywork:double")
+    assert start < md.index("## Verdicts")  # near the top, before the cells' verdicts
+    part = md[start:md.index("## Verdicts")]
+    rec = section["recommendation"]
+    assert rec["text"] in part and rec["rule"] in part
+    assert f"**{rec['code']}**" in part
+    gil = section["gil"]
+    assert f"**{gil['verdict']}**" in part
+    if gil["fraction"] is not None:
+        assert f"**{100 * gil['fraction']:.0f}%**" in part
+        assert f"{100 * gil['low']:.0f}%–{100 * gil['high']:.0f}%" in part
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.strip().strip("|").split("|")]
+            for line in part.splitlines() if line.startswith("| ")}
+    for name in ("thread-pool", "process-pool"):
+        cost = section["executors"][name]
+        row = rows[name]
+        assert row[1] == str(cost["workers"])
+        assert row[2] == fmt_time(cost["per_task_s"] - cost.get("pickle_s", 0.0))
+        assert row[4] == fmt_time(cost["per_task_s"])
+        assert row[5] == fmt_time(cost["break_even_task_s"])
+    assert rows["thread-pool"][3] == "—"  # threads pickle nothing
+    assert "in +" in rows["process-pool"][3] and "out," in rows["process-pool"][3]
+    for text in ("Your function: mywork:double", "Does it release the GIL?",
+                 "Cost per task and break-even task duration"):
+        assert text in html

@@ -74,6 +74,8 @@ class Raw:
     redone: list[str] = field(default_factory=list)
     #: why rounds stopped before the cell was decided (None: decided or not judged)
     budget_reason: str | None = None
+    #: what the executor says of itself and its workers once started (``Executor.facts``)
+    facts: dict[str, Any] = field(default_factory=dict)
 
     def drop_after(self, n: int) -> None:
         """Forget the runs after the first ``n`` (a disturbed round measured again)."""
@@ -165,6 +167,15 @@ class CellRunner:
             self.executor.start()
         except Exception as exc:
             self._fail(exc)
+            return
+        self._record_facts()
+
+    def _record_facts(self) -> None:
+        # informative only: an executor that cannot describe itself still measures
+        try:
+            self.raw.facts = dict(self.executor.facts() or {})
+        except Exception as exc:
+            self.raw.facts = {"facts_error": describe(exc)}
 
     def _fail(self, exc: BaseException) -> None:
         self.raw.error = describe(exc)
@@ -203,6 +214,7 @@ class CellRunner:
         if cold:
             self.raw.cold_wall_s, self.raw.cold_cpu_s = wall, result.cpu_s
             self.raw.result = value
+            self._record_facts()  # after the timed run, so it costs the cold run nothing
         else:
             self.raw.wall_s.append(wall)
             self.raw.cpu_s.append(result.cpu_s)
@@ -218,6 +230,8 @@ class CellRunner:
     def close(self) -> None:
         """Stop the executor gracefully (abort it if that fails)."""
         if self.started:
+            if self.raw.error is None:
+                self._record_facts()  # again: some facts count events of the runs
             try:
                 self.executor.close()
             except Exception as exc:  # a failing shutdown must not lose the measurements
@@ -426,6 +440,8 @@ def _summarize(spec: CellSpec, raw: Raw, serial: Raw | None, kernel: Kernel,
         "timed_out": raw.timed_out,
         "result_ok": None if raw.result is None else error is None,
     }
+    if raw.facts:  # kept on failed cells too: which workers, which GIL state
+        cell["engine"] = raw.facts
     if error is not None or not raw.wall_s:
         if error is None:
             cell["error"] = "no measured runs"
@@ -435,7 +451,8 @@ def _summarize(spec: CellSpec, raw: Raw, serial: Raw | None, kernel: Kernel,
     cell["iqr_s"] = stats.iqr(raw.wall_s)
     cell["throughput"] = spec.size / med if med > 0 else None
     cell["cpu_utilization"] = stats.median([c / w for c, w in zip(raw.cpu_s, raw.wall_s) if w > 0])
-    if executors.get(spec.executor).uses_processes or spec.executor == "thread-pool":
+    cls = executors.get(spec.executor)
+    if cls.uses_processes or cls.keeps_workers:
         if raw.cold_wall_s is not None:
             # what creating the pool and starting its workers added to the first run
             cell["startup_s"] = raw.cold_wall_s - med

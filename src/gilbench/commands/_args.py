@@ -174,12 +174,17 @@ def add_run_options(addoption: Callable[..., Any], prefix: str = "") -> list[str
     addoption(f"--{prefix}size", action="append", metavar="K=N",
               help="advanced: measure kernel K at size N instead of calibrating it "
                    "(repeatable, or K=N,K2=N2)")
+    addoption(f"--{prefix}dask-scheduler", metavar="ADDRESS",
+              help="measure the executor 'dask' on the existing Dask cluster whose scheduler "
+                   "is at ADDRESS (what `dask scheduler` prints, e.g. tcp://127.0.0.1:8786; "
+                   "default: $GILBENCH_DASK_SCHEDULER); checked before anything is measured")
     return list(RUN_OPTIONS)
 
 
 #: the names ``add_run_options`` declares (as argparse ``dest``s, without the prefix)
 RUN_OPTIONS = ("kernels", "variants", "executors", "workers", "repeats", "max_repeats",
-               "max_time", "target_time", "quick", "weak", "start_method", "timeout", "size")
+               "max_time", "target_time", "quick", "weak", "start_method", "timeout", "size",
+               "dask_scheduler")
 
 
 def run_config(get: Callable[[str], Any]):
@@ -188,19 +193,27 @@ def run_config(get: Callable[[str], Any]):
     from gilbench import executors, kernels
     from gilbench.run.config import MAX_WORKERS, RunConfig
 
+    from gilbench.executors.dask_ import SCHEDULER_ENV
+
     text = get("executors")
     workers = get("workers")
+    scheduler = get("dask_scheduler") or os.environ.get(SCHEDULER_ENV) or None
+    if text == "all":
+        # every executor that can run without being told where: `dask` needs a cluster
+        chosen = [e for e in executors.names() if scheduler or e != "dask"]
+    else:
+        chosen = parse_names(text, executors.names(), "executor")
     return RunConfig.from_options(
         kernels=parse_names(get("kernels"), kernels.names(), "kernel"),
         variants=parse_names(get("variants"), kernels.VARIANT_ORDER, "variant"),
-        executors=executors.names() if text == "all" else parse_names(
-            text, executors.names(), "executor"),
+        executors=chosen,
         workers=None if workers is None else parse_positive_ints(workers, "--workers",
                                                                  MAX_WORKERS),
         repeats=get("repeats"), target_time_s=get("target_time"), quick=bool(get("quick")),
         weak=bool(get("weak")), start_method=get("start_method"),
         sizes=parse_sizes(get("size"), kernels.names(), lambda name: kernels.get(name).min_size),
-        timeout_s=get("timeout"), max_repeats=get("max_repeats"), max_time_s=get("max_time"))
+        timeout_s=get("timeout"), max_repeats=get("max_repeats"), max_time_s=get("max_time"),
+        dask_scheduler=scheduler)
 
 
 def given_run_options(get: Callable[[str], Any]) -> list[str]:

@@ -1,16 +1,43 @@
 """Print the host (CPU, logical and usable cores), the interpreter build and GIL state,
-library versions, and which kernel variants are compiled and importable."""
+library versions, which kernel variants are compiled and importable, the optional engines
+(joblib, Dask, InterpreterPoolExecutor) with their versions or how to install them, and
+whether the host looks quiet enough to measure (load, other processes' CPU and steal over one
+second, CPU frequency settings), as ``pyperf system show`` does."""
 
 from __future__ import annotations
 
 import argparse
 import json
 
-HELP = "host, interpreter build, GIL state and what is compiled"
+HELP = "host, interpreter build, GIL state, what is compiled, engines, how quiet the host is"
+
+#: seconds of watching the host's CPU counters for the quietness check
+QUIET_WINDOW_S = 1.0
+QUIET = "quiet enough to measure"
+BUSY = "busy: figures will be noisy"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the information as JSON")
+
+
+def engines_status() -> list[dict]:
+    """The optional engines: name, available, version (None if not), reason (how to install)."""
+    from gilbench import executors
+
+    return [{"name": name, "available": ok, "version": version, "reason": reason}
+            for name, ok, version, reason in executors.engines()]
+
+
+def quietness(info: dict) -> dict:
+    """Whether the host looks quiet enough to measure, from its load average and one window of
+    ``QUIET_WINDOW_S`` seconds of CPU counters: ``{"quiet", "conclusion", "notes"}``."""
+    from gilbench import noise
+
+    load = info.get("load_average")
+    quiet, notes = noise.quietness(load[0] if load else None, info["usable_cores"],
+                                   noise.sample(QUIET_WINDOW_S))
+    return {"quiet": quiet, "conclusion": QUIET if quiet else BUSY, "notes": notes}
 
 
 def main(args: argparse.Namespace) -> int:
@@ -21,8 +48,11 @@ def main(args: argparse.Namespace) -> int:
 
     info = host.host_info()
     status = host.compiled_status()
+    engines = engines_status()
+    calm = quietness(info)
     if args.json:
-        print(json.dumps({"host": info, "variants": status}, indent=2))
+        print(json.dumps({"host": info, "variants": status, "engines": engines,
+                          "quietness": calm}, indent=2))
         return 0
     console = Console()
     quota = info["cgroup_cpu_quota"]
@@ -61,6 +91,20 @@ def main(args: argparse.Namespace) -> int:
         for variant, state in vs.items():
             variants.add_row(kernel, variant, "[green]ok[/]" if state == "ok" else f"[red]{state}[/]")
     console.print(variants)
+
+    table = Table(title="engines (optional extras)")
+    for col in ("engine", "version", "status"):
+        table.add_column(col, style="bold" if col == "engine" else None, overflow="fold")
+    for e in engines:
+        table.add_row(e["name"], e["version"] or "—",
+                      "[green]available[/]" if e["available"] else f"[yellow]{e['reason']}[/]")
+    console.print(table)
+
+    console.print("[bold]is the host quiet?[/]")
+    for note in calm["notes"]:
+        console.print(f"  {note}", markup=False)
+    console.print(f"[bold]{'[green]' if calm['quiet'] else '[yellow]'}"
+                  f"{calm['conclusion']}[/][/]")
     return 0
 
 

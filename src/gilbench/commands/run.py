@@ -156,6 +156,11 @@ def main(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     if not console.is_terminal:  # logs and CI: do not squeeze the tables into 80 columns
         console.width = max(console.width, 140)
+    # engines that need a cluster are checked before anything is measured (UsageError)
+    cluster = config.prepare_engines()
+    if cluster:
+        console.print(f"Dask scheduler {config.dask_scheduler}: {len(cluster)} workers on "
+                      f"{', '.join(sorted({str(w['host']) for w in cluster}))}")
     if args.pythons:
         return builds.run_builds(args.pythons, forwarded_arguments(args), args.out, args.report,
                                  console)

@@ -21,6 +21,7 @@ from . import format as F
 from .claims import claims as decide_claims
 from .claims import merge_claims
 from .headline import headline
+from .workload import workload_section
 from .blocks import (Badge, Block, Details, Heading, Image, Para, RawMarkdown, Table,
                      to_html, to_markdown)
 
@@ -376,6 +377,7 @@ def build(doc: dict, outdir: Path, plots: dict[str, Path]) -> list[Block]:
         *([Para(head["noise"], "note")] if head.get("noise") else []),
         Para(toc, "toc"),
     ]
+    blocks += workload_section(doc)  # own-code runs (`gilbench try`): the advice comes first
     if has_cells:
         blocks += verdict_section(doc)
     blocks += claims_blocks

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -71,6 +72,8 @@ class RunConfig:
     max_repeats: int | None = None  # None: the quick or default cap
     max_time_s: float | None = None
     gil_check: bool = True  # measure each variant's GIL release directly (not for workloads)
+    #: the address of an existing Dask scheduler (the ``dask`` executor); None: none given
+    dask_scheduler: str | None = None
 
     @property
     def budget(self) -> Budget:
@@ -92,7 +95,8 @@ class RunConfig:
                      quick: bool = False, weak: bool = False, start_method: str | None = None,
                      sizes: dict[str, int] | None = None,
                      timeout_s: float | None = None, max_repeats: int | None = None,
-                     max_time_s: float | None = None) -> "RunConfig":
+                     max_time_s: float | None = None,
+                     dask_scheduler: str | None = None) -> "RunConfig":
         """The configuration for these option values (None: the default), every value and
         their combination checked: UsageError says what is wrong and what is accepted."""
         kernel_names = list(kernels or _kernels.names())
@@ -123,6 +127,10 @@ class RunConfig:
                 raise UsageError(f"none of the kernels {', '.join(kernel_names)} has a variant "
                                  f"{' or '.join(variants)}; they have: "
                                  f"{', '.join(sorted(offered))}")
+        if dask_scheduler is not None and not dask_scheduler.strip():
+            raise UsageError("--dask-scheduler needs the address `dask scheduler` prints, such "
+                             "as tcp://127.0.0.1:8786")
+        check_dask_request(executor_names, dask_scheduler)
         sizes = dict(sizes or {})
         idle = sorted(set(sizes) - set(kernel_names))
         if idle:
@@ -132,7 +140,8 @@ class RunConfig:
                    executors=executor_names, workers=workers, repeats=repeats,
                    target_time_s=target, quick=quick, scaling="weak" if weak else "strong",
                    start_method=method, sizes=sizes, timeout_s=timeout_s,
-                   max_repeats=max_repeats, max_time_s=max_time_s)
+                   max_repeats=max_repeats, max_time_s=max_time_s,
+                   dask_scheduler=dask_scheduler.strip() if dask_scheduler else None)
 
     @classmethod
     def from_dict(cls, data: Any) -> "RunConfig":
@@ -192,6 +201,9 @@ class RunConfig:
             max_time_s=field_("max_time_s", lambda v: v is None or positive_number(v),
                               "null or a positive number of seconds", None),
             gil_check=field_("gil_check", lambda v: isinstance(v, bool), "true or false", True),
+            dask_scheduler=field_("dask_scheduler", lambda v: v is None or (
+                isinstance(v, str) and bool(v.strip())),
+                "null or a Dask scheduler address such as tcp://127.0.0.1:8786", None),
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -211,7 +223,36 @@ class RunConfig:
             "max_repeats": self.budget.max_rounds,
             "max_time_s": self.budget.time_s,
             "gil_check": self.gil_check,
+            "dask_scheduler": self.dask_scheduler,
         }
+
+    def prepare_engines(self) -> list[dict[str, Any]]:
+        """Make the engines this run asks for ready, before anything is measured: with a Dask
+        scheduler, set ``$GILBENCH_DASK_SCHEDULER`` for the ``dask`` executor and check that
+        the scheduler answers. Returns its workers (empty without one); UsageError (one line,
+        within seconds) if it cannot be reached or Dask is not installed."""
+        check_dask_request(self.executors, self.dask_scheduler)
+        if self.dask_scheduler is None:
+            return []
+        from gilbench.executors import dask_
+
+        missing = dask_.DaskSchedulerExecutor.unavailable_reason()
+        if missing and "not installed" in missing:
+            raise UsageError(f"--dask-scheduler: {missing}")
+        os.environ[dask_.SCHEDULER_ENV] = self.dask_scheduler
+        try:
+            return dask_.check_scheduler(self.dask_scheduler)
+        except dask_.DaskConnectError as exc:
+            raise UsageError(f"--dask-scheduler: {exc}") from None
+
+
+def check_dask_request(executor_names: Sequence[str], dask_scheduler: str | None) -> None:
+    """UsageError if the ``dask`` executor is asked for without a scheduler address."""
+    if "dask" in executor_names and not dask_scheduler:
+        raise UsageError("the dask executor measures an existing Dask cluster: pass "
+                         "--dask-scheduler ADDRESS (the address `dask scheduler` prints, such "
+                         "as tcp://127.0.0.1:8786), or use dask-processes / dask-threads for a "
+                         "cluster on this machine")
 
 
 def resolve_start_method(requested: str | None) -> str:
@@ -249,7 +290,8 @@ def resume_problems(doc: dict, here: dict[str, Any]) -> list[str]:
 RESUME_CHECKED = {"kernels": "kernels", "variants": "variants", "executors": "executors",
                   "workers": "workers", "repeats": "repeats", "target_time": "target_time_s",
                   "quick": "quick", "weak": "scaling", "start_method": "start_method",
-                  "size": "sizes", "max_repeats": "max_repeats", "max_time": "max_time_s"}
+                  "size": "sizes", "max_repeats": "max_repeats", "max_time": "max_time_s",
+                  "dask_scheduler": "dask_scheduler"}
 
 
 def resume_config(doc: dict, path: str, asked: RunConfig | None, given: Sequence[str],
