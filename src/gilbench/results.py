@@ -115,23 +115,118 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-def write(doc: dict, path: str | os.PathLike) -> Path:
-    """Write ``doc`` to ``path`` atomically; returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+class OutputError(ResultsError):
+    """The results file could not be written (no space left, read-only, no such directory);
+    ``path`` is the file, ``cause`` the OSError."""
+
+    def __init__(self, path: str | os.PathLike, cause: OSError):
+        self.path, self.cause = Path(path), cause
+        reason = cause.strerror or str(cause)
+        where = f" ({cause.filename})" if cause.filename and str(cause.filename) != str(path) else ""
+        super().__init__(f"cannot write {path}: {reason}{where}")
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where the OS allows (Linux)."""
     try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: read it by setting it, and put it straight back
+    os.umask(mask)
+    return mask
+
+
+def write(doc: dict, path: str | os.PathLike) -> Path:
+    """Write ``doc`` to ``path`` atomically, with the permissions the user's umask gives a new
+    file (as a report's are); returns the path. OutputError if the file cannot be written:
+    the file on disk is then the previous complete version (or absent), never a partial one."""
+    path = Path(path)
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        # mkstemp creates the file 0600; a results file is shared like any other output
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(json_safe(doc), fh, indent=1, allow_nan=False)
             fh.write("\n")
         os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+    except BaseException as exc:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+        if isinstance(exc, OSError):
+            raise OutputError(path, exc) from exc
         raise
     return path
+
+
+class ResultsLock:
+    """One writer per results file: an advisory lock (``flock``) on ``FILE.lock`` holding the
+    writer's pid. The kernel drops the lock when its holder dies, however it dies, so the lock
+    file of a killed run does not block the next one."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self._fd: int | None = None
+
+    def acquire(self) -> "ResultsLock":
+        """Take the lock; ResultsError naming the other run's pid if it holds it."""
+        import fcntl
+
+        while True:
+            try:
+                fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+            except OSError as exc:
+                raise OutputError(self.lock_path, exc) from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                pid = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+                os.close(fd)
+                raise ResultsError(
+                    f"{self.path} is being written by another gilbench run (pid {pid}); wait "
+                    "for it to finish, or write this run elsewhere with --out FILE") from None
+            except OSError as exc:
+                os.close(fd)
+                raise OutputError(self.lock_path, exc) from None
+            # the holder we waited on may have removed the lock file as we opened it: then
+            # we locked a file nobody else can see; start again with the current one
+            try:
+                same = os.path.samestat(os.fstat(fd), os.stat(self.lock_path))
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        """Remove the lock file and drop the lock (idempotent)."""
+        if self._fd is None:
+            return
+        try:
+            os.unlink(self.lock_path)
+        except OSError:
+            pass
+        os.close(self._fd)
+        self._fd = None
+
+    def __enter__(self) -> "ResultsLock":
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
 
 
 class ResultsWriter:
