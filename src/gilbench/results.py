@@ -337,17 +337,66 @@ def _check_cell(cell: Any, where: str) -> None:
     for key in ("size", "n_chunks", "repeats"):  # 0 for cells that could not be measured
         if key in cell:
             _check_at_least(cell[key], 0, f"{where}.{key}")
-    for key in ("wall_s", "cpu_s"):
-        for j, t in enumerate(cell[key]):
-            _check_type(t, (float, int), f"{where}.{key}[{j}]")
-            _check_at_least(t, 0, f"{where}.{key}[{j}]")
-    _check_at_least(cell["median_s"], 0, f"{where}.median_s")
+    for j, t in enumerate(cell["wall_s"]):
+        _check_type(t, (float, int), f"{where}.wall_s[{j}]")
+        _check_positive(t, f"{where}.wall_s[{j}]")
+    for j, t in enumerate(cell["cpu_s"]):
+        # a task that only waits may use no measurable CPU time: 0 is possible, < 0 is not
+        _check_type(t, (float, int), f"{where}.cpu_s[{j}]")
+        _check_at_least(t, 0, f"{where}.cpu_s[{j}]")
+    for key in ("median_s", "cold_wall_s", "serial_median_s", "throughput"):
+        if cell.get(key) is not None:
+            _check_positive(cell[key], f"{where}.{key}")
+    for key in ("iqr_s", "efficiency", "cpu_utilization"):
+        _check_at_least(cell.get(key), 0, f"{where}.{key}")
+    _check_startup(cell, where)
     sp = cell["speedup"]
     if sp is not None:
         for key in ("median", "low", "high"):
             if key not in sp:
                 raise ResultsError(f"{where}.speedup: missing field '{key}'")
             _check_type(sp[key], (float, int, type(None)), f"{where}.speedup.{key}")
+            if sp[key] is not None:
+                _check_positive(sp[key], f"{where}.speedup.{key}")
+        _check_speedup(cell, sp, where)
+
+
+def _check_positive(value: float, where: str) -> None:
+    if not value > 0:
+        raise ResultsError(f"{where}: must be positive, got {value!r}")
+
+
+#: how far (as a factor beyond its interval) a speedup may be from serial_median_s / median_s:
+#: the speedup is the median of per-round ratios, not the ratio of the medians, so the two
+#: differ a little on noisy hosts; a factor of 2 past the interval is not noise
+SPEEDUP_SLACK = 2.0
+
+
+def _check_speedup(cell: dict, sp: dict, where: str) -> None:
+    """The interval holds its median, and agrees with the cell's own times."""
+    low, median, high = sp["low"], sp["median"], sp["high"]
+    if None not in (low, median, high) and not low * (1 - 1e-9) <= median <= high * (1 + 1e-9):
+        raise ResultsError(f"{where}.speedup: median {median!r} is outside its interval "
+                           f"[{low!r}, {high!r}]")
+    serial, own = cell.get("serial_median_s"), cell.get("median_s")
+    if None in (low, high, serial, own) or cell.get("scaling", "strong") != "strong":
+        return
+    implied = serial / own
+    if not low / SPEEDUP_SLACK <= implied <= high * SPEEDUP_SLACK:
+        raise ResultsError(
+            f"{where}.speedup: [{low:.3g}, {high:.3g}] cannot come from its own times "
+            f"(serial_median_s / median_s = {implied:.3g})")
+
+
+def _check_startup(cell: dict, where: str) -> None:
+    """Start-up is the cold run minus the warm median: noise can make it a little negative,
+    but never below minus the median (a cold run that took no time at all)."""
+    startup, median = cell.get("startup_s"), cell.get("median_s")
+    if startup is None or median is None:
+        return
+    if startup <= -median:
+        raise ResultsError(f"{where}.startup_s: {startup!r} s would make the cold run take "
+                           f"no time (median_s is {median!r} s)")
 
 
 def validate(doc: Any, source: str = "results") -> dict:
@@ -381,8 +430,16 @@ def validate(doc: Any, source: str = "results") -> dict:
     for key, types in OPTIONAL_TOP_FIELDS.items():
         if key in doc:
             _check_type(doc[key], types, f"{source}: field '{key}'")
+    seen: dict[tuple, int] = {}
     for i, cell in enumerate(doc["cells"]):
         _check_cell(cell, f"{source}: cells[{i}]")
+        key = (cell["kernel"], cell["variant"], cell["executor"], cell["workers"],
+               cell["start_method"])
+        if key in seen:
+            raise ResultsError(
+                f"{source}: cells[{i}]: the same cell as cells[{seen[key]}] ({key[0]}/{key[1]} "
+                f"with {key[2]} at {key[3]} workers): a run measures each cell once")
+        seen[key] = i
     return doc
 
 
