@@ -115,23 +115,118 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-def write(doc: dict, path: str | os.PathLike) -> Path:
-    """Write ``doc`` to ``path`` atomically; returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+class OutputError(ResultsError):
+    """The results file could not be written (no space left, read-only, no such directory);
+    ``path`` is the file, ``cause`` the OSError."""
+
+    def __init__(self, path: str | os.PathLike, cause: OSError):
+        self.path, self.cause = Path(path), cause
+        reason = cause.strerror or str(cause)
+        where = f" ({cause.filename})" if cause.filename and str(cause.filename) != str(path) else ""
+        super().__init__(f"cannot write {path}: {reason}{where}")
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where the OS allows (Linux)."""
     try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: read it by setting it, and put it straight back
+    os.umask(mask)
+    return mask
+
+
+def write(doc: dict, path: str | os.PathLike) -> Path:
+    """Write ``doc`` to ``path`` atomically, with the permissions the user's umask gives a new
+    file (as a report's are); returns the path. OutputError if the file cannot be written:
+    the file on disk is then the previous complete version (or absent), never a partial one."""
+    path = Path(path)
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        # mkstemp creates the file 0600; a results file is shared like any other output
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(json_safe(doc), fh, indent=1, allow_nan=False)
             fh.write("\n")
         os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+    except BaseException as exc:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+        if isinstance(exc, OSError):
+            raise OutputError(path, exc) from exc
         raise
     return path
+
+
+class ResultsLock:
+    """One writer per results file: an advisory lock (``flock``) on ``FILE.lock`` holding the
+    writer's pid. The kernel drops the lock when its holder dies, however it dies, so the lock
+    file of a killed run does not block the next one."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self._fd: int | None = None
+
+    def acquire(self) -> "ResultsLock":
+        """Take the lock; ResultsError naming the other run's pid if it holds it."""
+        import fcntl
+
+        while True:
+            try:
+                fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+            except OSError as exc:
+                raise OutputError(self.lock_path, exc) from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                pid = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+                os.close(fd)
+                raise ResultsError(
+                    f"{self.path} is being written by another gilbench run (pid {pid}); wait "
+                    "for it to finish, or write this run elsewhere with --out FILE") from None
+            except OSError as exc:
+                os.close(fd)
+                raise OutputError(self.lock_path, exc) from None
+            # the holder we waited on may have removed the lock file as we opened it: then
+            # we locked a file nobody else can see; start again with the current one
+            try:
+                same = os.path.samestat(os.fstat(fd), os.stat(self.lock_path))
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        """Remove the lock file and drop the lock (idempotent)."""
+        if self._fd is None:
+            return
+        try:
+            os.unlink(self.lock_path)
+        except OSError:
+            pass
+        os.close(self._fd)
+        self._fd = None
+
+    def __enter__(self) -> "ResultsLock":
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
 
 
 class ResultsWriter:
@@ -242,17 +337,66 @@ def _check_cell(cell: Any, where: str) -> None:
     for key in ("size", "n_chunks", "repeats"):  # 0 for cells that could not be measured
         if key in cell:
             _check_at_least(cell[key], 0, f"{where}.{key}")
-    for key in ("wall_s", "cpu_s"):
-        for j, t in enumerate(cell[key]):
-            _check_type(t, (float, int), f"{where}.{key}[{j}]")
-            _check_at_least(t, 0, f"{where}.{key}[{j}]")
-    _check_at_least(cell["median_s"], 0, f"{where}.median_s")
+    for j, t in enumerate(cell["wall_s"]):
+        _check_type(t, (float, int), f"{where}.wall_s[{j}]")
+        _check_positive(t, f"{where}.wall_s[{j}]")
+    for j, t in enumerate(cell["cpu_s"]):
+        # a task that only waits may use no measurable CPU time: 0 is possible, < 0 is not
+        _check_type(t, (float, int), f"{where}.cpu_s[{j}]")
+        _check_at_least(t, 0, f"{where}.cpu_s[{j}]")
+    for key in ("median_s", "cold_wall_s", "serial_median_s", "throughput"):
+        if cell.get(key) is not None:
+            _check_positive(cell[key], f"{where}.{key}")
+    for key in ("iqr_s", "efficiency", "cpu_utilization"):
+        _check_at_least(cell.get(key), 0, f"{where}.{key}")
+    _check_startup(cell, where)
     sp = cell["speedup"]
     if sp is not None:
         for key in ("median", "low", "high"):
             if key not in sp:
                 raise ResultsError(f"{where}.speedup: missing field '{key}'")
             _check_type(sp[key], (float, int, type(None)), f"{where}.speedup.{key}")
+            if sp[key] is not None:
+                _check_positive(sp[key], f"{where}.speedup.{key}")
+        _check_speedup(cell, sp, where)
+
+
+def _check_positive(value: float, where: str) -> None:
+    if not value > 0:
+        raise ResultsError(f"{where}: must be positive, got {value!r}")
+
+
+#: how far (as a factor beyond its interval) a speedup may be from serial_median_s / median_s:
+#: the speedup is the median of per-round ratios, not the ratio of the medians, so the two
+#: differ a little on noisy hosts; a factor of 2 past the interval is not noise
+SPEEDUP_SLACK = 2.0
+
+
+def _check_speedup(cell: dict, sp: dict, where: str) -> None:
+    """The interval holds its median, and agrees with the cell's own times."""
+    low, median, high = sp["low"], sp["median"], sp["high"]
+    if None not in (low, median, high) and not low * (1 - 1e-9) <= median <= high * (1 + 1e-9):
+        raise ResultsError(f"{where}.speedup: median {median!r} is outside its interval "
+                           f"[{low!r}, {high!r}]")
+    serial, own = cell.get("serial_median_s"), cell.get("median_s")
+    if None in (low, high, serial, own) or cell.get("scaling", "strong") != "strong":
+        return
+    implied = serial / own
+    if not low / SPEEDUP_SLACK <= implied <= high * SPEEDUP_SLACK:
+        raise ResultsError(
+            f"{where}.speedup: [{low:.3g}, {high:.3g}] cannot come from its own times "
+            f"(serial_median_s / median_s = {implied:.3g})")
+
+
+def _check_startup(cell: dict, where: str) -> None:
+    """Start-up is the cold run minus the warm median: noise can make it a little negative,
+    but never below minus the median (a cold run that took no time at all)."""
+    startup, median = cell.get("startup_s"), cell.get("median_s")
+    if startup is None or median is None:
+        return
+    if startup <= -median:
+        raise ResultsError(f"{where}.startup_s: {startup!r} s would make the cold run take "
+                           f"no time (median_s is {median!r} s)")
 
 
 def validate(doc: Any, source: str = "results") -> dict:
@@ -286,8 +430,16 @@ def validate(doc: Any, source: str = "results") -> dict:
     for key, types in OPTIONAL_TOP_FIELDS.items():
         if key in doc:
             _check_type(doc[key], types, f"{source}: field '{key}'")
+    seen: dict[tuple, int] = {}
     for i, cell in enumerate(doc["cells"]):
         _check_cell(cell, f"{source}: cells[{i}]")
+        key = (cell["kernel"], cell["variant"], cell["executor"], cell["workers"],
+               cell["start_method"])
+        if key in seen:
+            raise ResultsError(
+                f"{source}: cells[{i}]: the same cell as cells[{seen[key]}] ({key[0]}/{key[1]} "
+                f"with {key[2]} at {key[3]} workers): a run measures each cell once")
+        seen[key] = i
     return doc
 
 

@@ -139,23 +139,85 @@ def _fmt_speedup(cell: dict) -> str:
         return "[red]failed[/]"
     if not sp:
         return "-"
-    return f"{sp['median']:.2f}x [{sp['low']:.2f}, {sp['high']:.2f}]"
+    # one break opportunity only (before the interval): a narrow column wraps the interval
+    # onto its own line instead of cutting it
+    return f"{sp['median']:.2f}x [{sp['low']:.2f}\u2013{sp['high']:.2f}]"
+
+
+#: columns whose values are names or numbers: never cut (cython-gil vs cython-nogil); the
+#: others (verdicts, errors) wrap to whatever width is left
+_WHOLE = {"kernel", "variant", "executor", "W", "median", "CPU util", "efficiency", "rounds"}
+
+
+#: shorter headers for narrow terminals
+_NARROW_HEADERS = {"CPU util": "CPU", "efficiency": "eff.", "speedup [95% CI]": "speedup",
+                   "median": "median", "rounds": "rnd"}
+
+
+def terminal_table(console, title: str, headers: tuple[str, ...]):
+    """A rich Table that stays readable at 80 columns: names and numbers whole, the speedup
+    wrapped before its interval, words (verdicts, errors) wrapped; on a narrow console
+    (under 120 columns) short headers and no outer frame."""
+    from rich import box
+    from rich.table import Table
+
+    narrow = console.width < 120
+    table = (Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                   collapse_padding=True) if narrow else Table(title=title))
+    for header in headers:
+        name = _NARROW_HEADERS.get(header, header) if narrow else header
+        if header in _WHOLE:
+            table.add_column(name, no_wrap=True)
+        elif header.startswith("speedup"):
+            table.add_column(name, overflow="fold", min_width=len("[0.00\u20130.00]"))
+        else:
+            table.add_column(name, overflow="fold", ratio=1, min_width=10)
+    return table
+
+
+def make_console():
+    """The run's console (stderr). Piped (logs, CI), the tables get 140 columns unless COLUMNS
+    says otherwise; on a terminal, its width."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    if not console.is_terminal and not os.environ.get("COLUMNS", "").strip().isdigit():
+        console.width = max(console.width, 140)
+    return console
+
+
+def kept_message(out: str, groups: list) -> str:
+    """What a failed write left in ``out``, and how to carry on from it."""
+    try:
+        doc = results.read(out)
+    except results.ResultsError:
+        return (f"nothing was kept in {out}; free the space or fix the path, then run again "
+                "(or write elsewhere with --out FILE)")
+    kept = {cell_key(c) for c in doc["cells"]}
+    left = sum(1 for _, _, specs in groups for spec in specs if spec.key not in kept)
+    return (f"{out} keeps the {len(doc['cells'])} cells written before ({left} missing); "
+            f"once there is room, measure the rest with: gilbench run --resume {out}")
 
 
 def main(args: argparse.Namespace) -> int:
-    """argv -> RunConfig -> the matrix measured into the results file, with progress."""
-    from rich.console import Console, Group
-    from rich.live import Live
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                               TimeElapsedColumn, TimeRemainingColumn)
-    from rich.table import Table
-
+    """argv -> RunConfig -> the matrix measured into the results file, with progress.
+    Exit status: 0 every cell measured, 1 some cells failed or timed out, 2 a usage error or
+    a results file that could not be written, 128+N a signal N stopped the run."""
     config, out, resumed, done = prepare(args)  # checks --python's options too
+    # one writer per results file: refuse now, before measuring anything (ResultsError, exit 2)
+    lock = results.ResultsLock(out).acquire() if not args.pythons else None
+    try:
+        return _main(args, config, out, resumed, done, lock)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _main(args: argparse.Namespace, config: RunConfig, out: str, resumed: dict | None,
+          done: set, lock) -> int:
     sizes_from = args.like or args.sizes_from
     pinned = builds.read_pinned_sizes(sizes_from) if sizes_from else None
-    console = Console(stderr=True)
-    if not console.is_terminal:  # logs and CI: do not squeeze the tables into 80 columns
-        console.width = max(console.width, 140)
+    console = make_console()
     # engines that need a cluster are checked before anything is measured (UsageError)
     cluster = config.prepare_engines()
     if cluster:
@@ -185,6 +247,24 @@ def main(args: argparse.Namespace) -> int:
            else start_document(config, results_argv()))
     if pinned is not None:
         builds.pin(doc, sizes_from, pinned)
+    try:
+        return _measure(args, config, out, doc, done, groups, missing, pinned, console)
+    except results.OutputError as exc:
+        console.print(f"[red]gilbench run: error:[/] {exc}; {kept_message(out, groups)}",
+                      soft_wrap=True, highlight=False)
+        return _exit(2, console)
+
+
+def _measure(args: argparse.Namespace, config: RunConfig, out: str, doc: dict, done: set,
+             groups: list, missing: int, pinned, console) -> int:
+    """The run proper, ``out`` locked: cells measured into the file as they finish, progress,
+    then the summary; returns the exit status (0 all measured, 1 some cells failed)."""
+    from rich.console import Group
+    from rich.live import Live
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                               TimeElapsedColumn, TimeRemainingColumn)
+    from rich.table import Table
+
     writer = results.ResultsWriter(out, doc)
     started = time.perf_counter()
 
@@ -197,10 +277,9 @@ def main(args: argparse.Namespace) -> int:
     recent: deque = deque(maxlen=12)
 
     def table() -> Table:
-        t = Table(title="latest cells", expand=False)
-        for col in ("kernel", "variant", "executor", "W", "median", "speedup [95% CI]", "CPU util",
-                    "rounds", "verdict"):
-            t.add_column(col)
+        t = terminal_table(console, "latest cells",
+                           ("kernel", "variant", "executor", "W", "median", "speedup [95% CI]",
+                            "CPU util", "rounds", "verdict"))
         for cell in recent:
             med = cell.get("median_s")
             util = cell.get("cpu_utilization")
@@ -266,13 +345,20 @@ def main(args: argparse.Namespace) -> int:
     console.print(f"{len(writer.doc['cells'])} cells in {time.perf_counter() - started:.0f} s; "
                   f"results: {out}")
     print_summary(writer.doc, console)
-    print_failures(writer.doc, console)
+    failed = print_failures(writer.doc, console)
+    status = 1 if failed else 0  # like pytest: some cells failed, the rest are in the file
     if args.report:
         from gilbench.report import write_report
 
-        paths = write_report(writer.doc, args.report)
+        try:
+            paths = write_report(writer.doc, args.report)
+        except OSError as exc:
+            console.print(f"[red]gilbench run: error:[/] cannot write the report to "
+                          f"{args.report}: {exc.strerror or exc}; the results are complete in "
+                          f"{out}: gilbench report {out} -o DIR", soft_wrap=True, highlight=False)
+            return _exit(2, console)
         console.print(f"report: {paths.get('html', args.report)}")
-    return _exit(0, console)
+    return _exit(status, console)
 
 
 def _exit(status: int, console) -> int:
@@ -290,24 +376,36 @@ def _exit(status: int, console) -> int:
     os._exit(status)
 
 
-def print_failures(doc: dict, console, limit: int = 20) -> None:
-    """The cells that failed or timed out, with their errors (print_summary shows one worker
-    count only)."""
-    from rich.table import Table
+#: errors of cells that were not attempted (like a skipped test): they do not fail the run
+UNAVAILABLE = ("variant unavailable:", "executor unavailable:")
 
-    failed = [c for c in doc["cells"] if c.get("error")]
-    if not failed:
-        return
+
+def unavailable(cell: dict) -> bool:
+    """True for a cell that could not run here at all (its variant or executor is missing)."""
+    return bool(cell.get("error")) and cell["error"].startswith(UNAVAILABLE)
+
+
+def print_failures(doc: dict, console, limit: int = 20) -> int:
+    """The cells that failed or timed out, with their errors (print_summary shows one worker
+    count only); returns how many failed (cells unavailable here are not counted)."""
+
+    errors = [c for c in doc["cells"] if c.get("error")]
+    if not errors:
+        return 0
+    failed = [c for c in errors if not unavailable(c)]
     timed_out = sum(1 for c in failed if c.get("timed_out"))
-    t = Table(title=f"{len(failed)} cells failed" + (f", {timed_out} of them timed out"
-                                                       if timed_out else ""))
-    for col in ("kernel", "variant", "executor", "W", "error"):
-        t.add_column(col, overflow="fold")
-    for c in failed[:limit]:
+    parts = [f"{len(failed)} cells failed" + (f", {timed_out} of them timed out"
+                                                if timed_out else "")] if failed else []
+    if len(errors) > len(failed):
+        parts.append(f"{len(errors) - len(failed)} cells unavailable here (not run)")
+    title = "; ".join(parts)
+    t = terminal_table(console, title, ("kernel", "variant", "executor", "W", "error"))
+    for c in (failed + [c for c in errors if unavailable(c)])[:limit]:
         t.add_row(c["kernel"], c["variant"], c["executor"], str(c["workers"]), c["error"])
     console.print(t)
-    if len(failed) > limit:
-        console.print(f"... and {len(failed) - limit} more (see the results file)")
+    if len(errors) > limit:
+        console.print(f"... and {len(errors) - limit} more (see the results file)")
+    return len(failed)
 
 
 def results_argv() -> list[str]:
@@ -320,16 +418,13 @@ def results_argv() -> list[str]:
 
 def print_summary(doc: dict, console) -> None:
     """A table of every cell at the largest worker count not above the usable cores."""
-    from rich.table import Table
-
     usable = doc["host"].get("usable_cores", 1)
     cells = doc["cells"]
     counts = sorted({c["workers"] for c in cells if c["executor"] != "serial"})
     at = max([w for w in counts if w <= usable] or counts or [1])
-    t = Table(title=f"speedup at {at} workers ({usable} usable cores)")
-    for col in ("kernel", "variant", "executor", "speedup [95% CI]", "CPU util", "efficiency",
-                "verdict"):
-        t.add_column(col)
+    t = terminal_table(console, f"speedup at {at} workers ({usable} usable cores)",
+                       ("kernel", "variant", "executor", "speedup [95% CI]", "CPU util",
+                        "efficiency", "verdict"))
     for c in cells:
         if c["executor"] == "serial" or c["workers"] != at:
             if not (c["executor"] == "serial" and c.get("error")):

@@ -29,6 +29,7 @@ from functools import lru_cache
 from typing import Any, Callable, ClassVar, Iterable, Iterator, Sequence
 
 from gilbench import host, kernels
+from gilbench.lifeline import die_with_parent
 
 #: how long a stopped thread gets to unwind, and an aborted worker process to exit, before
 #: it is given up on (threads) or killed (processes)
@@ -245,9 +246,12 @@ def init_worker_process(kernel_name: str, size: int) -> None:
 
     Ctrl-C reaches the whole process group; workers ignore it and let the parent stop them in
     order. SIGTERM gets its default action back, because a forked worker inherits the parent's
-    Python handler, which would raise an exception instead of ending the process.
+    Python handler, which would raise an exception instead of ending the process. And the
+    worker dies with its parent (``lifeline``): a gilbench killed by SIGKILL or the OOM killer
+    leaves no worker behind.
     """
     global _worker_process
+    die_with_parent()
     _worker_process = True
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)

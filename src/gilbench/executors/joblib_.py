@@ -24,6 +24,8 @@ from __future__ import annotations
 import multiprocessing
 from typing import Any, ClassVar, Sequence
 
+from gilbench.lifeline import die_with_parent
+
 from . import _engine
 from .base import (Executor, RunResult, RunTimeout, collect, linger, stop_message,
                    stop_task_threads)
@@ -51,8 +53,10 @@ class _JoblibExecutor(Executor):
 
         # n_jobs=1 runs sequentially, where joblib warns that a timeout is ignored
         timeout = self.timeout_s if self.workers > 1 else None
+        # loky's worker processes die with gilbench, as every process executor's do
+        extra = {"initializer": die_with_parent} if self.backend == "loky" else {}
         self._parallel = joblib.Parallel(n_jobs=self.workers, backend=self.backend,
-                                         timeout=timeout)
+                                         timeout=timeout, **extra)
         self._parallel.__enter__()
 
     def _setup_workers(self) -> list[dict[str, Any]]:

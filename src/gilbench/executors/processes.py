@@ -73,6 +73,13 @@ def death_cause(procs: Sequence[multiprocessing.process.BaseProcess]) -> str:
     deadline = time.monotonic() + STOP_GRACE_S
     for p in procs:
         p.join(max(0.0, deadline - time.monotonic()))
+    # The pool's manager thread joins its workers too. When it reaps one first, our waitpid
+    # fails (ECHILD) and exitcode stays None until that thread stores the code: a dead
+    # culprit would look alive and a sibling the pool sent SIGTERM would be blamed instead.
+    # A worker whose sentinel is ready has ended, so wait (briefly) for its code to appear.
+    while time.monotonic() < deadline and any(
+            p.exitcode is None and _ended(p) for p in procs):
+        time.sleep(0.005)
     ended = [p for p in procs if p.exitcode not in (None, 0)]
     culprits = [p for p in ended if p.exitcode != -signal.SIGTERM] or ended
     if not culprits:
@@ -85,6 +92,14 @@ def death_cause(procs: Sequence[multiprocessing.process.BaseProcess]) -> str:
     if len(culprits) > 1:
         text += f" (and {len(culprits) - 1} more)"
     return text
+
+
+def _ended(proc: multiprocessing.process.BaseProcess) -> bool:
+    """True once the process has ended (its sentinel is ready), whoever reaped it."""
+    try:
+        return bool(multiprocessing.connection.wait([proc.sentinel], 0))
+    except (OSError, ValueError):  # sentinel closed: the process object was closed after exit
+        return True
 
 
 def kill_pool(pool: ProcessPoolExecutor, procs: Sequence = ()) -> None:

@@ -16,7 +16,16 @@ if TYPE_CHECKING:
 def report_ready(conn: Any) -> None:
     """Child: send the time it started running Python code, and exit."""
     conn.send(time.perf_counter())
+    # after the time is sent, so that the start-up measured is the start method's alone
+    die_with_parent()
     conn.close()
+
+
+def die_with_parent() -> None:
+    """Pool initializer of the experiments: the worker dies with gilbench (``lifeline``)."""
+    from gilbench.lifeline import die_with_parent as arm
+
+    arm()
 
 
 def nothing() -> None:

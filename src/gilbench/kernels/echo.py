@@ -141,4 +141,8 @@ KERNEL = Kernel(
 )
 
 if __name__ == "__main__":
+    from gilbench.lifeline import die_with_parent
+
+    # stdin's EOF is not enough: a worker forked meanwhile may hold the pipe's other end
+    die_with_parent()
     asyncio.run(_serve())

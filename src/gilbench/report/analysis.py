@@ -288,9 +288,10 @@ def problems(doc: dict) -> list[Problem]:
     """Every failed, undecided, anomalous or unstable cell, in display order (the *Problems*
     section and the headline's counts both come from here)."""
     c = usable_cores(doc)
-    kernels, executors = kernel_names(doc), executor_order(doc["cells"])
+    kernels = {k: i for i, k in enumerate(kernel_names(doc))}  # a dict: linear in the cells
+    executors = executor_order(doc["cells"])
     out = []
-    for x in sorted(doc["cells"], key=lambda x: (kernels.index(x["kernel"]),
+    for x in sorted(doc["cells"], key=lambda x: (kernels[x["kernel"]],
                                                  *sort_key(x, executors))):
         if is_failed(x):
             out.append(Problem(x, "failed", failure_text(x)))

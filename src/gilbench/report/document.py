@@ -75,10 +75,11 @@ def verdict_section(doc: dict) -> list[Block]:
     common_w = statistics.mode([j.workers for j in judged])
     serial = {(x["kernel"], x["variant"]): x for x in doc["cells"] if A.family(x) == "serial"}
     rows: list[list] = []
-    seen: list[tuple[str, str]] = []
+    # indexed once: a search of ``judged`` per table cell is quadratic in the cells
+    by_key = {}
     for j in judged:
-        if (j.kernel, j.variant) not in seen:
-            seen.append((j.kernel, j.variant))
+        by_key.setdefault((j.kernel, j.variant, j.executor), j)
+    seen = dict.fromkeys((j.kernel, j.variant) for j in judged)
     for k, v in seen:
         s = serial.get((k, v))
         if s is None:
@@ -89,7 +90,7 @@ def verdict_section(doc: dict) -> list[Block]:
             s_text = F.fmt_time(s.get("median_s"))
         row: list = [f"**{k}**", v, s_text]
         for e in executors:
-            j = next((j for j in judged if (j.kernel, j.variant, j.executor) == (k, v, e)), None)
+            j = by_key.get((k, v, e))
             row.append("—" if j is None else _verdict_badge(j, common_w))
         rows.append(row)
     blocks.append(Para(
@@ -292,9 +293,11 @@ def numbers_section(doc: dict) -> list[Block]:
         "T(serial, same variant) / T(cell) with its bootstrap 95% interval; cores = Σ CPU / wall; "
         f"E and e as above (p = min(W, {c})); cold = the first call, start-up included.", "note")]
     executors = A.executor_order(doc["cells"])
+    by_kernel: dict[str, list[dict]] = {}
+    for x in doc["cells"]:  # grouped once, not searched per kernel
+        by_kernel.setdefault(x["kernel"], []).append(x)
     for kernel in A.kernel_names(doc):
-        cells = sorted((x for x in doc["cells"] if x["kernel"] == kernel),
-                       key=lambda x: A.sort_key(x, executors))
+        cells = sorted(by_kernel.get(kernel, []), key=lambda x: A.sort_key(x, executors))
         unit = next((x.get("unit") for x in cells if x.get("unit")),
                     A.kernel_facts(doc, kernel).get("unit", ""))
         rows = []

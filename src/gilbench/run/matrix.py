@@ -170,8 +170,13 @@ def _run_group(config: RunConfig, writer: results.ResultsWriter, events: Events,
 
         raws = measure_group(sized_specs, config.budget, on_run=events.on_run,
                              timeout_s=timeout_s, decided=decided)
-        if config.gil_check:
+        failed = [r.error for r in raws.values() if r.error]
+        if config.gil_check and not failed:
             record_gil_check(writer.doc, kernel, variant, quick=config.quick)
+        elif config.gil_check:  # a variant that failed or hung could hang the check too
+            _set_gil_check(writer.doc, kernel, variant, {
+                "verdict": "undecided", "fraction": None, "low": None, "high": None,
+                "reason": f"not measured: {len(failed)} cells of this variant failed"})
     serial_raw = raws[serial_spec.key]
     _add_cells(writer, [summarize(spec, raws[spec.key], serial_raw, kernel, serial_raw.result,
                                   usable_cores=usable)
@@ -196,6 +201,11 @@ def record_gil_check(doc: dict, kernel: kernels.Kernel, variant: kernels.Variant
         entry = {"verdict": check.verdict, "reason": check.reason, "fraction": check.fraction,
                  "low": check.low, "high": check.high, "windows": len(check.fractions),
                  "declared_releases": found.declared_releases, "status": found.status}
+    _set_gil_check(doc, kernel, variant, entry)
+
+
+def _set_gil_check(doc: dict, kernel: kernels.Kernel, variant: kernels.Variant,
+                   entry: dict) -> None:
     section = doc.setdefault("kernels", {}).setdefault(kernel.name, {})
     section.setdefault("variants", {}).setdefault(variant.name, {})["gil_check"] = entry
 
