@@ -61,6 +61,17 @@ def test_median_interval_order_statistics() -> None:
     assert math.isnan(low) and math.isnan(high)
 
 
+def test_signed_rank_interval_matches_tables() -> None:
+    """Wilcoxon's critical values (two-sided 5%): n=6 -> T=0, n=10 -> T=8, n=20 -> T=52, so
+    the interval cuts T Walsh averages from each end."""
+    for n, t in ((6, 0), (10, 8), (20, 52)):
+        values = [float(i) for i in range(n)]
+        walsh = sorted((a + b) / 2 for i, a in enumerate(values) for b in values[i:])
+        _, low, high = stats.pseudo_median_interval(values)
+        assert (low, high) == (walsh[t], walsh[len(walsh) - 1 - t])
+    assert stats.pseudo_median_interval([3.0, 1.0, 2.0, 5.0, 4.0])[1:] == (1.0, 5.0)
+
+
 def test_paired_ratio_one_slow_round_moves_little() -> None:
     """One disturbed round (the sleep/asyncio case: 58.5 ms among 22.7 ms) is one ratio."""
     serial = [0.0400] * 5

@@ -100,25 +100,63 @@ def paired_ratios(numerator: Sequence[float], denominator: Sequence[float],
     return [scale * a / b for a, b in zip(numerator, denominator) if a > 0 and b > 0]
 
 
+def _signed_rank_counts(n: int) -> list[int]:
+    """How many subsets of {1..n} have each rank sum (Wilcoxon's signed-rank distribution)."""
+    counts = [1] + [0] * (n * (n + 1) // 2)
+    for r in range(1, n + 1):
+        for total in range(len(counts) - 1, r - 1, -1):
+            counts[total] += counts[total - r]
+    return counts
+
+
+def pseudo_median_interval(values: Sequence[float], confidence: float = 0.95
+                           ) -> tuple[float, float, float]:
+    """The Hodges-Lehmann estimate (median of the Walsh averages (x_i + x_j) / 2, i <= j) with
+    its distribution-free interval from Wilcoxon's signed-rank test: (estimate, low, high).
+
+    Valid for independent values symmetric about their centre (no normality); an outlier moves
+    a few Walsh averages, not the interval. Narrower than the order-statistic interval of the
+    median for the same values (about 20% for normal data), so a verdict needs fewer rounds.
+    """
+    xs = sorted(values)
+    n = len(xs)
+    if n == 0:
+        return math.nan, math.nan, math.nan
+    walsh = np.sort(np.add.outer(xs, xs)[np.triu_indices(n)] / 2)
+    estimate = float(np.median(walsh))
+    counts = _signed_rank_counts(n)
+    total = 2**n
+    # k = 1 + the largest rank sum t with 2 P(T <= t) <= alpha: the interval is
+    # (w_(k), w_(M - k + 1)) in 1-based order; with no such t, the whole range
+    alpha, below, k = 1 - confidence, 0, 0
+    while k < len(counts) and 2 * (below + counts[k]) / total <= alpha:
+        below += counts[k]
+        k += 1
+    k = max(k, 1)
+    return estimate, float(walsh[k - 1]), float(walsh[len(walsh) - k])
+
+
 def paired_ratio(numerator: Sequence[float], denominator: Sequence[float], scale: float = 1.0,
                  confidence: float = 0.95) -> dict[str, Any]:
-    """The speedup from paired rounds: the median of the per-round ratios with the
-    distribution-free interval of that median (``median_interval``); ``n`` rounds.
+    """The speedup from paired rounds: the per-round ratios' centre, taken on log ratios (so a
+    2x and a 0.5x round weigh alike) as the Hodges-Lehmann estimate, with Wilcoxon's
+    distribution-free interval; ``n`` rounds.
 
     Why this and not a bootstrap of two medians: the rounds are paired (serial and cell measured
-    back to back), so drift cancels in each ratio; the order-statistic interval keeps its
-    coverage with 5 values, where a percentile bootstrap collapses (one distinct value per
-    resample, and [x, x] for a single repeat). tests/test_stats.py checks the coverage on
-    synthetic data with drift and outliers.
+    back to back), so drift cancels in each ratio; the signed-rank interval keeps its coverage
+    with 5 values, where a percentile bootstrap collapses (one distinct value per resample, and
+    [x, x] for a single repeat). tests/test_stats.py checks the coverage on synthetic data with
+    drift and outliers.
     """
     ratios = paired_ratios(numerator, denominator, scale)
     if not ratios:
         return {"median": math.nan, "low": math.nan, "high": math.nan, "n": 0,
                 "method": PAIRED_METHOD}
-    low, high = median_interval(ratios, confidence)
-    return {"median": median(ratios), "low": low, "high": high, "n": len(ratios),
-            "method": PAIRED_METHOD}
+    centre, low, high = pseudo_median_interval([math.log(r) for r in ratios], confidence)
+    return {"median": math.exp(centre), "low": math.exp(low), "high": math.exp(high),
+            "n": len(ratios), "method": PAIRED_METHOD}
 
 
 #: recorded with each speedup, so a reader knows what the interval means
-PAIRED_METHOD = "median of paired per-round ratios, order-statistic 95% interval"
+PAIRED_METHOD = ("Hodges-Lehmann centre of paired per-round log ratios, Wilcoxon signed-rank "
+                 "95% interval")
