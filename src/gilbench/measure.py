@@ -263,7 +263,8 @@ class Budget:
 
     At least ``min_rounds`` rounds always; then only the cells not yet decided (``decided``
     returns False for their provisional cell) are measured again, with the serial baseline,
-    until every cell is decided, ``max_rounds`` rounds were made, or ``time_s`` seconds passed.
+    until every cell is decided, ``max_rounds`` rounds were made, or ``time_s`` seconds passed
+    since the minimum was reached.
     A round disturbed by other processes or steal (``gilbench.noise``) is discarded and made
     again, at most ``max_redone`` times per group.
     """
@@ -308,7 +309,7 @@ def measure_group(specs: list[CellSpec], budget: Budget | int,
                 on_run(cell.spec, cell.raw)
         serial = next((c for c in opened if c.spec.executor == "serial"), None)
         active = [c for c in opened if c is not serial]
-        started = time.perf_counter()
+        extra_since: float | None = None  # the time budget counts rounds after the minimum
         rounds = redone = 0
         while True:
             members = ([serial] if serial is not None else []) + active
@@ -336,6 +337,8 @@ def measure_group(specs: list[CellSpec], budget: Budget | int,
             if serial is not None and serial.raw.error is not None:
                 break  # no baseline: more rounds cannot give a speedup
             if rounds >= budget.min_rounds:
+                if extra_since is None:
+                    extra_since = time.perf_counter()
                 raws = {c.spec.key: c.raw for c in opened}
                 if decided is not None:
                     active = [c for c in active
@@ -345,7 +348,7 @@ def measure_group(specs: list[CellSpec], budget: Budget | int,
                     if rounds >= budget.max_rounds:
                         active = []
                 out_of_budget = (rounds >= budget.max_rounds
-                                 or time.perf_counter() - started >= budget.time_s)
+                                 or time.perf_counter() - extra_since >= budget.time_s)
                 if not active or out_of_budget:
                     for c in active:
                         c.raw.budget_reason = (
