@@ -12,21 +12,7 @@ from pathlib import Path
 
 import pytest
 
-USER_CODE = '''
-def double(x):
-    return 2 * x
-
-def tasks():
-    return [(i,) for i in range(8)]
-
-def empty():
-    return []
-
-def number():
-    return 42
-
-NOT_CALLABLE = 3
-'''
+USER_CODE = (Path(__file__).parent / "user_functions.py").read_text()
 
 
 def gilbench(cwd: Path, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:

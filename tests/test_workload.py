@@ -17,64 +17,7 @@ from gilbench.workload import Workload, importable, resolve
 from gilbench.workload_advice import recommend
 from gilbench.workload_run import measure
 
-USER_CODE = '''
-import threading, time
-
-def double(x):
-    return 2 * x
-
-def tasks():
-    return [(i,) for i in range(8)]
-
-def empty():
-    return []
-
-def number():
-    return 42
-
-def none():
-    return None
-
-def locks():
-    return [(threading.Lock(),) for _ in range(4)]
-
-def lock_name(lock):
-    return type(lock).__name__
-
-def fails_on_three(x):
-    if x == 3:
-        raise ValueError("bad task 3")
-    return x
-
-def hangs(x):
-    while True:
-        time.sleep(0.05)
-
-def hangs_off_main(x):
-    while threading.current_thread() is not threading.main_thread():
-        time.sleep(0.05)
-    return x
-
-current = None
-
-def unsafe(x):
-    global current
-    current = x
-    time.sleep(0.002)
-    return current
-
-class Opaque:
-    def __init__(self, x):
-        self.x = x
-
-def opaque(x):
-    return Opaque(x)
-
-def same_x(a, b):
-    return a.x == b.x
-
-NOT_CALLABLE = 3
-'''
+USER_CODE = (Path(__file__).parent / "user_functions.py").read_text()
 
 FAST = dict(executors_=["serial", "thread-pool", "process-pool"], workers=[2], repeats=5,
             max_repeats=5)
