@@ -70,29 +70,14 @@ def latency_stats(samples_s: Sequence[float]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- the host
 
 
-def _cpu_jiffies() -> tuple[int, int, int] | None:
-    """(busy, total, cpus) from /proc/stat, or None where there is none (not Linux)."""
-    try:
-        with open("/proc/stat", encoding="ascii") as fh:
-            lines = fh.read().splitlines()
-    except OSError:
-        return None
-    fields = [int(x) for x in lines[0].split()[1:]]
-    cpus = sum(1 for line in lines if line.startswith("cpu") and line[3:4].isdigit())
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    return sum(fields[:8]) - idle, sum(fields[:8]), cpus  # guest time is in user already
-
-
 def other_cpu_cores(window_s: float = 0.25) -> float | None:
-    """Cores busy host-wide over ``window_s`` while this process idles: when called between
-    experiments (no worker of ours running), the CPU other processes take from us.
-    None where /proc/stat is missing."""
-    first = _cpu_jiffies()
-    time.sleep(window_s)
-    second = _cpu_jiffies()
-    if first is None or second is None or second[1] <= first[1]:
-        return None
-    return (second[0] - first[0]) / (second[1] - first[1]) * second[2]
+    """Cores other processes (not gilbench or its workers) kept busy over ``window_s``: when
+    called between experiments, the CPU they take from us (``noise.sample``). None where
+    /proc is missing."""
+    from gilbench import noise
+
+    window = noise.sample(window_s)
+    return None if window is None else window.other_cores
 
 
 # --------------------------------------------------------------------------- CPU load
