@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -173,3 +174,23 @@ def test_tables_fit_80_columns_and_keep_names_whole(tmp_path):
         capture_output=True, text=True, timeout=120)
     assert wide.returncode == 0, wide.stderr
     assert max(len(line) for line in wide.stderr.splitlines()) > 100
+
+
+def test_report_and_compare_tables_fit_80_columns():
+    """`gilbench report` and `gilbench compare` on recorded files: every line within 80
+    columns, and the variant names whole (cython-gil and cython-nogil told apart)."""
+    data = Path(__file__).parent / "data"
+    for argv in (["report", str(data / "real-primes-sleep.json"), "-o", "{tmp}/rep"],
+                 ["compare", str(data / "synthetic-gil.json"), str(data / "synthetic-ft.json"),
+                  "-o", "{tmp}/cmp", "--all"]):
+        with tempfile.TemporaryDirectory() as tmp:
+            proc = subprocess.run([sys.executable, "-m", "gilbench",
+                                   *(a.format(tmp=tmp) for a in argv)],
+                                  env={**os.environ, "COLUMNS": "80"}, capture_output=True,
+                                  text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        lines = proc.stdout.splitlines()
+        assert max(len(line) for line in lines) <= 80, "\n".join(l for l in lines if len(l) > 80)
+        variants = {word for line in lines for word in line.split()}
+        assert {"cython-gil", "cython-nogil"} <= variants, argv[0]
+        assert "\u2026" not in proc.stdout  # nothing cut with an ellipsis

@@ -47,8 +47,9 @@ def _names(a: str, b: str) -> tuple[str, str]:
 
 
 def main(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.table import Table
+
+    from gilbench.commands._terminal import make_console, terminal_table
 
     from gilbench.errors import ResultsError, UsageError
     from gilbench.report import load_any
@@ -70,7 +71,7 @@ def main(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UsageError(f"cannot write the comparison to {args.out}: {exc}") from None
 
-    console = Console()
+    console = make_console(stderr=False)
     la, lb = _run_label(doc_a), _run_label(doc_b)
     head = Table(show_header=True, title="gilbench compare")
     head.add_column("")
@@ -91,11 +92,10 @@ def main(args: argparse.Namespace) -> int:
                       .replace("`", "") + "[/]", highlight=False)
     colours = {"faster": "green", "slower": "red", "not-significant": "bright_black",
                "failed": "bold red", "missing": "yellow"}
-    table = Table(title="every cell" if args.all else
-                  "cells that differ or failed (--all: every cell)")
-    for col in ("kernel", "variant", "executor", "W", "ratio b/a [95%]", "b vs a",
-                "speedup a → b"):
-        table.add_column(col, justify="right" if col == "W" else "left")
+    table = terminal_table(console, "every cell" if args.all else
+                           "cells that differ or failed (--all: every cell)",
+                           ("kernel", "variant", "executor", "W", "ratio b/a [95%]", "b vs a",
+                            "speedup a → b"))
     shown = 0
     for r in comp.rows:
         if not args.all and (r.status == "not significant" or r.status.startswith("only in")):

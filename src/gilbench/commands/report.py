@@ -22,8 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def print_summary(doc: dict, console) -> None:
     """The headline and the verdict matrix on the terminal (rich)."""
-    from rich.table import Table
-
+    from gilbench.commands._terminal import terminal_table
     from gilbench.report import analysis as A
     from gilbench.report.headline import headline
 
@@ -41,9 +40,8 @@ def print_summary(doc: dict, console) -> None:
     if not judged:
         return
     executors = sorted({j.executor for j in judged}, key=A.executor_sort_key(doc))
-    table = Table(title=f"verdicts ({A.usable_cores(doc)} usable cores)")
-    for col in ["kernel", "variant"] + executors:
-        table.add_column(col)
+    table = terminal_table(console, f"verdicts ({A.usable_cores(doc)} usable cores)",
+                           ("kernel", "variant", *executors))
     rows: dict[tuple[str, str], dict[str, str]] = {}
     for j in judged:
         sp = "" if j.verdict.code == "failed" else f" {j.cell['speedup']['median']:.2f}×"
@@ -70,7 +68,7 @@ def _plain(markdown: str) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    from rich.console import Console
+    from gilbench.commands._terminal import make_console
 
     from gilbench.errors import UsageError
     from gilbench.report import load_any, write_report
@@ -80,7 +78,7 @@ def main(args: argparse.Namespace) -> int:
         doc = load_any(args.results)
     except ResultsError as exc:
         raise UsageError(str(exc)) from None
-    console = Console()
+    console = make_console(stderr=False)
     try:
         paths = write_report(doc, args.out)
     except OSError as exc:

@@ -21,6 +21,7 @@ import time
 from collections import deque
 
 from gilbench import host, results
+from gilbench.commands._terminal import make_console, terminal_table
 from gilbench.commands._args import (add_run_options, check_output_dir, check_output_file,
                                      forwarded_arguments, given_run_options, run_config)
 from gilbench.errors import UsageError
@@ -142,48 +143,6 @@ def _fmt_speedup(cell: dict) -> str:
     # one break opportunity only (before the interval): a narrow column wraps the interval
     # onto its own line instead of cutting it
     return f"{sp['median']:.2f}x [{sp['low']:.2f}\u2013{sp['high']:.2f}]"
-
-
-#: columns whose values are names or numbers: never cut (cython-gil vs cython-nogil); the
-#: others (verdicts, errors) wrap to whatever width is left
-_WHOLE = {"kernel", "variant", "executor", "W", "median", "CPU util", "efficiency", "rounds"}
-
-
-#: shorter headers for narrow terminals
-_NARROW_HEADERS = {"CPU util": "CPU", "efficiency": "eff.", "speedup [95% CI]": "speedup",
-                   "median": "median", "rounds": "rnd"}
-
-
-def terminal_table(console, title: str, headers: tuple[str, ...]):
-    """A rich Table that stays readable at 80 columns: names and numbers whole, the speedup
-    wrapped before its interval, words (verdicts, errors) wrapped; on a narrow console
-    (under 120 columns) short headers and no outer frame."""
-    from rich import box
-    from rich.table import Table
-
-    narrow = console.width < 120
-    table = (Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
-                   collapse_padding=True) if narrow else Table(title=title))
-    for header in headers:
-        name = _NARROW_HEADERS.get(header, header) if narrow else header
-        if header in _WHOLE:
-            table.add_column(name, no_wrap=True)
-        elif header.startswith("speedup"):
-            table.add_column(name, overflow="fold", min_width=len("[0.00\u20130.00]"))
-        else:
-            table.add_column(name, overflow="fold", ratio=1, min_width=10)
-    return table
-
-
-def make_console():
-    """The run's console (stderr). Piped (logs, CI), the tables get 140 columns unless COLUMNS
-    says otherwise; on a terminal, its width."""
-    from rich.console import Console
-
-    console = Console(stderr=True)
-    if not console.is_terminal and not os.environ.get("COLUMNS", "").strip().isdigit():
-        console.width = max(console.width, 140)
-    return console
 
 
 def kept_message(out: str, groups: list) -> str:
