@@ -100,7 +100,7 @@ def test_report_renders_tables_and_decodes_every_image(reports, name, tmp_path):
     # the tables are there, with their badges
     assert len(re.findall(r"<table", dom)) >= 5
     for heading in ("Verdicts", "What the article says, and what this host shows",
-                    "Problems: failed and unstable cells", "All numbers"):
+                    "Problems: failed, undecided and anomalous cells", "All numbers"):
         assert heading in dom
     assert re.search(r'class="badge v-(parallel|concurrent|slower|partial|failed)"', dom)
     assert 'class="badge v-confirmed"' in dom or 'class="badge v-refuted"' in dom
