@@ -82,6 +82,9 @@ def death_cause(procs: Sequence[multiprocessing.process.BaseProcess]) -> str:
         time.sleep(0.005)
     ended = [p for p in procs if p.exitcode not in (None, 0)]
     culprits = [p for p in ended if p.exitcode != -signal.SIGTERM] or ended
+    # 255 is what the fork server reports when it could not learn a child's status: a worker
+    # whose real cause is known (a signal, an exit code) comes first
+    culprits.sort(key=lambda p: p.exitcode == 255)
     if not culprits:
         early = [p for p in procs if p.exitcode == 0]
         if early:
