@@ -43,6 +43,11 @@ def describe_exit(proc: multiprocessing.process.BaseProcess) -> str:
         except ValueError:
             name = f"signal {-code}"
         return f"worker pid {proc.pid} was killed by {name} (exit code {code})"
+    if code == 255 and getattr(proc, "_start_method", None) in (None, "forkserver"):
+        # forkserver children report their status through the fork server; 255 is what
+        # multiprocessing gives when that report never arrived, not the worker's own code
+        return (f"worker pid {proc.pid} exited with code 255 (under forkserver: the status "
+                "could not be read, the real cause is unknown)")
     return f"worker pid {proc.pid} exited with code {code}"
 
 
