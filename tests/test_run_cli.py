@@ -20,19 +20,10 @@ from gilbench.commands import run
 from gilbench.errors import UsageError
 from gilbench.run.config import RunConfig
 
-TINY = ["--kernels", "sleep", "--variants", "python", "--executors", "serial,threads",
-        "--workers", "1,2", "--max-repeats", "5", "--size", "sleep=4"]
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-
-def gilbench(argv: list[str], capsys) -> tuple[int, str]:
-    """``gilbench ARGV`` in this process: (exit status, stderr); argparse's exits included."""
-    try:
-        status = cli.main(argv)
-    except SystemExit as exc:
-        status = exc.code
-    err = capsys.readouterr().err
-    assert "Traceback" not in err, err
-    return status, err
+from cli_helpers import TINY, gilbench  # noqa: E402
 
 
 def _flat(text: str) -> str:

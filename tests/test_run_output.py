@@ -15,23 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from gilbench import commands as cli
 from gilbench import results
 
-TINY = ["--kernels", "sleep", "--variants", "python", "--executors", "serial,threads",
-        "--workers", "1,2", "--max-repeats", "5", "--size", "sleep=4"]
 TESTS = Path(__file__).resolve().parent
+if str(TESTS) not in sys.path:
+    sys.path.insert(0, str(TESTS))
 
-
-def gilbench(argv: list[str], capsys) -> tuple[int, str]:
-    """``gilbench ARGV`` in this process: (exit status, stderr)."""
-    try:
-        status = cli.main(argv)
-    except SystemExit as exc:
-        status = exc.code
-    err = capsys.readouterr().err
-    assert "Traceback" not in err, err
-    return status, err
+from cli_helpers import TINY, gilbench  # noqa: E402
 
 
 def _error_lines(err: str) -> list[str]:
