@@ -8,8 +8,10 @@
 The second run re-measures the first one's matrix at the first one's sizes (`--like A.json`),
 as a user checking a result would. Printed:
 
-- verdict flips: non-serial cells decided in both runs whose verdicts differ (the share of all
-  non-serial cells), and cells decided in one run but undecided in the other;
+- verdict flips: non-serial cells decided in both runs whose verdicts cannot both hold (the
+  share of all non-serial cells; a borderline verdict holds with either of its two sides, so
+  that pair is counted apart), and cells decided in one run but undecided in the other;
+- borderline: the share of non-serial cells each run found on the line between two regions;
 - undecided: the share of non-serial cells each run left undecided;
 - compare: the share of cells `gilbench compare A B` calls faster or slower;
 - claims: the claims whose status differs between the two reports.
@@ -45,14 +47,23 @@ def summary(doc_a: dict, doc_b: dict, min_change: float = 0.05) -> dict:
     """The reproducibility figures of two results documents of the same matrix."""
     from gilbench.report import claims_of, compare
 
+    from gilbench.verdicts import DECIDED, Verdict
+
     a, b = _measured(doc_a), _measured(doc_b)
     keys = sorted(set(a) & set(b), key=str)
-    code = {name: {k: (cells[k].get("verdict") or {}).get("code") for k in keys}
-            for name, cells in (("a", a), ("b", b))}
-    decided = {"parallel", "partial", "concurrent", "slower", "above-cores"}
-    flips = [k for k in keys if code["a"][k] in decided and code["b"][k] in decided
-             and code["a"][k] != code["b"][k]]
-    half = [k for k in keys if (code["a"][k] in decided) != (code["b"][k] in decided)]
+    verdict = {name: {k: Verdict.from_dict(cells[k]["verdict"]) if cells[k].get("verdict")
+                      else None for k in keys} for name, cells in (("a", a), ("b", b))}
+    code = {name: {k: v.code if v else None for k, v in vs.items()}
+            for name, vs in verdict.items()}
+
+    def decided(name: str, k) -> bool:
+        return code[name][k] in DECIDED
+
+    both = [k for k in keys if decided("a", k) and decided("b", k)]
+    # a flip: two verdicts that cannot both hold (a borderline verdict holds with its sides)
+    flips = [k for k in both if not verdict["a"][k].compatible(verdict["b"][k])]
+    across_line = [k for k in both if code["a"][k] != code["b"][k] and k not in flips]
+    half = [k for k in keys if decided("a", k) != decided("b", k)]
     undecided = {n: sum(1 for k in keys if code[n][k] == "undecided") for n in ("a", "b")}
     comp = compare(doc_a, doc_b, ("a", "b"), min_change=min_change)
     changed = comp.count("faster") + comp.count("slower")
@@ -63,6 +74,8 @@ def summary(doc_a: dict, doc_b: dict, min_change: float = 0.05) -> dict:
     return {
         "cells": len(keys),
         "flips": flips,
+        "across_line": across_line,
+        "borderline": {n: sum(1 for k in keys if code[n][k] == "borderline") for n in ("a", "b")},
         "decided_in_one_only": half,
         "undecided": undecided,
         "compare_rows": len(comp.rows),
@@ -75,10 +88,17 @@ def summary(doc_a: dict, doc_b: dict, min_change: float = 0.05) -> dict:
 def print_summary(s: dict, seconds: tuple[float, float] | None) -> None:
     n = max(s["cells"], 1)
     print(f"non-serial cells in both runs: {s['cells']}")
-    print(f"verdict flips (decided in both, different): {len(s['flips'])} "
+    print(f"verdict flips (decided in both, cannot both hold): {len(s['flips'])} "
           f"({100 * len(s['flips']) / n:.1f}%)")
     for k in s["flips"]:
         print(f"  {'/'.join(map(str, k))}: {s['codes']['a'][k]} -> {s['codes']['b'][k]}")
+    print(f"borderline in one run, one of its two sides in the other (not a flip): "
+          f"{len(s['across_line'])}")
+    for k in s["across_line"]:
+        print(f"  {'/'.join(map(str, k))}: {s['codes']['a'][k]} -> {s['codes']['b'][k]}")
+    for name in ("a", "b"):
+        print(f"borderline in run {name}: {s['borderline'][name]} "
+              f"({100 * s['borderline'][name] / n:.1f}%)")
     print(f"decided in one run, undecided in the other: {len(s['decided_in_one_only'])} "
           f"({100 * len(s['decided_in_one_only']) / n:.1f}%)")
     for name in ("a", "b"):

@@ -129,6 +129,26 @@ def test_an_interval_wholly_on_one_side_counts_for_the_claim():
     assert claim(doc, "asyncio-no-cpu-parallelism")["verdict"] == "confirmed"
 
 
+def test_borderline_cells_count_where_both_sides_agree_and_are_partly_otherwise():
+    """On the slower | concurrent-only line, asyncio still gave no gain: confirmed. On the
+    partial | parallel line, processes are partly parallel: mixed, not inconclusive (more
+    rounds would not move the cell off the line)."""
+    doc = verdict_doc()
+    c = cell(doc, "primes", "python", "asyncio")
+    set_speedup(doc, c, 0.9, 0.88, 0.93)
+    assert c["verdict"]["code"] == "borderline"
+    assert claim(doc, "asyncio-no-cpu-parallelism")["verdict"] == "confirmed"
+
+    pool = [c for c in doc["cells"] if c["variant"] == "python" and c["family"] == "processes"
+            and c["kind"] == "cpu" and c["workers"] == 2]
+    for c in pool:
+        set_speedup(doc, c, 1.9, 1.8, 1.95, util=1.9)
+    assert claim(doc, "processes-bypass-gil")["verdict"] == "confirmed"
+    set_speedup(doc, pool[0], 1.5, 1.46, 1.55, util=1.9)
+    assert pool[0]["verdict"]["code"] == "borderline"
+    assert claim(doc, "processes-bypass-gil")["verdict"] == "mixed"
+
+
 # --------------------------------------------------------------------------------------------
 # GIL claims: decided by the GIL check
 

@@ -67,13 +67,61 @@ def test_failed_and_baseline() -> None:
 
 
 def test_words_match_numbers_everywhere() -> None:
-    """Sweep intervals: a decided verdict's region holds both ends of the interval."""
+    """Sweep intervals: a decided verdict's region holds both ends of the interval; a
+    borderline one names the two regions its ends are in, and both ends are within 5% of the
+    line between them."""
     for w in (1, 2, 4):
         for lo in [x / 20 for x in range(10, 60)]:
-            for width in (0.01, 0.1, 0.4):
-                v = verdicts.judge(cell(lo, lo + width, workers=w, util=5.0), usable_cores=2)
+            for width in (0.01, 0.04, 0.1, 0.4):
+                hi = lo + width
+                v = verdicts.judge(cell(lo, hi, workers=w, util=5.0), usable_cores=2)
                 cuts = verdicts.regions("cpu", min(w, 2))
-                if v.decided:
-                    assert verdicts.region_of(lo, cuts) == verdicts.region_of(lo + width, cuts)
+                ends = (verdicts.region_of(lo, cuts), verdicts.region_of(hi, cuts))
+                if v.code == "borderline":
+                    edge = next(h for c, _, h in cuts if c == ends[0])
+                    assert v.sides == ends and edge / 1.05 <= lo <= edge <= hi <= edge * 1.05
+                elif v.decided:
+                    assert ends[0] == ends[1] == v.code
                 else:
-                    assert v.code == "undecided"
+                    assert v.code == "undecided" and ends[0] != ends[1]
+
+
+@pytest.mark.parametrize("low,high,sides", [
+    (0.88, 0.93, ("slower", "concurrent")), (1.47, 1.56, ("partial", "parallel")),
+    (1.08, 1.13, ("concurrent", "partial"))])
+def test_narrow_interval_on_a_boundary_is_borderline(low: float, high: float, sides) -> None:
+    """Known to sit within 5% of the line: decided, both neighbours named, stored with them."""
+    v = verdicts.judge(cell(low, high), usable_cores=2)
+    assert v.code == "borderline" and v.decided and v.sides == sides
+    assert verdicts.Verdict.from_dict(v.as_dict()) == v
+    assert "straddles" in v.why and "within 5%" in v.why
+
+
+def test_borderline_needs_the_whole_interval_within_the_margin() -> None:
+    # 1.42 is below 1.5 / 1.05 = 1.4286: the speedup may be well inside "partial"
+    assert verdicts.judge(cell(1.42, 1.56), usable_cores=2).code == "undecided"
+    assert verdicts.judge(cell(1.45, 1.58), usable_cores=2).code == "undecided"  # > 1.575
+    # across two boundaries is never borderline
+    assert verdicts.judge(cell(0.89, 1.11), usable_cores=2).code == "undecided"
+
+
+def test_borderline_is_compatible_with_its_sides_only() -> None:
+    line = verdicts.judge(cell(1.47, 1.56), usable_cores=2)
+    par = verdicts.judge(cell(1.6, 1.9), usable_cores=2)
+    part = verdicts.judge(cell(1.2, 1.4), usable_cores=2)
+    slow = verdicts.judge(cell(0.5, 0.8), usable_cores=2)
+    assert line.compatible(par) and par.compatible(line) and line.compatible(part)
+    assert not line.compatible(slow) and not par.compatible(part)
+    other = verdicts.judge(cell(0.88, 0.93), usable_cores=2)
+    assert other.code == line.code and not other.compatible(line)  # a different line
+
+
+def test_parallel_ruled_out_by_cpu_decides_partial_across_the_line() -> None:
+    """An interval from partial into parallel with too little CPU time is partial either way."""
+    v = verdicts.judge(cell(1.3, 1.8, util=1.2), usable_cores=2)
+    assert v.code == "partial" and v.decided and "CPU use 1.20" in v.why
+    assert verdicts.judge(cell(1.3, 1.8, util=1.9), usable_cores=2).code == "undecided"
+
+
+def test_the_printed_rule_states_the_borderline_margin() -> None:
+    assert "borderline" in verdicts.RULE_MARKDOWN and "1.05" in verdicts.RULE_MARKDOWN

@@ -21,6 +21,9 @@ NO_GAIN_LOW = 0.9
 NO_GAIN_HIGH = 1.1
 #: CPU work: a speedup beyond this many times the usable cores is an anomaly to explain
 ABOVE_CORES_FACTOR = 1.1
+#: an interval that straddles one boundary but lies within this factor of it either way is
+#: *borderline*: the speedup is known to sit on the line (the 5% a change must reach in compare)
+BORDERLINE_MARGIN = 1.05
 
 #: code -> (words for CPU/memory work, words for I/O work)
 LABELS = {
@@ -29,12 +32,13 @@ LABELS = {
     "concurrent": ("concurrent only", "no overlap"),
     "slower": ("slower", "slower"),
     "above-cores": ("above the core count", "above the core count"),
+    "borderline": ("borderline", "borderline"),
     "undecided": ("undecided", "undecided"),
     "failed": ("failed", "failed"),
     "baseline": ("baseline", "baseline"),
 }
 #: the codes a claim may rest on (decided verdicts of measured cells)
-DECIDED = frozenset({"parallel", "partial", "concurrent", "slower", "above-cores"})
+DECIDED = frozenset({"parallel", "partial", "concurrent", "slower", "above-cores", "borderline"})
 
 
 def _g(x: float) -> str:
@@ -57,9 +61,14 @@ distribution-free 95% interval. The speedup axis is cut into regions:
 | beyond the cores (CPU only) | above {_g(ABOVE_CORES_FACTOR)}·*n* | above the core count (an anomaly, with its checks) |
 
 A cell's verdict is the region that holds its **whole** interval; CPU work is called parallel
-only if it also used at least {_g(PARALLEL_FRACTION)}·*n* cores of CPU time (else partial).
-Rounds are added to a cell until its interval fits one region or its budget (rounds, time) runs
-out: then it is **undecided**, shown with its median and the boundary its interval straddles.
+only if it also used at least {_g(PARALLEL_FRACTION)}·*n* cores of CPU time (else partial, also
+when the interval reaches from the partial region into the parallel one).
+An interval that straddles one boundary *b* but lies within *b*/{_g(BORDERLINE_MARGIN)} to
+*b*·{_g(BORDERLINE_MARGIN)} is **borderline** (both neighbours named): the speedup is known to sit
+within {round(100 * (BORDERLINE_MARGIN - 1)):g}% of the line, so more rounds would not move it
+off. Rounds are added to a cell until its interval fits one region, or is borderline, or its
+budget (rounds, time) runs out: then it is **undecided**, shown with its median and the boundary
+its interval straddles.
 Failed cells (an error, a time-out, a wrong result) are listed below. A claim is refuted only
 by decided cells.
 """
@@ -75,6 +84,8 @@ class Verdict:
     why: str
     decided: bool
     note: str | None = None
+    #: a borderline verdict's two neighbouring region codes (below, above the line)
+    sides: tuple[str, str] | None = None
 
     @property
     def words(self) -> str:
@@ -87,14 +98,26 @@ class Verdict:
         return self.code == "undecided"
 
     def as_dict(self) -> dict:
-        return {"code": self.code, "words": self.label, "why": self.why,
-                "decided": self.decided, "note": self.note}
+        out = {"code": self.code, "words": self.label, "why": self.why,
+               "decided": self.decided, "note": self.note}
+        if self.sides:
+            out["sides"] = list(self.sides)
+        return out
 
     @classmethod
     def from_dict(cls, data: dict) -> "Verdict":
         """The verdict a results cell carries (as judged when it was measured)."""
+        sides = data.get("sides")
         return cls(data["code"], data["words"], data.get("why") or "", bool(data.get("decided")),
-                   data.get("note"))
+                   data.get("note"), tuple(sides) if sides and len(sides) == 2 else None)
+
+    def compatible(self, other: "Verdict") -> bool:
+        """True when both can hold of one speedup: the same code, or a borderline verdict and
+        one of its two sides (a 1.52× and a 1.49× on the 1.5 line say the same thing)."""
+        if self.code == other.code:
+            return self.sides == other.sides
+        return bool((self.sides and other.code in self.sides)
+                    or (other.sides and self.code in other.sides))
 
 
 # --------------------------------------------------------------------------------------------
@@ -210,15 +233,27 @@ def judge(cell: dict, usable_cores: int) -> Verdict:
     n = cores_ceiling(cell, usable_cores)
     cuts = regions(kind(cell), n)
     at_low, at_high = region_of(low, cuts), region_of(high, cuts)
+    util = cell.get("cpu_utilization")
+    need = PARALLEL_FRACTION * n
+    if (not io and (at_low, at_high) == ("partial", "parallel")
+            and util is not None and util < need):
+        # parallel is ruled out by the CPU time, so either region gives "partial"
+        return Verdict("partial", words["partial"],
+                       f"interval {low:.2f}–{high:.2f} reaches {need:.2f}, but CPU use "
+                       f"{util:.2f} < {need:.2f} cores", True)
     if at_low != at_high:
         bounds = {c: (lo, hi) for c, lo, hi in cuts}
         edge = bounds[at_low][1]
+        if bounds[at_high][0] == edge and edge / BORDERLINE_MARGIN <= low \
+                and high <= edge * BORDERLINE_MARGIN:
+            return Verdict("borderline", f"borderline ({words[at_low]} | {words[at_high]})",
+                           f"interval {low:.2f}–{high:.2f} straddles {edge:.2f} but lies within "
+                           f"{round(100 * (BORDERLINE_MARGIN - 1)):g}% of it", True,
+                           sides=(at_low, at_high))
         return Verdict("undecided", f"undecided (median {med:.2f}×)",
                        f"interval {low:.2f}–{high:.2f} straddles {edge:.2f} "
                        f"({words[at_low]} | {words[at_high]})", False)
     code = at_low
-    util = cell.get("cpu_utilization")
-    need = PARALLEL_FRACTION * n
     if code == "parallel" and not io:
         if util is None or util < need:
             shown = "not recorded" if util is None else f"{util:.2f}"

@@ -28,6 +28,7 @@ def print_summary(doc: dict, console) -> None:
 
     colours = {"parallel": "green", "partial": "yellow", "concurrent": "bright_black",
                "slower": "red", "failed": "bold red", "undecided": "bright_black",
+               "borderline": "yellow",
                "above-cores": "magenta"}
     head = headline(doc)
     console.print(_plain(head["host"]))

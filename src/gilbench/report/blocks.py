@@ -270,6 +270,7 @@ td.center, th.center { text-align: center; }
 .v-mixed { background: var(--part); } .v-not-measured { background: #d0d7de; color: var(--fg); }
 .v-undecided, .v-inconclusive { background: #d0d7de; color: var(--fg); border: 1px dashed #8c959f; }
 .v-above-cores { background: #8250df; }
+.v-borderline { background: var(--part); border: 1px dashed #fff; }
 .v-faster { background: var(--par); } .v-not-significant { background: #8c959f; }
 .v-missing { background: #d0d7de; color: var(--fg); }
 .warn { color: #bf8700; font-weight: 700; }

@@ -6,7 +6,9 @@ A claim's verdict is the one its evidence gives **whatever the undecided cells t
 - each judged cell *agrees*, *disagrees* or is *neutral* (a partial gain: neither parallel nor
   serial, so it blocks both confirmation and refutation); a cell whose verdict is undecided
   counts on a side only when its whole interval lies in regions on that side (an interval
-  straddling *slower | concurrent only* still says "no gain"), else it is *open*;
+  straddling *slower | concurrent only* still says "no gain"), else it is *open*; a borderline
+  cell (known to sit on the line between two regions) counts the same way, but where its two
+  sides disagree about the claim it is *neutral*, not open: more rounds would not move it;
 - confirmed: some decided cell agrees and nothing else disagrees or stays open; refuted: the
   same the other way (so a claim is refuted only by decided cells); mixed: both sides, or a
   neutral cell; **inconclusive**: open cells could still change the outcome, with what would
@@ -126,13 +128,15 @@ def _touched(cell: dict, cores: int) -> set[str]:
 def _side(j: Judged, good: set[str], neutral: set[str], cores: int) -> str | None:
     """Which side of a claim a judged cell is on (None: failed or an anomaly, left out)."""
     code = j.verdict.code
-    if code == "undecided":
-        touched = _touched(j.cell, cores)
+    if code in ("undecided", "borderline"):
+        # either side of the line may hold: the cell counts where all of them point one way
+        touched = set(j.verdict.sides or ()) or _touched(j.cell, cores)
         if touched <= good:
             return "agree"
         if not touched & (good | neutral):
             return "disagree"
-        return "open"
+        # a borderline cell is known to sit on the line: partly for the claim, not open
+        return "neutral" if code == "borderline" else "open"
     if code not in DECIDED or code == "above-cores":
         return None
     if code in good:

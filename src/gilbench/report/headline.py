@@ -112,6 +112,12 @@ def _findings(doc: dict, judged: list[Judged], cores: int) -> list[str]:
                    + (f" and {len(above) - 4} more" if len(above) > 4 else "")
                    + " (the checks are under *Problems*).")
     out += _io_sentences(judged)
+    borderline = [j for j in judged if j.verdict.code == "borderline"]
+    if borderline:
+        out.append("On the line between two verdicts (the interval within 5% of the boundary): "
+                   + ", ".join(f"{describe_cell(j.cell)} {_median(j):.2f}× ({j.verdict.label})"
+                               for j in borderline[:4])
+                   + (f" and {len(borderline) - 4} more" if len(borderline) > 4 else "") + ".")
     undecided = [j for j in judged if j.verdict.code == "undecided"]
     if undecided:
         n_all = sum(1 for p in problems(doc) if p.status == "undecided")
