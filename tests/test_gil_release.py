@@ -211,3 +211,25 @@ def test_check_declared_one_core_is_undecided_not_failed() -> None:
     kernel = primes_mod.KERNEL
     result = check_declared(kernel, kernel.variant("python"), cores=1)
     assert result.status == "undecided", result.detail
+
+
+def test_check_adds_windows_while_the_interval_straddles_a_boundary(monkeypatch) -> None:
+    """Sequential, like the speedup rounds: scripted windows (no timing) whose first seven
+    straddle 0.75 get more windows until the interval fits "releases"; a check that never
+    settles stops at three times the windows, undecided."""
+    def scripted(fractions):
+        it = iter(fractions)
+        monkeypatch.setattr(gilcheck, "_solo_window", lambda w: gilcheck._Window(1000, w, 0.0))
+        monkeypatch.setattr(gilcheck, "_overlap_window",
+                            lambda call, w: gilcheck._Window(int(1000 * next(it)), w, 0.0))
+
+    scripted([0.5, 0.95, 0.6, 0.94, 0.96, 0.93, 0.97] + [0.95] * 30)
+    settled = measure_gil(sum, (range(10**5),), cores=2)
+    assert settled.verdict == "releases" and 7 < len(settled.fractions) < 21
+
+    scripted([0.3, 0.95] * 30)
+    open_ = measure_gil(sum, (range(10**5),), cores=2)
+    assert open_.verdict == "undecided" and len(open_.fractions) == 21
+
+    scripted([0.95] * 30)  # decided at the minimum: no extra windows
+    assert len(measure_gil(sum, (range(10**5),), cores=2).fractions) == 7
