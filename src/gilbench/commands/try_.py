@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "whose verdict is undecided get more, as in `gilbench run`")
     parser.add_argument("--max-repeats", type=positive_int, metavar="N",
                         help="cap on the rounds of a cell whose verdict is still undecided "
-                             "(default 30, --quick 15)")
+                             "(default 30, also with --quick)")
     parser.add_argument("--quick", action="store_true",
                         help="worker counts 1 and the usable cores, a smaller rounds budget")
     parser.add_argument("--start-method", choices=["fork", "spawn", "forkserver"],

@@ -27,7 +27,7 @@ QUICK_TARGET_S = 0.04
 DEFAULT_REPEATS = MIN_REPEATS = 5
 #: sequential measurement: undecided cells get more rounds until one of these caps runs out:
 #: the rounds cap, and the seconds per kernel variant spent on rounds after the minimum
-DEFAULT_MAX_REPEATS, QUICK_MAX_REPEATS = 30, 15
+DEFAULT_MAX_REPEATS = QUICK_MAX_REPEATS = 30
 DEFAULT_MAX_TIME_S, QUICK_MAX_TIME_S = 5.0, 2.5
 #: the per-run time limit is max(MIN_TIMEOUT_S, TIMEOUT_TARGETS x target time) unless given:
 #: generous, because a slow executor (pool start-up, 2x oversubscription) is a result, not a fault
