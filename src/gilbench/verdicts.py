@@ -49,8 +49,8 @@ RULE_MARKDOWN = f"""\
 **How a verdict is decided.** For a cell at *W* workers on a host with *C* usable cores, let
 *n* = min(*W*, *C*) (for I/O kernels *n* = *W*: a waiting thread needs no core). The speedup is
 T(serial, same variant) / T(cell), measured in paired rounds (the serial baseline and the cells
-back to back, in a shuffled order), as the median of the per-round ratios with a
-distribution-free 95% interval. The speedup axis is cut into regions:
+back to back, in a shuffled order), as the Hodges–Lehmann centre of the per-round log ratios
+with Wilcoxon's distribution-free 95% interval. The speedup axis is cut into regions:
 
 | region | speedup | words (CPU / I/O) |
 |---|---|---|
