@@ -1,6 +1,8 @@
-"""`gilbench compare`: cells matched by kernel/variant/executor/workers, the ratio b/a of the
-median times with a bootstrap interval, faster/slower/not significant by the stated test, and a
-summary line whose counts add up."""
+"""`gilbench compare`: cells matched by kernel/variant/executor/workers; a non-serial cell with
+paired rounds in both files judged on its speedup (two-sample shift of per-round log speedups,
+scales better / worse), the others on the ratio b/a of the median times with a bootstrap
+interval widened by the drift between runs (faster / slower); the stated test, and a summary
+line whose counts add up."""
 
 from __future__ import annotations
 

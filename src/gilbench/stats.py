@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from statistics import NormalDist
 from typing import Any, Sequence
@@ -191,6 +192,7 @@ def _mann_whitney_counts(m: int, n: int) -> list[int]:
     return counts
 
 
+@functools.lru_cache(maxsize=256)  # compare asks for the same few sizes over and over
 def _u_cut(m: int, n: int, confidence: float) -> int:
     """k >= 1 such that (D_(k), D_(mn-k+1)) of the m*n sorted differences is the
     distribution-free interval of the shift: the largest k with 2 P(U <= k-1) <= 1 - confidence
