@@ -13,7 +13,8 @@ as a user checking a result would. Printed:
   that pair is counted apart), and cells decided in one run but undecided in the other;
 - borderline: the share of non-serial cells each run found on the line between two regions;
 - undecided: the share of non-serial cells each run left undecided;
-- compare: the share of cells `gilbench compare A B` calls faster or slower;
+- compare: the share of cells `gilbench compare A B` calls changed (faster, slower, scales
+  better or scales worse);
 - claims: the claims whose status differs between the two reports.
 
 Run it alone on a quiet host (nothing else using the CPUs): it measures the host, not only
@@ -66,7 +67,7 @@ def summary(doc_a: dict, doc_b: dict, min_change: float = 0.05) -> dict:
     half = [k for k in keys if decided("a", k) != decided("b", k)]
     undecided = {n: sum(1 for k in keys if code[n][k] == "undecided") for n in ("a", "b")}
     comp = compare(doc_a, doc_b, ("a", "b"), min_change=min_change)
-    changed = comp.count("faster") + comp.count("slower")
+    changed = comp.changed  # every status that means changed
     claims_a = {c["id"]: c["verdict"] for c in claims_of(doc_a)}
     claims_b = {c["id"]: c["verdict"] for c in claims_of(doc_b)}
     claim_flips = sorted(cid for cid in set(claims_a) & set(claims_b)
@@ -105,7 +106,8 @@ def print_summary(s: dict, seconds: tuple[float, float] | None) -> None:
         print(f"undecided in run {name}: {s['undecided'][name]} "
               f"({100 * s['undecided'][name] / n:.1f}%)")
     rows = max(s["compare_rows"], 1)
-    print(f"compare called faster/slower: {s['compare_changed']} of {s['compare_rows']} "
+    print(f"compare called changed (faster/slower/scales better/worse): "
+          f"{s['compare_changed']} of {s['compare_rows']} "
           f"({100 * s['compare_changed'] / rows:.1f}%)")
     print(f"claim flips: {len(s['claim_flips'])}")
     for cid, was, now in s["claim_flips"]:

@@ -1,10 +1,14 @@
-"""`gilbench compare`: cells matched by kernel/variant/executor/workers, the ratio b/a of the
-median times with a bootstrap interval, faster/slower/not significant by the stated test, and a
-summary line whose counts add up."""
+"""`gilbench compare`: cells matched by kernel/variant/executor/workers; a non-serial cell with
+paired rounds in both files judged on its speedup (two-sample shift of per-round log speedups,
+scales better / worse), the others on the ratio b/a of the median times with a bootstrap
+interval widened by the drift between runs (faster / slower); the stated test, and a summary
+line whose counts add up."""
 
 from __future__ import annotations
 
 import copy
+import itertools
+import math
 import re
 from pathlib import Path
 
@@ -12,6 +16,7 @@ import numpy as np
 import pytest
 
 from gilbench import commands as cli
+from gilbench import stats
 from gilbench.report import load_any
 from gilbench.report.compare import TEST_TEXT, compare, write_compare
 from gilbench.stats import bootstrap_ratio
@@ -54,9 +59,9 @@ def test_summary_counts_add_up_and_match_the_table(gil, tmp_path):
     # recount from the rendered rows
     shown = [split_row(line) for line in md.splitlines()
              if line.startswith("| ") and not line.startswith("| kernel") and "---" not in line
-             and len(split_row(line)) == 10]
+             and len(split_row(line)) == 11]  # a speedup b/a column since the speedup test
     assert len(shown) == total
-    verdicts = [row[7] for row in shown]
+    verdicts = [row[8] for row in shown]
     assert sum("faster**" in v for v in verdicts) == faster
     assert sum("slower**" in v for v in verdicts) == slower
     assert sum(v == "**not significant**" for v in verdicts) == ns
@@ -143,3 +148,221 @@ def test_cli_compare(tmp_path, capsys):
     assert (out / "compare.md").is_file() and (out / "compare.html").is_file()
     assert cli.main(["compare", str(DATA / "faulty.json"), str(tmp_path / "missing.json")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------------------------
+# the two-sample shift (stats.shift_interval) behind the speedup test
+
+
+def _u_by_enumeration(m: int, n: int) -> list[int]:
+    """U's null distribution by listing every placement of m x values among m + n ranks."""
+    counts = [0] * (m * n + 1)
+    for xs in itertools.combinations(range(m + n), m):
+        chosen = set(xs)
+        ys_before = u = 0
+        for rank in range(m + n):
+            if rank in chosen:
+                u += ys_before  # pairs (x, y) with y below x
+            else:
+                ys_before += 1
+        counts[u] += 1
+    return counts
+
+
+@pytest.mark.parametrize("m,n", [(1, 1), (1, 5), (2, 7), (3, 3), (4, 6), (5, 5), (6, 6), (7, 4)])
+def test_mann_whitney_distribution_is_exact(m, n):
+    counts = stats._mann_whitney_counts(m, n)
+    assert counts == _u_by_enumeration(m, n)
+    assert sum(counts) == math.comb(m + n, m)
+
+
+def test_shift_interval_cut_matches_the_tables_and_the_normal_approximation(monkeypatch):
+    # the classical two-sided 5% critical values of U (P(U <= c) <= 2.5%): k = c + 1
+    assert stats._u_cut(5, 5, 0.95) == 3  # c = 2
+    assert stats._u_cut(10, 10, 0.95) == 24  # c = 23
+    assert stats._u_cut(8, 12, 0.95) == 23  # c = 22
+    exact = {size: stats._u_cut(*size, 0.95) for size in [(20, 20), (30, 30), (25, 40)]}
+    monkeypatch.setattr(stats, "EXACT_U_STEPS", 0)
+    stats._u_cut.cache_clear()
+    try:
+        for size, k in exact.items():
+            assert abs(stats._u_cut(*size, 0.95) - k) <= 1
+    finally:
+        stats._u_cut.cache_clear()
+
+
+def test_shift_interval_of_shifted_samples():
+    x = [1.0, 2.0, 3.0, 4.0, 5.0]
+    estimate, low, high = stats.shift_interval(x, [v + 10 for v in x])
+    assert estimate == 10.0 and low < 10 < high
+    # with 5 + 5 values the interval is the 3rd lowest and highest of the 25 differences
+    diffs = sorted(b - a for a in x for b in [v + 10 for v in x])
+    assert (low, high) == (diffs[2], diffs[22])
+
+
+def _paired_run(rng, rounds: int, log_speedup: float, group: float, p_out: float, side: str):
+    """Serial and cell wall times of one run's paired rounds: the whole group scaled by
+    ``group``, a slow drift within the run over both measurements of a round, 2% jitter, and
+    slow repeats (x1.2-2.5) with probability ``p_out`` on the cell, the serial or either."""
+    drift = np.exp(np.cumsum(rng.normal(0, 0.03, rounds)))
+    serial = 0.05 * group * drift * np.exp(rng.normal(0, 0.02, rounds))
+    cell = 0.05 * group * drift * np.exp(-log_speedup + rng.normal(0, 0.02, rounds))
+    for side_name, times in (("cell", cell), ("serial", serial)):
+        if side in (side_name, "either"):
+            slow = rng.random(rounds) < (p_out if side != "either" else p_out / 2)
+            times[slow] *= rng.uniform(1.2, 2.5, slow.sum())
+    return list(serial), list(cell)
+
+
+@pytest.mark.parametrize("side", ["cell", "serial", "either"])
+def test_speedup_change_interval_covers_the_truth(side):
+    """Coverage on synthetic runs of known truth: 5-30 rounds each, b's group 0.7-1.4x slower
+    or faster as a whole, drift within each run, 10-20% one-sided outliers (slow repeats)."""
+    rng = np.random.default_rng(1)
+    trials, covered = 3000, 0
+    for _ in range(trials):
+        m, n = rng.integers(5, 31, size=2)
+        log_a = rng.uniform(-0.5, 1.0)
+        shift = rng.choice([0.0, rng.uniform(-0.3, 0.3)])
+        p_out = rng.uniform(0.10, 0.20)
+        sa, ca = _paired_run(rng, m, log_a, 1.0, p_out, side)
+        sb, cb = _paired_run(rng, n, log_a + shift, rng.uniform(0.7, 1.4), p_out, side)
+        change = stats.speedup_change(sa, ca, sb, cb)
+        assert change["n"] == (m, n)
+        covered += change["low"] <= math.exp(shift) <= change["high"]
+    assert covered / trials >= 0.93, covered / trials
+
+
+# --------------------------------------------------------------------------------------------
+# the speedup test and the drift between runs, on whole synthetic runs with paired rounds
+
+
+def _run(seed: int, group_factor: dict | None = None, cell_factor: dict | None = None,
+         rounds: int = 7) -> dict:
+    """synthetic-gil.json's matrix measured again in paired rounds: each group's serial time and
+    each cell's speedup as recorded there, 2% jitter, one slow repeat in ten, the whole run
+    ~1.00 +- 3% per group (times ``group_factor[(kernel, variant)]``), and a cell's own times
+    times ``cell_factor[key]``."""
+    rng = np.random.default_rng(seed)
+    doc = load_any(DATA / "synthetic-gil.json")
+    serial_of = {(c["kernel"], c["variant"]): c["median_s"] for c in doc["cells"]
+                 if c["executor"] == "serial"}
+    group = {g: rng.uniform(0.97, 1.03) * (group_factor or {}).get(g, 1.0) for g in serial_of}
+    drift = np.exp(np.cumsum(rng.normal(0, 0.02, rounds)))
+    for c in doc["cells"]:
+        g = (c["kernel"], c["variant"])
+        speedup = 1.0 if c["executor"] == "serial" else c["speedup"]["median"]
+        times = (serial_of[g] / speedup * group[g] * (cell_factor or {}).get(_key(c), 1.0)
+                 * drift * np.exp(rng.normal(0, 0.02, rounds)))
+        slow = rng.random(rounds) < 0.1
+        times[slow] *= rng.uniform(1.2, 2.0, slow.sum())
+        c["wall_s"], c["rounds"], c["repeats"] = list(times), list(range(rounds)), rounds
+        c["median_s"] = float(np.median(times))
+    return doc
+
+
+@pytest.mark.parametrize("factor", [1.25, 1.5])
+def test_a_group_that_drifted_as_a_whole_is_not_a_change_but_its_serial_time_is(factor):
+    group = ("stream", "numpy")
+    comp = compare(_run(1), _run(2, group_factor={group: factor}))
+    rows = [r for r in comp.rows if r.key[:2] == group]
+    moved = [r for r in rows if r.key[2] != "serial"]
+    assert moved and all(r.basis == "speedup" for r in moved)
+    # their times did move (the old test called them slower) ...
+    assert all(r.time[0] > 1.15 for r in moved)
+    # ... their speedups did not: not a change
+    assert {r.status for r in moved} == {"not significant"}
+    serial = next(r for r in rows if r.key[2] == "serial")
+    assert serial.basis == "time" and serial.status == "slower"  # among others ~1.00
+    # the drift estimate is robust: the one group that moved barely changes it
+    plain = compare(_run(1), _run(2)).drift.scale
+    assert plain < comp.drift.scale < 1.3 * plain
+    assert comp.changed <= 0.05 * comp.comparable
+
+
+def test_a_real_speedup_change_scales_better():
+    key = ("primes", "cython-nogil", "threads", 2)
+    comp = compare(_run(1), _run(2, cell_factor={key: 0.7}))
+    row = next(r for r in comp.rows if r.key == key)
+    assert row.basis == "speedup" and row.status == "scales better"
+    assert row.low > 1 and row.ratio == pytest.approx(1 / 0.7, rel=0.1)
+    assert comp.count("scales better") >= 1
+    assert f"scales better in {comp.count('scales better')}" in comp.summary()
+    assert f"changed: {comp.changed} of {comp.comparable} compared" in comp.summary()
+    # and it is listed among the significant differences with its speedup ratio
+    from gilbench.report.compare import build, row_cells
+
+    cells = row_cells(row)
+    assert cells[8].text.startswith("scales 1.") and cells[7].startswith(f"{row.ratio:.3f}")
+    assert any(getattr(b, "text", "").startswith("1 cells") or "best change first" in
+               getattr(b, "text", "") for b in build(comp))
+
+
+def test_a_resumed_run_whose_rounds_do_not_pair_is_judged_on_time():
+    a, b = _run(1), _run(2)
+    key = ("primes", "python", "threads", 2)
+    cell = next(c for c in b["cells"] if _key(c) == key)
+    cell["speedup"] = {"median": 0.5, "low": 0.45, "high": 0.55, "method": stats.PAIRED_METHOD}
+    row = next(r for r in compare(a, b).rows if r.key == key)
+    assert row.basis == "time"
+
+
+def test_the_drift_widens_time_intervals_and_is_said():
+    gil = load_any(DATA / "synthetic-gil.json")  # no rounds: every cell judged on its time
+    other = copy.deepcopy(gil)
+    factors = {}
+    for i, c in enumerate(other["cells"]):
+        f = factors.setdefault((c["kernel"], c["variant"]), 1 + 0.04 * ((i % 5) - 2))
+        c["wall_s"] = [t * f for t in c["wall_s"]]
+    comp = compare(gil, other)
+    assert {r.basis for r in comp.rows if r.compared} == {"time"}
+    logs = [math.log(r.ratio) for r in comp.rows if r.key[2] == "serial"]
+    assert len(logs) == comp.drift.n_serial == 10
+    s = 1.4826 * np.median(np.abs(np.array(logs) - np.median(logs)))
+    assert comp.drift.scale == pytest.approx(s) and s > 0
+    row = next(r for r in comp.rows if r.compared)
+    a, b = row.a, row.b
+    raw = stats.bootstrap_ratio(b["wall_s"], a["wall_s"], a["size"] / b["size"])
+    down = math.log(raw["median"] / min(raw["low"], raw["median"]))
+    assert math.log(row.ratio / row.low) == pytest.approx(math.hypot(down, 1.96 * s))
+    assert f"s = {100 * s:.1f}%" in comp.test_text()
+    assert f"1.96 s = {100 * 1.96 * s:.1f}%" in comp.test_text()
+
+
+def test_fewer_than_four_serial_cells_leave_the_drift_unestimated():
+    gil = load_any(DATA / "synthetic-gil.json")
+    three = {("primes", "python"), ("primes", "cython-gil"), ("stream", "numpy")}
+    small = {**gil, "cells": [c for c in gil["cells"] if (c["kernel"], c["variant"]) in three]}
+    comp = compare(small, _scaled_copy(small, 1.5))
+    assert comp.drift.scale is None and comp.drift.n_serial == 3
+    assert "drift between runs was **not estimated**" in comp.test_text()
+    row = next(r for r in comp.rows if r.compared)
+    raw = stats.bootstrap_ratio(row.b["wall_s"], row.a["wall_s"])
+    assert row.high == pytest.approx(max(raw["high"], raw["median"]))  # not widened
+
+
+def _scaled_copy(doc: dict, factor: float) -> dict:
+    out = copy.deepcopy(doc)
+    for c in out["cells"]:
+        c["wall_s"] = [t * factor for t in c["wall_s"]]
+    return out
+
+
+def test_serial_drift_between_runs_rarely_reads_as_a_change():
+    """Many groups, each drifting by its own factor (5% sd between runs), nothing changed: the
+    widened intervals call few serial cells changed (the old test called most of them)."""
+    rng = np.random.default_rng(7)
+    called = total = 0
+    for _ in range(20):
+        cells_a, cells_b = [], []
+        for g in range(20):
+            base = {"kernel": "primes", "variant": f"v{g}", "executor": "serial", "workers": 1,
+                    "size": 1000}
+            ta = 0.05 * np.exp(rng.normal(0, 0.01, 7))
+            tb = 0.05 * math.exp(rng.normal(0, 0.05)) * np.exp(rng.normal(0, 0.01, 7))
+            cells_a.append({**base, "wall_s": list(ta)})
+            cells_b.append({**base, "wall_s": list(tb)})
+        comp = compare({"cells": cells_a}, {"cells": cells_b})
+        called += comp.changed
+        total += comp.comparable
+    assert called / total <= 0.10, called / total

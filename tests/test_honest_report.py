@@ -286,6 +286,28 @@ def test_compare_needs_a_minimum_change():
     assert {r.status for r in bare.rows if r.compared and r.low > 1} == {"slower"}
 
 
+def _paired_doc(cell_factor: float) -> dict:
+    """One group measured in 7 paired rounds with 0.1% steps between rounds (a tight interval):
+    serial 100 ms, threads@2 50 ms times ``cell_factor``."""
+    def cell(executor: str, workers: int, base_s: float, step: int) -> dict:
+        return {"kernel": "primes", "variant": "python", "executor": executor,
+                "workers": workers, "size": 1000, "rounds": list(range(7)),
+                "wall_s": [base_s * (1 + 0.001 * ((step * i) % 7)) for i in range(7)]}
+    return {"cells": [cell("serial", 1, 0.1, 3), cell("threads", 2, 0.05 * cell_factor, 5)]}
+
+
+def test_compare_needs_a_minimum_change_of_a_speedup_too():
+    key = ("primes", "python", "threads", 2)
+    small = next(r for r in compare(_paired_doc(1), _paired_doc(1 / 1.03)).rows if r.key == key)
+    assert small.basis == "speedup" and 1 < small.low < small.high  # excludes 1 ...
+    assert small.status == "not significant"  # ... but the speedup moved only 3%
+    bare = compare(_paired_doc(1), _paired_doc(1 / 1.03), min_change=0)
+    assert next(r for r in bare.rows if r.key == key).status == "scales better"
+    worse = compare(_paired_doc(1), _paired_doc(1.10))
+    assert next(r for r in worse.rows if r.key == key).status == "scales worse"
+    assert worse.changed == 1 and "scales worse in 1" in worse.summary()
+
+
 def test_compare_warns_when_sizes_differ(tmp_path, capsys):
     gil = load_any(DATA / "synthetic-gil.json")
     assert not compare(gil, gil).sizes_differ

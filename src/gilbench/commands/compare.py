@@ -1,16 +1,18 @@
 """Compare two results files side by side (another host, another interpreter build such as GIL
 vs free-threaded, before/after a change). Cells are matched by kernel, variant, executor and
-worker count; per cell: the ratio b/a of the median time per unit of work, its bootstrap 95%
-interval, and faster / slower / not significant (significant when the interval excludes 1 and the
-ratio moved by at least --min-change). Warns when the two runs did different sizes; nothing
-comparable is an error. Writes compare.md and compare.html and prints the table."""
+worker count; per cell: the ratio b/a of the median time per unit of work and, where both files
+have paired rounds, of the speedup, with 95% intervals, and faster / slower / scales better /
+scales worse / not significant (significant when the interval excludes 1 and the ratio moved by
+at least --min-change; the test is printed). Warns when the two runs did different sizes;
+nothing comparable is an error. Writes compare.md and compare.html and prints the table."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-HELP = "compare two results files: per-cell ratio, interval, faster/slower/not significant"
+HELP = ("compare two results files: per-cell ratio, interval, faster/slower, scales "
+        "better/worse or not significant")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="directory for compare.md and compare.html "
                              "(default: gilbench-compare)")
     parser.add_argument("--min-change", type=_fraction, default=None, metavar="F",
-                        help="smallest change of the ratio called faster or slower, as a "
+                        help="smallest change of a ratio (time or speedup) called a change, as a "
                              "fraction (default 0.05: 5%%; like asv's --factor)")
     parser.add_argument("--all", action="store_true",
                         help="print every cell on the terminal (default: only significant "
@@ -54,7 +56,7 @@ def main(args: argparse.Namespace) -> int:
     from gilbench.errors import ResultsError, UsageError
     from gilbench.report import load_any
     from gilbench.report.compare import (DEFAULT_MIN_CHANGE, _run_label, compare, row_cells,
-                                         test_text, write_compare)
+                                         write_compare)
 
     try:
         doc_a, doc_b = load_any(args.a), load_any(args.b)
@@ -94,16 +96,16 @@ def main(args: argparse.Namespace) -> int:
                "failed": "bold red", "missing": "yellow"}
     table = terminal_table(console, "every cell" if args.all else
                            "cells that differ or failed (--all: every cell)",
-                           ("kernel", "variant", "executor", "W", "ratio b/a [95%]", "b vs a",
-                            "speedup a → b"))
+                           ("kernel", "variant", "executor", "W", "time b/a [95%]",
+                            "speedup b/a [95%]", "b vs a", "speedup a → b"))
     shown = 0
     for r in comp.rows:
         if not args.all and (r.status == "not significant" or r.status.startswith("only in")):
             continue
-        kernel, variant, executor, w, _ma, _mb, ratio, badge, sa, sb = row_cells(r)
+        kernel, variant, executor, w, _ma, _mb, time, speedup, badge, sa, sb = row_cells(r)
         verdict = f"[{colours.get(badge.code, 'white')}]{badge.text}[/]"
         speed = f"{sa.split(' [')[0]} → {sb.split(' [')[0]}"
-        table.add_row(kernel, variant, executor, w, ratio, verdict, speed)
+        table.add_row(kernel, variant, executor, w, time, speedup, verdict, speed)
         shown += 1
     if shown:
         console.print(table)
@@ -111,7 +113,7 @@ def main(args: argparse.Namespace) -> int:
     if only and not args.all:
         console.print(f"{len(only)} cells are in one file only (listed in {paths['markdown']}).",
                       highlight=False)
-    console.print(test_text(comp.min_change).replace("**", "").replace("`", ""),
+    console.print(comp.test_text().replace("**", "").replace("`", ""),
                   highlight=False)
     console.print(f"[bold]{comp.summary()}[/]", highlight=False)
     console.print(f"wrote {paths['html']} and {paths['markdown']}", highlight=False)

@@ -1,67 +1,58 @@
-"""Two runs side by side: per cell the ratio of median times b/a, its bootstrap 95% interval,
-and "faster / slower / not significant".
+"""Two runs side by side: per cell whether b changed against a, by the test in
+``compare_rule`` (a non-serial cell with paired rounds by its speedup, which cancels the drift
+of its group between runs; a serial cell or a cell without rounds by its time per unit of work,
+with an interval widened for that drift), and "faster / slower / scales better / scales worse /
+not significant".
 
-The test, stated in every output (``test_text``): a cell is *faster* or *slower* when the 95%
-percentile-bootstrap interval of the ratio excludes 1 **and** the ratio moved by at least the
-minimum change (default 5%, like asv's ``--factor``): a tight interval around a 2% change is a
-real but negligible difference, and two runs of one command on a shared host differ that much.
-The ratio is of time per unit of work (median wall time / size), because ``gilbench run``
-calibrates sizes per host: when sizes differ, a non-linear kernel's ratio moves by itself, so
-the output warns and names ``gilbench run --like A.json`` (A's matrix at A's sizes).
+The test is stated in every output (``test_text``). The ratio of time per unit of work (median
+wall time / size) is shown for every cell: ``gilbench run`` calibrates sizes per host, so when
+sizes differ a non-linear kernel's ratio moves by itself, and the output warns and names
+``gilbench run --like A.json`` (A's matrix at A's sizes).
 """
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gilbench import stats
-
 from . import analysis as A
 from . import format as F
 from .blocks import Badge, Block, Details, Heading, Para, Table, to_html, to_markdown
-
-#: fewer warm repeats than this in either file and the interval means nothing: not compared
-MIN_REPEATS = 3
-#: a ratio must move at least this much (either way) to be called faster or slower
-DEFAULT_MIN_CHANGE = 0.05
-
-
-def test_text(min_change: float = DEFAULT_MIN_CHANGE) -> str:
-    """The test a comparison applies, in words (printed with every comparison)."""
-    return (
-        "**Test.** Ratio = b/a of the median warm wall time per unit of work (< 1: b is "
-        f"faster). Its 95% interval is a percentile bootstrap ({stats.BOOTSTRAP_RESAMPLES} "
-        "resamples, each file's repeats resampled independently). A cell is **faster** or "
-        "**slower** when the interval excludes 1 **and** the ratio changed by at least "
-        f"{100 * min_change:g}% (`--min-change {min_change:g}`), else **not significant**. "
-        "Cells that failed in either file, exist in one file only, or have fewer than "
-        f"{MIN_REPEATS} repeats are not compared. The interval covers the spread within each "
-        "run, not drift between runs (a busy neighbour during one of them): compare runs made "
-        "on a quiet host.")
-
-
-TEST_TEXT = test_text()
+from .compare_rule import (CHANGED, DEFAULT_MIN_CHANGE, JUDGED, MIN_REPEATS, TEST_TEXT, Drift,
+                           estimate_drift, is_serial, paired_rounds, problem,
+                           scaling_significance, significance, speedup_ratio, test_text,
+                           time_ratio)
 
 KeyT = tuple
 
 
 @dataclass
 class Row:
-    """One matched (or unmatched) cell."""
+    """One matched (or unmatched) cell. ``ratio``/``low``/``high`` are what was judged: b/a of
+    the speedup when ``basis`` is "speedup", else b/a of the time per unit of work (the same as
+    ``time``). ``time`` is (ratio, low, high) of the time per unit of work for every compared
+    cell (information when the speedup was judged)."""
 
     key: KeyT  # (kernel, variant, executor, workers[, start_method])
     a: dict | None
     b: dict | None
-    status: str  # faster | slower | not significant | failed in a | ... | only in b
+    #: faster | slower | scales better | scales worse | not significant | failed in a | ...
+    status: str
     ratio: float | None = None
     low: float | None = None
     high: float | None = None
+    basis: str | None = None  # "time" | "speedup" (compared cells)
+    time: tuple[float, float, float] | None = None
 
     @property
     def compared(self) -> bool:
-        return self.status in ("faster", "slower", "not significant")
+        return self.status in JUDGED
+
+    @property
+    def changed(self) -> bool:
+        return self.status in CHANGED
 
 
 @dataclass
@@ -74,11 +65,18 @@ class Comparison:
     min_change: float = DEFAULT_MIN_CHANGE
     #: the files compared, when known (the hints name them)
     files: tuple[str, str] | None = None
+    #: the drift between the runs, from their serial cells (widens the time intervals)
+    drift: Drift = field(default_factory=lambda: Drift(0, None))
 
     @property
     def comparable(self) -> int:
         """How many cells were compared (measured, successful, in both files)."""
         return sum(1 for r in self.rows if r.compared)
+
+    @property
+    def changed(self) -> int:
+        """How many compared cells changed (faster, slower, scales better or worse)."""
+        return sum(1 for r in self.rows if r.changed)
 
     @property
     def sizes_differ(self) -> list[Row]:
@@ -116,13 +114,25 @@ class Comparison:
         return sum(1 for r in self.rows if not r.compared)
 
     def summary(self) -> str:
-        """'b is faster in N cells, slower in M, not significant in K' (+ not compared)."""
+        """'b is faster in N cells, slower in M[, scales better in X, scales worse in Y], not
+        significant in K' (+ not compared, + changed in all when speedups were judged)."""
         n = self.count("faster")
         text = (f"{self.names[1]} is faster in {n} cell{'s' if n != 1 else ''}, slower in "
-                f"{self.count('slower')}, not significant in {self.count('not significant')}")
+                f"{self.count('slower')}")
+        by_speedup = any(r.basis == "speedup" for r in self.rows)
+        if by_speedup:
+            text += (f", scales better in {self.count('scales better')}, scales worse in "
+                     f"{self.count('scales worse')}")
+        text += f", not significant in {self.count('not significant')}"
+        if by_speedup:
+            text += f" (changed: {self.changed} of {self.comparable} compared)"
         if self.not_compared:
             text += f"; {self.not_compared} not compared (failed, missing or too few repeats)"
         return text + f" — {len(self.rows)} cells in all."
+
+    def test_text(self) -> str:
+        """The test, and the drift estimated here, in words."""
+        return test_text(self.min_change, self.drift)
 
 
 def _keyed(doc: dict) -> dict[KeyT, dict]:
@@ -141,32 +151,25 @@ def _keyed(doc: dict) -> dict[KeyT, dict]:
     return out
 
 
-def _problem(c: dict) -> str | None:
-    """Why a cell's times cannot be compared ("failed", "too few repeats"), or None.
-    Only the wall times matter here: a cell whose serial baseline failed still has them."""
-    if c.get("error") or c.get("timed_out") or c.get("result_ok") is False:
-        return "failed"
-    walls = c.get("wall_s") or []
-    if len(walls) < MIN_REPEATS or not all(isinstance(t, (int, float)) and t > 0 for t in walls):
-        return "too few repeats"
-    return None
-
-
-def significance(ratio: float, low: float, high: float, min_change: float) -> str:
-    """faster | slower | not significant: the interval must exclude 1 and the ratio move by at
-    least ``min_change`` (a factor 1 + min_change, either way)."""
-    factor = 1 + min_change
-    if high < 1 and ratio <= 1 / factor:
-        return "faster"
-    if low > 1 and ratio >= factor:
-        return "slower"
-    return "not significant"
+def _status_when_not_compared(a: dict | None, b: dict | None, names: tuple[str, str]
+                              ) -> str | None:
+    """"only in a", "failed in b", "too few repeats" ... or None when both can be compared."""
+    if a is None or b is None:
+        return f"only in {names[0] if b is None else names[1]}"
+    pa, pb = problem(a), problem(b)
+    if not (pa or pb):
+        return None
+    if pa == "failed" and pb == "failed":
+        return "failed in both"
+    if "failed" in (pa, pb):
+        return f"failed in {names[0] if pa == 'failed' else names[1]}"
+    return "too few repeats"
 
 
 def compare(doc_a: dict, doc_b: dict, names: tuple[str, str] = ("a", "b"),
             min_change: float = DEFAULT_MIN_CHANGE) -> Comparison:
-    """Match the cells of two results documents and judge each matched pair (``significance``
-    with ``min_change``, default 5%)."""
+    """Match the cells of two results documents and judge each matched pair by the test of
+    ``compare_rule`` with ``min_change`` (default 5%)."""
     if not (isinstance(min_change, (int, float)) and 0 <= min_change < 1):
         raise ValueError(f"min_change must be a fraction in [0, 1), not {min_change!r}")
     ka, kb = _keyed(doc_a), _keyed(doc_b)
@@ -175,28 +178,27 @@ def compare(doc_a: dict, doc_b: dict, names: tuple[str, str] = ("a", "b"),
     executor_key = A.executor_sort_key(both)
     keys = sorted(set(ka) | set(kb), key=lambda k: (
         order[k[0]], A.variant_sort_key(k[1]), executor_key(k[2]), k[3], k[4:]))
-    comp = Comparison(names, (doc_a, doc_b), min_change=float(min_change))
+    status = {k: _status_when_not_compared(ka.get(k), kb.get(k), names) for k in keys}
+    times = {k: time_ratio(ka[k], kb[k]) for k in keys if status[k] is None}
+    # the drift between runs, from the serial cells: their ratio is drift plus real change
+    drift = estimate_drift([math.log(t[0]) for k, t in times.items() if is_serial(ka[k])])
+    serials = ([c for c in doc_a["cells"] if is_serial(c)],
+               [c for c in doc_b["cells"] if is_serial(c)])
+    comp = Comparison(names, (doc_a, doc_b), min_change=float(min_change), drift=drift)
     for k in keys:
         a, b = ka.get(k), kb.get(k)
-        if a is None or b is None:
-            comp.rows.append(Row(k, a, b, f"only in {names[0] if b is None else names[1]}"))
+        if status[k] is not None:
+            comp.rows.append(Row(k, a, b, status[k]))
             continue
-        pa, pb = _problem(a), _problem(b)
-        if pa or pb:
-            if pa == "failed" and pb == "failed":
-                status = "failed in both"
-            elif "failed" in (pa, pb):
-                status = f"failed in {names[0] if pa == 'failed' else names[1]}"
-            else:
-                status = "too few repeats"
-            comp.rows.append(Row(k, a, b, status))
-            continue
-        scale = a["size"] / b["size"] if a["size"] and b["size"] else 1.0
-        sp = stats.bootstrap_ratio(b["wall_s"], a["wall_s"], scale)
-        # the point estimate can sit outside a skewed percentile interval; keep it inside
-        ratio, low, high = sp["median"], min(sp["low"], sp["median"]), max(sp["high"], sp["median"])
-        status = significance(ratio, low, high, min_change)
-        comp.rows.append(Row(k, a, b, status, ratio, low, high))
+        time = drift.widen(*times[k])
+        pairs = (None, None) if is_serial(a) else (paired_rounds(a, serials[0]),
+                                                    paired_rounds(b, serials[1]))
+        if pairs[0] and pairs[1]:
+            ratio, low, high = speedup_ratio(pairs[0], pairs[1])
+            judged = scaling_significance(ratio, low, high, min_change)
+            comp.rows.append(Row(k, a, b, judged, ratio, low, high, "speedup", time))
+        else:
+            comp.rows.append(Row(k, a, b, significance(*time, min_change), *time, "time", time))
     return comp
 
 
@@ -219,7 +221,9 @@ def _run_label(doc: dict) -> dict[str, str]:
     }
 
 
-STATUS_CODES = {"faster": "faster", "slower": "slower", "not significant": "not-significant"}
+#: badge colours: a better speedup is good news like a shorter time
+STATUS_CODES = {"faster": "faster", "slower": "slower", "scales better": "faster",
+                "scales worse": "slower", "not significant": "not-significant"}
 
 
 def _speedup(c: dict | None) -> str:
@@ -232,31 +236,42 @@ def _speedup(c: dict | None) -> str:
     return F.fmt_interval(c["speedup"])
 
 
+def _words(r: Row) -> str:
+    """'1.25× faster', 'scales 1.12× better', 'not significant' ..."""
+    return {"faster": f"{1 / r.ratio:.2f}× faster" if r.ratio else "faster",
+            "slower": f"{r.ratio:.2f}× slower",
+            "scales better": f"scales {r.ratio:.2f}× better",
+            "scales worse": f"scales {1 / r.ratio:.2f}× worse" if r.ratio else "scales worse",
+            }.get(r.status, r.status)
+
+
 def row_cells(r: Row) -> list:
+    """The cells of one row of ``HEADER``."""
     k = r.key
     label = f"{k[2]}" + (f" ({k[4]})" if len(k) > 4 else "")
     med = [F.fmt_time(c.get("median_s")) if c is not None else "—" for c in (r.a, r.b)]
     if r.compared:
-        ratio = F.fmt_ratio_interval(r.ratio, r.low, r.high)
+        time = F.fmt_ratio_interval(*r.time)
         if r.a["size"] != r.b["size"]:
-            ratio += " ≠size"
-        if r.status == "faster":
-            words = f"{1 / r.ratio:.2f}× faster"
-        elif r.status == "slower":
-            words = f"{r.ratio:.2f}× slower"
-        else:
-            words = "not significant"
-        badge = Badge(STATUS_CODES[r.status], words, title=r.status)
+            time += " ≠size"
+        speedup = F.fmt_ratio_interval(r.ratio, r.low, r.high) if r.basis == "speedup" else "—"
+        badge = Badge(STATUS_CODES[r.status], _words(r),
+                      title=f"{r.status} (judged on the {r.basis})")
     else:
-        ratio = "—"
+        time = speedup = "—"
         code = "failed" if r.status.startswith("failed") else "missing"
         badge = Badge(code, r.status)
-    return [k[0], k[1], label, str(k[3]), med[0], med[1], ratio, badge,
+    return [k[0], k[1], label, str(k[3]), med[0], med[1], time, speedup, badge,
             _speedup(r.a), _speedup(r.b)]
 
 
-HEADER = ["kernel", "variant", "executor", "W", "median a", "median b", "ratio b/a [95%]",
-          "b vs a", "speedup a", "speedup b"]
+HEADER = ["kernel", "variant", "executor", "W", "median a", "median b", "time b/a [95%]",
+          "speedup b/a [95%]", "b vs a", "speedup a", "speedup b"]
+
+
+def best_first(r: Row) -> float:
+    """Sort key of changed rows: b's best change first (time down, or speedup up)."""
+    return r.ratio if r.basis == "time" else 1 / r.ratio
 
 
 def verdict_changes(comp: Comparison) -> list[Block]:
@@ -296,7 +311,7 @@ def build(comp: Comparison) -> list[Block]:
         Heading(1, f"gilbench compare: {na} vs {nb}", "top"),
         Table(["", f"a = {na}", f"b = {nb}"], head_rows),
         Para(f"**{comp.summary()}**", "lead"),
-        Para(test_text(comp.min_change), "note"),
+        Para(comp.test_text(), "note"),
     ]
     for name, doc in zip(comp.names, comp.docs):
         busy = A.contention(doc)
@@ -305,17 +320,18 @@ def build(comp: Comparison) -> list[Block]:
     if comp.sizes_differ:  # marked ≠size in the tables
         blocks.append(Para(comp.sizes_warning(), "warning"))
     blocks += verdict_changes(comp)
-    significant = sorted((r for r in comp.rows if r.status in ("faster", "slower")),
-                         key=lambda r: r.ratio)
+    significant = sorted((r for r in comp.rows if r.changed), key=best_first)
     blocks.append(Heading(2, "Significant differences", "significant"))
     if significant:
         rows = []
         for r in significant:
-            k, v, e, w, _ma, _mb, ratio, badge, sa, sb = row_cells(r)
-            rows.append([k, v, e, w, ratio, badge, f"{sa.split(' [')[0]} → {sb.split(' [')[0]}"])
-        blocks.append(Para(f"{len(significant)} cells, {nb} fastest first."))
-        blocks.append(Table(["kernel", "variant", "executor", "W", "ratio b/a [95%]", "b vs a",
-                             "speedup a → b"], rows, ["l", "l", "l", "r", "r", "l", "r"]))
+            k, v, e, w, _ma, _mb, time, speedup, badge, sa, sb = row_cells(r)
+            rows.append([k, v, e, w, time, speedup, badge,
+                         f"{sa.split(' [')[0]} → {sb.split(' [')[0]}"])
+        blocks.append(Para(f"{len(significant)} cells, {nb}'s best change first."))
+        blocks.append(Table(["kernel", "variant", "executor", "W", "time b/a [95%]",
+                             "speedup b/a [95%]", "b vs a", "speedup a → b"], rows,
+                            ["l", "l", "l", "r", "r", "r", "l", "r"]))
     else:
         blocks.append(Para(f"None: no interval excludes 1 with a change of at least "
                            f"{100 * comp.min_change:g}%.", "note"))
@@ -327,7 +343,8 @@ def build(comp: Comparison) -> list[Block]:
         rows = [row_cells(r) for r in comp.rows if r.key[0] == kernel]
         blocks.append(Details(f"{kernel} ({len(rows)} cells)",
                               [Heading(3, kernel), Table(HEADER, rows, ["l", "l", "l", "r", "r",
-                                                                        "r", "r", "l", "r", "r"])],
+                                                                        "r", "r", "r", "l", "r",
+                                                                        "r"])],
                               open=True))
     return blocks
 
@@ -350,5 +367,5 @@ def write_compare(doc_a: dict, doc_b: dict, outdir: str | os.PathLike,
     return comp, {"markdown": md, "html": html}
 
 
-__all__ = ["Comparison", "Row", "compare", "significance", "write_compare", "test_text",
-           "TEST_TEXT", "DEFAULT_MIN_CHANGE"]
+__all__ = ["Comparison", "Row", "Drift", "compare", "significance", "scaling_significance",
+           "write_compare", "test_text", "TEST_TEXT", "DEFAULT_MIN_CHANGE"]
