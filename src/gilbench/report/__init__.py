@@ -6,7 +6,8 @@ Public API:
   ``gilbench.bench_convert`` when installed) and validate it.
 - ``write_report(doc, outdir) -> dict[str, Path]``: report.md, report.html and the PNG plots.
 - ``compare(doc_a, doc_b, names=("a", "b"), min_change=0.05) -> Comparison``: the cells of two
-  runs matched and judged (faster / slower / not significant).
+  runs matched and judged (a speedup that scales better / worse, a time faster / slower, or
+  not significant).
 - ``write_compare(doc_a, doc_b, outdir, names) -> (Comparison, dict[str, Path])``:
   compare.md and compare.html.
 - ``claims_of(doc) -> list[dict]``: the article's claims as a document decides them (cells, GIL
