@@ -125,3 +125,22 @@ def test_parallel_ruled_out_by_cpu_decides_partial_across_the_line() -> None:
 
 def test_the_printed_rule_states_the_borderline_margin() -> None:
     assert "borderline" in verdicts.RULE_MARKDOWN and "1.05" in verdicts.RULE_MARKDOWN
+
+
+def rounds(utils: list[float]) -> dict:
+    """Per-round wall and CPU times whose CPU utilisations are ``utils``."""
+    return {"wall_s": [0.1] * len(utils), "cpu_s": [0.1 * u for u in utils]}
+
+
+def test_cpu_time_rules_parallel_out_only_by_its_interval() -> None:
+    """One slow round drags the median CPU use under 1.5 now and then: that alone must not
+    flip parallel to partial. Only an interval wholly under 0.75 n does."""
+    noisy = rounds([1.77, 1.78, 1.27, 1.15, 1.32])  # median 1.32, interval 1.15-1.78
+    v = verdicts.judge(cell(1.6, 1.9, util=1.32, **noisy), usable_cores=2)
+    assert v.code == "parallel"
+    short = rounds([1.2, 1.25, 1.3, 1.22, 1.28])
+    v = verdicts.judge(cell(1.6, 1.9, util=1.25, **short), usable_cores=2)
+    assert v.code == "partial" and "1.25 [1.20–1.30]" in v.why
+    # across the partial | parallel line: partial only when the CPU interval is short
+    assert verdicts.judge(cell(1.3, 1.8, util=1.25, **short), 2).code == "partial"
+    assert verdicts.judge(cell(1.3, 1.8, util=1.32, **noisy), 2).code == "undecided"

@@ -4,13 +4,15 @@ The speedup axis is cut into regions (below). A cell is *decided* when its whole
 lies inside one region; otherwise it is **undecided**, shown with its median and the boundary
 its interval straddles. The measurement loop keeps adding paired rounds to undecided cells
 (``gilbench.measure``), the run stores each cell's verdict in the results file, and the report
-prints the same verdict and this rule. Ground floor: imports nothing of gilbench but errors.
+prints the same verdict and this rule. Ground floor: imports nothing of gilbench but stats.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+from gilbench.stats import median_interval
 
 # --- the rule's constants (the printed rule is generated from them, so text and code agree) ---
 #: fraction of the ideal (n cores) the interval's low end and the CPU utilisation must reach
@@ -60,9 +62,10 @@ with Wilcoxon's distribution-free 95% interval. The speedup axis is cut into reg
 | near the cores | {_g(PARALLEL_FRACTION)}·*n* to {_g(ABOVE_CORES_FACTOR)}·*n* (I/O: no upper end) | parallel / overlaps waits |
 | beyond the cores (CPU only) | above {_g(ABOVE_CORES_FACTOR)}·*n* | above the core count (an anomaly, with its checks) |
 
-A cell's verdict is the region that holds its **whole** interval; CPU work is called parallel
-only if it also used at least {_g(PARALLEL_FRACTION)}·*n* cores of CPU time (else partial, also
-when the interval reaches from the partial region into the parallel one).
+A cell's verdict is the region that holds its **whole** interval. CPU work is called parallel
+only if its CPU time does not rule it out: the 95% interval of its median CPU utilisation (CPU
+time / wall time per round) must reach {_g(PARALLEL_FRACTION)}·*n* cores; an interval below that is
+partial, also when the speedup interval reaches from the partial region into the parallel one.
 An interval that straddles one boundary *b* but lies within *b*/{_g(BORDERLINE_MARGIN)} to
 *b*·{_g(BORDERLINE_MARGIN)} is **borderline** (both neighbours named): the speedup is known to sit
 within {round(100 * (BORDERLINE_MARGIN - 1)):g}% of the line, so more rounds would not move it
@@ -219,6 +222,20 @@ def above_cores_checks(cell: dict, serial_cpu_s: float | None = None) -> str:
     return "; ".join(checks)
 
 
+def cpu_interval(cell: dict) -> tuple[float, float] | None:
+    """A 95% interval for the cell's CPU utilisation (the median of its per-round CPU time /
+    wall time: order statistics, ``stats.median_interval``), from the times the cell carries;
+    for a cell without them, the recorded utilisation as a point; None if neither."""
+    walls, cpus = cell.get("wall_s"), cell.get("cpu_s")
+    if isinstance(walls, list) and isinstance(cpus, list) and walls and len(walls) == len(cpus):
+        utils = [c / w for c, w in zip(cpus, walls) if isinstance(c, (int, float))
+                 and isinstance(w, (int, float)) and w > 0]
+        if utils:
+            return median_interval(utils)
+    util = cell.get("cpu_utilization")
+    return (float(util), float(util)) if isinstance(util, (int, float)) else None
+
+
 def judge(cell: dict, usable_cores: int) -> Verdict:
     """The verdict of the printed rule (``RULE_MARKDOWN``) for one results cell."""
     io = kind(cell) == "io"
@@ -235,12 +252,15 @@ def judge(cell: dict, usable_cores: int) -> Verdict:
     at_low, at_high = region_of(low, cuts), region_of(high, cuts)
     util = cell.get("cpu_utilization")
     need = PARALLEL_FRACTION * n
-    if (not io and (at_low, at_high) == ("partial", "parallel")
-            and util is not None and util < need):
-        # parallel is ruled out by the CPU time, so either region gives "partial"
+    cpu = cpu_interval(cell)
+    short = cpu is not None and cpu[1] < need  # the CPU time rules "parallel" out
+    cpu_text = "not recorded" if util is None else f"{util:.2f}" + (
+        f" [{cpu[0]:.2f}–{cpu[1]:.2f}]" if cpu is not None else "")
+    if not io and (at_low, at_high) == ("partial", "parallel") and short:
+        # either region gives "partial": the CPU time rules the parallel one out
         return Verdict("partial", words["partial"],
                        f"interval {low:.2f}–{high:.2f} reaches {need:.2f}, but CPU use "
-                       f"{util:.2f} < {need:.2f} cores", True)
+                       f"{cpu_text} < {need:.2f} cores", True)
     if at_low != at_high:
         bounds = {c: (lo, hi) for c, lo, hi in cuts}
         edge = bounds[at_low][1]
@@ -255,11 +275,10 @@ def judge(cell: dict, usable_cores: int) -> Verdict:
                        f"({words[at_low]} | {words[at_high]})", False)
     code = at_low
     if code == "parallel" and not io:
-        if util is None or util < need:
-            shown = "not recorded" if util is None else f"{util:.2f}"
+        if util is None or short:
             return Verdict("partial", words["partial"],
-                           f"interval {low:.2f}–{high:.2f} ≥ {need:.2f}, but CPU use {shown} "
-                           f"< {need:.2f} cores", True)
+                           f"interval {low:.2f}–{high:.2f} ≥ {need:.2f}, but CPU use "
+                           f"{cpu_text} < {need:.2f} cores", True)
         note = None
         if med > n:
             note = f"median {med:.2f}× is above the {n} usable cores: " + above_cores_checks(cell)
