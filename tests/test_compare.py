@@ -74,14 +74,24 @@ def test_verdicts_follow_the_stated_test(gil, ft):
     a = {_key(c): c for c in gil["cells"]}
     b = {_key(c): c for c in ft["cells"]}
     assert comp.count("faster") > 0  # pure-Python threads on the free-threaded build
+    cuts = {}
+    for basis in ("speedup", "time"):
+        ps = [r.p for r in comp.rows if r.compared and r.basis == basis]
+        found = stats.benjamini_hochberg(ps, 0.05)
+        assert comp.selected[basis] == (found, len(ps))
+        cuts[basis] = sorted(ps)[found - 1] if found else -1
+    assert comp.discoveries > 0
     for r in comp.rows:
+        cut = cuts[r.basis]
         assert r.compared
         ca, cb = a[r.key], b[r.key]
         ratio = (np.median(cb["wall_s"]) / cb["size"]) / (np.median(ca["wall_s"]) / ca["size"])
         assert r.ratio == pytest.approx(ratio)
         assert r.low <= r.ratio <= r.high
-        # the interval excludes 1 and the ratio moved by the minimum change (5%)
-        expected = ("faster" if r.high < 1 and r.ratio <= 1 / 1.05 else
+        # selected by the false discovery rate, then: the interval (at the false-coverage-rate
+        # level) excludes 1 and the ratio moved by the minimum change (5%)
+        expected = ("not significant" if r.p > cut else
+                    "faster" if r.high < 1 and r.ratio <= 1 / 1.05 else
                     "slower" if r.low > 1 and r.ratio >= 1.05 else "not significant")
         assert r.status == expected
     # the free-threaded build's pure-Python threads at 2 workers are faster, as the data says
@@ -281,8 +291,10 @@ def test_a_group_that_drifted_as_a_whole_is_not_a_change_but_its_serial_time_is(
 
 
 def test_a_real_speedup_change_scales_better():
+    # one cell changed among 120: 12 rounds a side give it a p-value small enough for the false
+    # discovery rate (7 and 7 rounds cannot: the smallest exact p is 2 / C(14, 7) = 0.0006)
     key = ("primes", "cython-nogil", "threads", 2)
-    comp = compare(_run(1), _run(2, cell_factor={key: 0.7}))
+    comp = compare(_run(1, rounds=12), _run(2, cell_factor={key: 0.7}, rounds=12))
     row = next(r for r in comp.rows if r.key == key)
     assert row.basis == "speedup" and row.status == "scales better"
     assert row.low > 1 and row.ratio == pytest.approx(1 / 0.7, rel=0.1)
@@ -324,7 +336,8 @@ def test_the_drift_widens_time_intervals_and_is_said():
     a, b = row.a, row.b
     raw = stats.bootstrap_ratio(b["wall_s"], a["wall_s"], a["size"] / b["size"])
     down = math.log(raw["median"] / min(raw["low"], raw["median"]))
-    assert math.log(row.ratio / row.low) == pytest.approx(math.hypot(down, 1.96 * s))
+    ratio, low, _ = row.time  # the 95% interval, widened (a selected cell shows another level)
+    assert math.log(ratio / low) == pytest.approx(math.hypot(down, 1.96 * s), rel=1e-4)
     assert f"s = {100 * s:.1f}%" in comp.test_text()
     assert f"1.96 s = {100 * 1.96 * s:.1f}%" in comp.test_text()
 
@@ -338,7 +351,7 @@ def test_fewer_than_four_serial_cells_leave_the_drift_unestimated():
     assert "drift between runs was **not estimated**" in comp.test_text()
     row = next(r for r in comp.rows if r.compared)
     raw = stats.bootstrap_ratio(row.b["wall_s"], row.a["wall_s"])
-    assert row.high == pytest.approx(max(raw["high"], raw["median"]))  # not widened
+    assert row.time[2] == pytest.approx(max(raw["high"], raw["median"]))  # not widened
 
 
 def _scaled_copy(doc: dict, factor: float) -> dict:
@@ -366,3 +379,59 @@ def test_serial_drift_between_runs_rarely_reads_as_a_change():
         called += comp.changed
         total += comp.comparable
     assert called / total <= 0.10, called / total
+
+
+# --------------------------------------------------------------------------------------------
+# many cells at once: the false discovery rate
+
+
+def test_benjamini_hochberg_counts_the_discoveries():
+    # m = 5, q = 0.05: thresholds 0.01, 0.02, 0.03, 0.04, 0.05
+    assert stats.benjamini_hochberg([0.001, 0.015, 0.9, 0.5, 0.2]) == 2
+    assert stats.benjamini_hochberg([0.2, 0.3, 0.04, 0.5, 0.9]) == 0  # 0.04 > 0.01
+    assert stats.benjamini_hochberg([0.04] * 5) == 5  # the step-up: all at the last threshold
+    assert stats.benjamini_hochberg([]) == 0
+    assert stats.benjamini_hochberg([math.nan, 0.001]) == 1
+
+
+@pytest.mark.parametrize("m,n", [(5, 5), (5, 9), (7, 7), (12, 6)])
+def test_shift_p_value_agrees_with_the_interval_it_inverts(m, n):
+    """p <= 0.05 exactly when the 95% shift interval excludes 0 (the same U distribution)."""
+    rng = np.random.default_rng(m * 100 + n)
+    for _ in range(300):
+        xs, ys = rng.normal(0, 1, m), rng.normal(rng.uniform(-2, 2), 1, n)
+        _, low, high = stats.shift_interval(xs, ys)
+        p = stats.shift_p_value(xs, ys)
+        assert (p <= 0.05) == (low > 0 or high < 0), (p, low, high)
+
+
+def test_with_few_rounds_one_changed_cell_among_many_is_not_selected():
+    """The price of holding the false discovery rate, stated in the test text: 7 rounds a side
+    cannot single out one changed speedup among 120 cells, though many changes together can."""
+    key = ("primes", "cython-nogil", "threads", 2)
+    comp = compare(_run(1), _run(2, cell_factor={key: 0.7}))
+    assert next(r for r in comp.rows if r.key == key).status == "not significant"
+    threads = {_key(c): 0.6 for c in _run(2)["cells"] if c["executor"] == "threads"}
+    comp = compare(_run(1), _run(2, cell_factor=threads))
+    assert comp.count("scales better") >= len(threads) // 2
+
+
+def test_the_false_discovery_rate_keeps_nothing_changed_quiet():
+    """Twenty pairs of identical synthetic runs (same speedups, 2% jitter, slow repeats, group
+    drift): with hundreds of cells, 95% intervals alone call some changed; held at a 5% false
+    discovery rate almost none are, while a real change among them is still found."""
+    called = total = 0
+    for seed in range(0, 40, 2):
+        comp = compare(_run(seed), _run(seed + 1))
+        called += comp.changed
+        total += comp.comparable
+        raw = sum(1 for r in comp.rows if r.compared and r.p is not None and r.p <= 0.05)
+        assert comp.changed <= raw
+    assert called / total <= 0.01, (called, total)
+    key = ("primes", "cython-nogil", "threads", 2)
+    comp = compare(_run(40, rounds=12), _run(41, cell_factor={key: 0.7}, rounds=12))
+    row = next(r for r in comp.rows if r.key == key)
+    assert row.status == "scales better" and comp.discoveries >= 1
+    found, tests = comp.selected["speedup"]
+    assert found >= 1 and f"Of the {tests} speedup tests the false discovery rate selected " \
+        f"**{found}**" in comp.test_text()

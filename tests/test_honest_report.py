@@ -281,9 +281,10 @@ def test_compare_needs_a_minimum_change():
     assert {r.status for r in compare(gil, _scaled(gil, 1.10)).rows if r.compared} == {"slower"}
     assert {r.status for r in compare(gil, _scaled(gil, 1 / 1.10)).rows if r.compared} == {
         "faster"}
-    # the threshold is an option: with none, a 3% change whose interval excludes 1 is slower
+    # the threshold is an option: with none, the 3% changes the false discovery rate selects
+    # are slower
     bare = compare(gil, _scaled(gil, 1.03), min_change=0)
-    assert {r.status for r in bare.rows if r.compared and r.low > 1} == {"slower"}
+    assert bare.count("slower") > 10 and bare.count("slower") == bare.discoveries
 
 
 def _paired_doc(cell_factor: float) -> dict:

@@ -266,3 +266,44 @@ def drift_scale(log_ratios: Sequence[float]) -> float:
     if not len(values):
         return math.nan
     return float(1.4826 * np.median(np.abs(values - np.median(values))))
+
+
+def shift_p_value(xs: Sequence[float], ys: Sequence[float]) -> float:
+    """Two-sided p-value of the Mann-Whitney test of no shift between ``xs`` and ``ys`` (the
+    test ``shift_interval`` inverts): U counts the pairs with y > x (ties count a half); exact
+    below ``EXACT_U_STEPS``, else the normal approximation with a continuity correction."""
+    x = np.asarray(xs, dtype=float)
+    y = np.asarray(ys, dtype=float)
+    m, n = len(x), len(y)
+    if not m or not n:
+        return math.nan
+    d = np.subtract.outer(y, x)
+    u = float(np.sum(d > 0) + 0.5 * np.sum(d == 0))
+    if min(m, n) * m * n <= EXACT_U_STEPS:
+        counts = _mann_whitney_counts(m, n)
+        total = math.comb(m + n, m)
+        low = sum(counts[: int(math.floor(u)) + 1]) / total  # P(U <= u)
+        high = sum(counts[int(math.ceil(u)):]) / total  # P(U >= u)
+        return min(1.0, 2 * min(low, high))
+    mean, sd = m * n / 2, math.sqrt(m * n * (m + n + 1) / 12)
+    z = max(0.0, abs(u - mean) - 0.5) / sd
+    return min(1.0, 2 * (1 - NormalDist().cdf(z)))
+
+
+def normal_p_value(estimate: float, low: float, high: float, confidence: float = 0.95) -> float:
+    """Two-sided p-value of "the true value is 0" for an estimate with a normal-theory
+    ``confidence`` interval (low, high) around it (its width gives the standard error)."""
+    z_c = NormalDist().inv_cdf(0.5 + confidence / 2)
+    se = (high - low) / (2 * z_c)
+    if not se > 0:
+        return 0.0 if estimate else 1.0
+    return min(1.0, 2 * (1 - NormalDist().cdf(abs(estimate) / se)))
+
+
+def benjamini_hochberg(p_values: Sequence[float], q: float = 0.05) -> int:
+    """How many of the tests are discoveries when the false discovery rate is held at ``q``
+    (Benjamini & Hochberg 1995): the largest k with p_(k) <= k q / m; those k smallest p-values
+    are the discoveries (0: none). nan p-values count as 1."""
+    ps = sorted(1.0 if not math.isfinite(p) else p for p in p_values)
+    m = len(ps)
+    return max((k for k in range(1, m + 1) if ps[k - 1] <= k * q / m), default=0)

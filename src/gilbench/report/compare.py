@@ -17,13 +17,15 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gilbench import stats
+
 from . import analysis as A
 from . import format as F
 from .blocks import Badge, Block, Details, Heading, Para, Table, to_html, to_markdown
-from .compare_rule import (CHANGED, DEFAULT_MIN_CHANGE, JUDGED, MIN_REPEATS, TEST_TEXT, Drift,
-                           estimate_drift, is_serial, paired_rounds, problem,
-                           scaling_significance, significance, speedup_ratio, test_text,
-                           time_ratio)
+from .compare_rule import (CHANGED, at_level, DEFAULT_MIN_CHANGE, FDR, JUDGED, MIN_REPEATS, TEST_TEXT,
+                           Drift, estimate_drift, fcr_confidence, is_serial, paired_rounds,
+                           problem, scaling_significance, significance, speedup_p_value,
+                           speedup_ratio, test_text, time_p_value, time_ratio)
 
 KeyT = tuple
 
@@ -45,6 +47,9 @@ class Row:
     high: float | None = None
     basis: str | None = None  # "time" | "speedup" (compared cells)
     time: tuple[float, float, float] | None = None
+    #: the p-value of "no change" (the test the interval inverts), before the false discovery
+    #: rate is held across the comparison's cells
+    p: float | None = None
 
     @property
     def compared(self) -> bool:
@@ -67,6 +72,18 @@ class Comparison:
     files: tuple[str, str] | None = None
     #: the drift between the runs, from their serial cells (widens the time intervals)
     drift: Drift = field(default_factory=lambda: Drift(0, None))
+    #: per family of tests ("speedup", "time"): (discoveries, tests) at the false discovery
+    #: rate ``compare_rule.FDR`` (Benjamini-Hochberg within the family)
+    selected: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    @property
+    def discoveries(self) -> int:
+        """How many tests the false discovery rate selected, both families together."""
+        return sum(found for found, _ in self.selected.values())
+
+    @property
+    def tests(self) -> int:
+        return sum(n for _, n in self.selected.values())
 
     @property
     def comparable(self) -> int:
@@ -132,7 +149,7 @@ class Comparison:
 
     def test_text(self) -> str:
         """The test, and the drift estimated here, in words."""
-        return test_text(self.min_change, self.drift)
+        return test_text(self.min_change, self.drift, self.selected)
 
 
 def _keyed(doc: dict) -> dict[KeyT, dict]:
@@ -185,20 +202,50 @@ def compare(doc_a: dict, doc_b: dict, names: tuple[str, str] = ("a", "b"),
     serials = ([c for c in doc_a["cells"] if is_serial(c)],
                [c for c in doc_b["cells"] if is_serial(c)])
     comp = Comparison(names, (doc_a, doc_b), min_change=float(min_change), drift=drift)
+    # first every compared cell's test (p-value), then the false discovery rate across them
+    tests: dict[KeyT, tuple] = {}
+    for k in keys:
+        if status[k] is not None:
+            continue
+        a, b = ka[k], kb[k]
+        time = drift.widen(*times[k])
+        pairs = (None, None) if is_serial(a) else (paired_rounds(a, serials[0]),
+                                                    paired_rounds(b, serials[1]))
+        if pairs[0] and pairs[1]:
+            tests[k] = ("speedup", speedup_p_value(*pairs), pairs, time)
+        else:
+            tests[k] = ("time", time_p_value(*time), None, time)
+    # two families, each answering its own question (did the scaling change; did the time):
+    # the false discovery rate is held within each
+    cut, level = {}, {}
+    for basis in ("speedup", "time"):
+        ps = sorted(t[1] for t in tests.values() if t[0] == basis)
+        found = stats.benjamini_hochberg(ps, FDR)
+        cut[basis] = ps[found - 1] if found else -1.0
+        level[basis] = fcr_confidence(found, len(ps))
+        comp.selected[basis] = (found, len(ps))
     for k in keys:
         a, b = ka.get(k), kb.get(k)
         if status[k] is not None:
             comp.rows.append(Row(k, a, b, status[k]))
             continue
-        time = drift.widen(*times[k])
-        pairs = (None, None) if is_serial(a) else (paired_rounds(a, serials[0]),
-                                                    paired_rounds(b, serials[1]))
-        if pairs[0] and pairs[1]:
-            ratio, low, high = speedup_ratio(pairs[0], pairs[1])
-            judged = scaling_significance(ratio, low, high, min_change)
-            comp.rows.append(Row(k, a, b, judged, ratio, low, high, "speedup", time))
+        basis, p, pairs, time = tests[k]
+        selected = p <= cut[basis]
+        if basis == "speedup":
+            # a selected cell shows its interval at the false-coverage-rate level it was
+            # selected at; the others their 95% interval
+            ratio, low, high = speedup_ratio(*pairs, confidence=level[basis] if selected
+                                             else 0.95)
+            judged = scaling_significance(ratio, low, high, min_change) if selected \
+                else "not significant"
         else:
-            comp.rows.append(Row(k, a, b, significance(*time, min_change), *time, "time", time))
+            if selected:
+                ratio, low, high = at_level(*time, level[basis])
+            else:
+                ratio, low, high = time
+            judged = significance(ratio, low, high, min_change) if selected \
+                else "not significant"
+        comp.rows.append(Row(k, a, b, judged, ratio, low, high, basis, time, p))
     return comp
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from statistics import NormalDist
 
 from gilbench import stats
 
@@ -34,7 +35,11 @@ DEFAULT_MIN_CHANGE = 0.05
 MIN_SERIAL_FOR_DRIFT = 4
 #: the normal quantile of a two-sided 95% interval (the drift is treated as normal on the log
 #: scale: its estimate is a standard deviation)
-Z_95 = 1.96
+Z_95 = NormalDist().inv_cdf(0.975)  # 1.96
+
+#: the false discovery rate held across the cells of one comparison (Benjamini-Hochberg): with
+#: hundreds of cells, 95% intervals alone call about 5% of them changed when nothing changed
+FDR = 0.05
 
 #: every status that means "changed"; the others are "not significant" or not compared
 CHANGED = ("faster", "slower", "scales better", "scales worse")
@@ -51,17 +56,26 @@ class Drift:
 
     @property
     def half_width(self) -> float:
-        """What the drift adds (in quadrature) to each half of a log time interval."""
-        return Z_95 * self.scale if self.scale is not None else 0.0
+        """What the drift adds (in quadrature) to each half of a 95% log time interval."""
+        return self.half_width_at(0.95)
 
-    def widen(self, ratio: float, low: float, high: float) -> tuple[float, float, float]:
-        """A time ratio's interval with the drift added: each half of the log interval grown
-        in quadrature by ``half_width`` (independent errors add as variances)."""
-        if not self.half_width:
+    def half_width_at(self, confidence: float) -> float:
+        """What the drift adds to each half of a log time interval at ``confidence``."""
+        if self.scale is None:
+            return 0.0
+        return NormalDist().inv_cdf(0.5 + confidence / 2) * self.scale
+
+    def widen(self, ratio: float, low: float, high: float,
+              confidence: float = 0.95) -> tuple[float, float, float]:
+        """A time ratio's interval (at ``confidence``) with the drift added: each half of the
+        log interval grown in quadrature by ``half_width_at(confidence)`` (independent errors
+        add as variances)."""
+        extra = self.half_width_at(confidence)
+        if not extra:
             return ratio, low, high
         down, up = math.log(ratio / low), math.log(high / ratio)
-        return (ratio, ratio * math.exp(-math.hypot(down, self.half_width)),
-                ratio * math.exp(math.hypot(up, self.half_width)))
+        return (ratio, ratio * math.exp(-math.hypot(down, extra)),
+                ratio * math.exp(math.hypot(up, extra)))
 
     def text(self) -> str:
         """What was done here, in words."""
@@ -82,9 +96,11 @@ def estimate_drift(log_ratios: list[float]) -> Drift:
     return Drift(len(log_ratios), stats.drift_scale(log_ratios))
 
 
-def test_text(min_change: float = DEFAULT_MIN_CHANGE, drift: Drift | None = None) -> str:
-    """The test a comparison applies, in words (printed with every comparison); with ``drift``,
-    followed by what was done in this one."""
+def test_text(min_change: float = DEFAULT_MIN_CHANGE, drift: Drift | None = None,
+              selected: dict[str, tuple[int, int]] | None = None) -> str:
+    """The test a comparison applies, in words (printed with every comparison); with ``drift``
+    and ``selected`` (per family, R discoveries of m tests), followed by what was done in this
+    one."""
     text = (
         "**Test.** A non-serial cell with paired rounds in both files is judged on its "
         "**speedup**: per round, log(serial time / cell time) of the same round (drift over the "
@@ -100,10 +116,23 @@ def test_text(min_change: float = DEFAULT_MIN_CHANGE, drift: Drift | None = None
         f"serial cells' log time ratios (when at least {MIN_SERIAL_FOR_DRIFT} serial cells are "
         "compared), each half of the log interval grown in quadrature by 1.96 s. It is "
         "**faster** or **slower** when the interval excludes 1 **and** the ratio changed by at "
-        "least the same minimum; otherwise a cell is **not significant**. Cells that failed in "
+        "least the same minimum. Many cells are tested at once, so the **false discovery "
+        f"rate** is held at {100 * FDR:g}% within each family, the speedup tests and the time "
+        "tests (Benjamini-Hochberg on each test's p-value: Mann-Whitney for a speedup, normal "
+        "on the log scale for a time): only the "
+        "cells it selects can be called changed, and their intervals are shown at the "
+        f"false-coverage-rate level 1 - R·{FDR:g}/m for R selected of m tested "
+        "(Benjamini-Yekutieli). Otherwise a cell is **not significant**. Cells that failed in "
         "either file, exist in one file only, or have fewer than "
         f"{MIN_REPEATS} repeats are not compared.")
-    return text + (" " + drift.text() if drift is not None else "")
+    if drift is not None:
+        text += " " + drift.text()
+    for family, (found, tests) in (selected or {}).items():
+        if tests:
+            text += (f" Of the {tests} {family} tests the false discovery rate selected "
+                     f"**{found}**" + (f" (intervals at {100 * fcr_confidence(found, tests):.2f}%)."
+                                      if found else "."))
+    return text
 
 
 TEST_TEXT = test_text()
@@ -142,11 +171,11 @@ def is_serial(c: dict) -> bool:
     return c["executor"] == "serial" and c["workers"] == 1
 
 
-def time_ratio(a: dict, b: dict) -> tuple[float, float, float]:
+def time_ratio(a: dict, b: dict, confidence: float = 0.95) -> tuple[float, float, float]:
     """b/a of the median time per unit of work with its bootstrap interval (the spread within
     each run): (ratio, low, high)."""
     scale = a["size"] / b["size"] if a["size"] and b["size"] else 1.0
-    sp = stats.bootstrap_ratio(b["wall_s"], a["wall_s"], scale)
+    sp = stats.bootstrap_ratio(b["wall_s"], a["wall_s"], scale, confidence=confidence)
     # the point estimate can sit outside a skewed percentile interval; keep it inside
     return sp["median"], min(sp["low"], sp["median"]), max(sp["high"], sp["median"])
 
@@ -183,8 +212,42 @@ def paired_rounds(cell: dict, serials: list[dict]) -> tuple[list[float], list[fl
 
 
 def speedup_ratio(pairs_a: tuple[list[float], list[float], float],
-                  pairs_b: tuple[list[float], list[float], float]) -> tuple[float, float, float]:
+                  pairs_b: tuple[list[float], list[float], float],
+                  confidence: float = 0.95) -> tuple[float, float, float]:
     """b's speedup over a's from each run's paired rounds: (ratio, low, high)."""
     sp = stats.speedup_change(pairs_a[0], pairs_a[1], pairs_b[0], pairs_b[1],
-                              pairs_a[2], pairs_b[2])
+                              pairs_a[2], pairs_b[2], confidence)
     return sp["median"], sp["low"], sp["high"]
+
+
+def speedup_p_value(pairs_a: tuple[list[float], list[float], float],
+                    pairs_b: tuple[list[float], list[float], float]) -> float:
+    """The p-value of "the speedup did not change" (the Mann-Whitney test of the two runs'
+    per-round log speedups, the test ``speedup_ratio``'s interval inverts)."""
+    la, lb = ([math.log(r) for r in stats.paired_ratios(p[0], p[1], p[2])]
+              for p in (pairs_a, pairs_b))
+    return stats.shift_p_value(la, lb)
+
+
+def at_level(ratio: float, low: float, high: float, confidence: float) -> tuple[float, float,
+                                                                                  float]:
+    """A 95% time interval carried to ``confidence`` the way ``time_p_value`` reads it (normal
+    on the log scale, each half scaled by the ratio of the normal quantiles), so the interval
+    shown and the p-value that selected the cell agree."""
+    grow = NormalDist().inv_cdf(0.5 + confidence / 2) / Z_95
+    return (ratio, ratio * (low / ratio) ** grow, ratio * (high / ratio) ** grow)
+
+
+def time_p_value(ratio: float, low: float, high: float) -> float:
+    """The p-value of "the time did not change" for a drift-widened 95% time interval, taken
+    as normal on the log scale (its width gives the standard error)."""
+    return stats.normal_p_value(math.log(ratio), math.log(low), math.log(high))
+
+
+def fcr_confidence(discoveries: int, tests: int, q: float = FDR) -> float:
+    """The confidence of the intervals shown for the cells selected as changed: 1 - R q / m
+    for R discoveries among m tests (Benjamini & Yekutieli's false-coverage-rate intervals, so
+    the intervals of the selected cells keep their coverage on average); 95% with none."""
+    if not discoveries or not tests:
+        return 1 - q
+    return 1 - discoveries * q / tests
