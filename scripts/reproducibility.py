@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 
@@ -66,6 +67,8 @@ def summary(doc_a: dict, doc_b: dict, min_change: float = 0.05) -> dict:
     across_line = [k for k in both if code["a"][k] != code["b"][k] and k not in flips]
     half = [k for k in keys if decided("a", k) != decided("b", k)]
     undecided = {n: sum(1 for k in keys if code[n][k] == "undecided") for n in ("a", "b")}
+    by_kernel = {n: dict(Counter(k[0] for k in keys if code[n][k] == "undecided"))
+                 for n in ("a", "b")}
     comp = compare(doc_a, doc_b, ("a", "b"), min_change=min_change)
     changed = comp.changed  # every status that means changed
     claims_a = {c["id"]: c["verdict"] for c in claims_of(doc_a)}
@@ -79,6 +82,7 @@ def summary(doc_a: dict, doc_b: dict, min_change: float = 0.05) -> dict:
         "borderline": {n: sum(1 for k in keys if code[n][k] == "borderline") for n in ("a", "b")},
         "decided_in_one_only": half,
         "undecided": undecided,
+        "undecided_by_kernel": by_kernel,
         "compare_rows": len(comp.rows),
         "compare_changed": changed,
         "claim_flips": [(cid, claims_a[cid], claims_b[cid]) for cid in claim_flips],
@@ -103,8 +107,9 @@ def print_summary(s: dict, seconds: tuple[float, float] | None) -> None:
     print(f"decided in one run, undecided in the other: {len(s['decided_in_one_only'])} "
           f"({100 * len(s['decided_in_one_only']) / n:.1f}%)")
     for name in ("a", "b"):
+        kernels = ", ".join(f"{k} {v}" for k, v in s["undecided_by_kernel"][name].items())
         print(f"undecided in run {name}: {s['undecided'][name]} "
-              f"({100 * s['undecided'][name] / n:.1f}%)")
+              f"({100 * s['undecided'][name] / n:.1f}%)" + (f": {kernels}" if kernels else ""))
     rows = max(s["compare_rows"], 1)
     print(f"compare called changed (faster/slower/scales better/worse): "
           f"{s['compare_changed']} of {s['compare_rows']} "

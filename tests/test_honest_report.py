@@ -149,6 +149,25 @@ def test_borderline_cells_count_where_both_sides_agree_and_are_partly_otherwise(
     assert claim(doc, "processes-bypass-gil")["verdict"] == "mixed"
 
 
+def test_bandwidth_claim_counts_an_undecided_cell_that_reached_the_cores_either_way():
+    """A memory cell undecided only between parallel and above the core count scaled either
+    way: with the others decided parallel, bandwidth was not the limit (refuted); a memory cell
+    whose interval still reaches partial leaves the claim open."""
+    doc = verdict_doc()
+    free = [c for c in doc["cells"] if c["kernel"] in ("stream", "primes") and c["workers"] == 2
+            and c["variant"] in ("cython-nogil", "numpy") and c["family"] == "threads"]
+    assert any(c["kernel"] == "stream" for c in free)
+    for c in free:
+        set_speedup(doc, c, 1.9, 1.8, 1.98, util=1.9)
+    assert claim(doc, "memory-bound-bandwidth-limit")["verdict"] == "refuted"
+    mem = next(c for c in free if c["kernel"] == "stream")
+    set_speedup(doc, mem, 1.95, 1.68, 2.37, util=1.95)
+    assert mem["verdict"]["code"] == "undecided"
+    assert claim(doc, "memory-bound-bandwidth-limit")["verdict"] == "refuted"
+    set_speedup(doc, mem, 1.6, 1.3, 1.9, util=1.6)
+    assert claim(doc, "memory-bound-bandwidth-limit")["verdict"] == "inconclusive"
+
+
 # --------------------------------------------------------------------------------------------
 # GIL claims: decided by the GIL check
 

@@ -202,7 +202,7 @@ def test_printed_rule_states_the_thresholds_the_test_uses(built):
     rule = section(paths["markdown"].read_text(encoding="utf-8"), "Verdicts")
     for phrase in ("below 0.9", "0.9 to 1.1", "1.1 to 0.75·*n*", "0.75·*n* to 1.1·*n*",
                    "above 1.1·*n*", "**whole** interval", "at least 0.75·*n* cores",
-                   "**undecided**", "overlaps waits", "concurrent only", "above the core count",
+                   "**undecided**", "**borderline**", "overlaps waits", "concurrent only", "above the core count",
                    "a waiting thread needs no core"):
         assert phrase in rule, phrase
 

@@ -64,8 +64,9 @@ with Wilcoxon's distribution-free 95% interval. The speedup axis is cut into reg
 
 A cell's verdict is the region that holds its **whole** interval. CPU work is called parallel
 only if its CPU time does not rule it out: the 95% interval of its median CPU utilisation (CPU
-time / wall time per round) must reach {_g(PARALLEL_FRACTION)}·*n* cores; an interval below that is
-partial, also when the speedup interval reaches from the partial region into the parallel one.
+time / wall time per round) must reach at least {_g(PARALLEL_FRACTION)}·*n* cores; an interval
+below that is partial, also when the speedup interval reaches from the partial region into the
+parallel one.
 An interval that straddles one boundary *b* but lies within *b*/{_g(BORDERLINE_MARGIN)} to
 *b*·{_g(BORDERLINE_MARGIN)} is **borderline** (both neighbours named): the speedup is known to sit
 within {round(100 * (BORDERLINE_MARGIN - 1)):g}% of the line, so more rounds would not move it

@@ -130,7 +130,7 @@ def _side(j: Judged, good: set[str], neutral: set[str], cores: int) -> str | Non
     code = j.verdict.code
     if code in ("undecided", "borderline"):
         # either side of the line may hold: the cell counts where all of them point one way
-        touched = set(j.verdict.sides or ()) or _touched(j.cell, cores)
+        touched = _reach(j, cores)
         if touched <= good:
             return "agree"
         if not touched & (good | neutral):
@@ -401,10 +401,19 @@ def _startup_claim(doc: dict) -> tuple[str, str]:
     return ("confirmed" if p > 1e-3 else "refuted"), ev + " (no thread-pool start-up to compare)"
 
 
+def _reach(j: Judged, cores: int) -> set[str]:
+    """The verdict regions a judged cell may be in: its own code when decided, the regions its
+    interval reaches when undecided, the two sides of a borderline one."""
+    if j.verdict.code == "undecided":
+        return _touched(j.cell, cores)
+    return set(j.verdict.sides or (j.verdict.code,))
+
+
 def _bandwidth_claim(cells: _Cells, one_core: str | None) -> tuple[str, str]:
     """Memory-bound GIL-free threads scale worse than compute-bound GIL-free threads: refuted
-    when every memory cell is decided parallel, confirmed when some memory cell is decided
-    short of parallel while a compute cell is decided parallel."""
+    when every memory cell reached the cores (decided parallel, or undecided only between
+    parallel and above the core count) and one is decided parallel; confirmed when some memory
+    cell is decided short of parallel while a compute cell is decided parallel."""
     if one_core:
         return "not measured", one_core
     free = {"cython-nogil", "numpy"}
@@ -417,13 +426,16 @@ def _bandwidth_claim(cells: _Cells, one_core: str | None) -> tuple[str, str]:
     if cpu:
         ev += "; compute, for comparison: " + _listing([_cell_text(j) for j in cpu], 2)
     undecided = [j.cell for j in mem + cpu if j.verdict.code == "undecided"]
-    decided_mem = [j for j in mem if j.verdict.decided]
-    if len(decided_mem) == len(mem) and all(j.verdict.code == "parallel" for j in mem):
+    # an undecided memory cell counts where every region its interval reaches agrees (up to
+    # the core count or past it: scaled either way; short of parallel: held back)
+    side = {id(j): _reach(j, cells.cores) for j in mem}
+    scaled = [j for j in mem if side[id(j)] <= {"parallel", "above-cores"}]
+    if len(scaled) == len(mem) and any(j.verdict.code == "parallel" for j in mem):
         # at this core count the memory bus kept up: bandwidth was not the limit here
         return "refuted", ev + " — bandwidth was not the limit at this core count"
-    short = [j for j in decided_mem if j.verdict.code != "parallel"]
+    short = [j for j in mem if side[id(j)] <= {"partial", "concurrent", "slower"}]
     cpu_par = [j for j in cpu if j.verdict.code == "parallel" and j.verdict.decided]
-    if short and cpu_par:
+    if any(j.verdict.decided for j in short) and cpu_par:
         return "confirmed", ev
     if undecided:
         return "inconclusive", ev + f" — {len(undecided)} cells undecided: " + \
