@@ -172,3 +172,18 @@ def timed_quietly():
     which other processes used under a quarter of a core (a core taken by someone else is not
     the code under test's doing)."""
     return _timed_quietly
+
+
+@pytest.fixture
+def scaled() -> Callable[[dict, float], dict]:
+    """``scaled(doc, factor)``: a copy of a results document with every wall time times
+    ``factor`` (the same run, uniformly faster or slower), for the compare tests."""
+    import copy
+
+    def make(doc: dict, factor: float) -> dict:
+        out = copy.deepcopy(doc)
+        for c in out["cells"]:
+            c["wall_s"] = [t * factor for t in c["wall_s"]]
+        return out
+
+    return make

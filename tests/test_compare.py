@@ -105,11 +105,8 @@ def test_a_file_against_itself_shows_no_difference(gil):
     assert all(r.ratio == pytest.approx(1.0) for r in comp.rows if r.compared)
 
 
-def test_a_run_twice_as_fast_is_faster_everywhere(gil):
-    fast = copy.deepcopy(gil)
-    for c in fast["cells"]:
-        c["wall_s"] = [t / 2 for t in c["wall_s"]]
-    comp = compare(gil, fast)
+def test_a_run_twice_as_fast_is_faster_everywhere(gil, scaled):
+    comp = compare(gil, scaled(gil, 0.5))
     compared = [r for r in comp.rows if r.compared]
     assert compared and all(r.status == "faster" for r in compared)
     assert all(r.ratio == pytest.approx(0.5) for r in compared)
@@ -342,23 +339,16 @@ def test_the_drift_widens_time_intervals_and_is_said():
     assert f"1.96 s = {100 * 1.96 * s:.1f}%" in comp.test_text()
 
 
-def test_fewer_than_four_serial_cells_leave_the_drift_unestimated():
+def test_fewer_than_four_serial_cells_leave_the_drift_unestimated(scaled):
     gil = load_any(DATA / "synthetic-gil.json")
     three = {("primes", "python"), ("primes", "cython-gil"), ("stream", "numpy")}
     small = {**gil, "cells": [c for c in gil["cells"] if (c["kernel"], c["variant"]) in three]}
-    comp = compare(small, _scaled_copy(small, 1.5))
+    comp = compare(small, scaled(small, 1.5))
     assert comp.drift.scale is None and comp.drift.n_serial == 3
     assert "drift between runs was **not estimated**" in comp.test_text()
     row = next(r for r in comp.rows if r.compared)
     raw = stats.bootstrap_ratio(row.b["wall_s"], row.a["wall_s"])
     assert row.time[2] == pytest.approx(max(raw["high"], raw["median"]))  # not widened
-
-
-def _scaled_copy(doc: dict, factor: float) -> dict:
-    out = copy.deepcopy(doc)
-    for c in out["cells"]:
-        c["wall_s"] = [t * factor for t in c["wall_s"]]
-    return out
 
 
 def test_serial_drift_between_runs_rarely_reads_as_a_change():

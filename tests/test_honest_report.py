@@ -284,25 +284,18 @@ def test_old_files_still_render_without_the_new_fields(tmp_path):
 # compare: a minimum change, sizes that differ, nothing comparable
 
 
-def _scaled(doc: dict, factor: float) -> dict:
-    out = copy.deepcopy(doc)
-    for c in out["cells"]:
-        c["wall_s"] = [t * factor for t in c["wall_s"]]
-    return out
-
-
-def test_compare_needs_a_minimum_change():
+def test_compare_needs_a_minimum_change(scaled):
     gil = load_any(DATA / "synthetic-gil.json")
-    small = compare(gil, _scaled(gil, 1.03))
+    small = compare(gil, scaled(gil, 1.03))
     rows = [r for r in small.rows if r.compared and r.low > 1]  # intervals excluding 1 ...
     assert len(rows) > 10
     assert {r.status for r in small.rows if r.compared} == {"not significant"}  # ... only 3%
-    assert {r.status for r in compare(gil, _scaled(gil, 1.10)).rows if r.compared} == {"slower"}
-    assert {r.status for r in compare(gil, _scaled(gil, 1 / 1.10)).rows if r.compared} == {
+    assert {r.status for r in compare(gil, scaled(gil, 1.10)).rows if r.compared} == {"slower"}
+    assert {r.status for r in compare(gil, scaled(gil, 1 / 1.10)).rows if r.compared} == {
         "faster"}
     # the threshold is an option: with none, the 3% changes the false discovery rate selects
     # are slower
-    bare = compare(gil, _scaled(gil, 1.03), min_change=0)
+    bare = compare(gil, scaled(gil, 1.03), min_change=0)
     assert bare.count("slower") > 10 and bare.count("slower") == bare.discoveries
 
 
