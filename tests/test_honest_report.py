@@ -254,6 +254,14 @@ def test_headline_never_contradicts_the_verdict_table():
     assert "2.60" not in sentences["Reached several cores"]
     undecided = sum(1 for j in judged if j.verdict.code == "undecided")
     assert f"**{undecided} of the {len(judged)}** verdicts in the table are **undecided**" in answer
+    # a borderline cell is named on its line, with both sides, and in no finding
+    line = [j for j in judged if j.verdict.code == "borderline"]
+    assert line, "the crafted document has a cell on a line"
+    on_line = answer.split("On the line between two verdicts")[1].split(". ")[0]
+    for j in line:
+        name = f"{j.kernel}/{j.variant}/{j.executor}@{j.workers}"
+        assert f"{name} {j.cell['speedup']['median']:.2f}× ({j.verdict.label})" in on_line
+        assert all(name not in text for text in sentences.values())
 
 
 def test_report_shows_noise_anomalies_undecided_and_gil_checks(tmp_path):
