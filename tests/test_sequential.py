@@ -47,3 +47,22 @@ def test_time_budget_stops_rounds() -> None:
                              decided=lambda spec, raws: False, noise_check=False)
     assert all(len(r.wall_s) == 5 for r in raws.values())
     assert "time budget" in raws[specs[1].key].budget_reason
+
+
+def test_the_time_a_group_spent_is_reported_and_the_rest_carries_over() -> None:
+    """A group decided at the minimum spends nothing past it; the run banks its budget for the
+    next groups, each of which may take at most twice its own budget more."""
+    from gilbench.measure import carried, left_over
+
+    specs = _specs()
+    with kernels.get("primes").session():
+        done = Budget(5, 40, time_s=5.0)
+        measure_group(specs, done, decided=lambda spec, raws: True, noise_check=False)
+        going = Budget(5, 7, time_s=60.0)
+        measure_group(specs, going, decided=lambda spec, raws: False, noise_check=False)
+    assert done.used_s < going.used_s  # two more rounds take longer than one look
+    assert left_over(0.0, 5.0, done.used_s) > 4.9  # nearly all of it banked
+    assert carried(Budget(5, 30, time_s=5.0), 4.0, 2.0).time_s == 9.0
+    assert carried(Budget(5, 30, time_s=5.0), 40.0, 2.0).time_s == 15.0  # at most 2x more
+    assert left_over(4.0, 5.0, 9.0) == 0.0  # a group that took the bank's 4 s leaves none
+    assert left_over(1.0, 5.0, 12.0) == 0.0  # never below zero

@@ -20,7 +20,7 @@ import math
 import random
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from gilbench import executors, kernels, stats, verdicts
@@ -264,7 +264,8 @@ class Budget:
     At least ``min_rounds`` rounds always; then only the cells not yet decided (``decided``
     returns False for their provisional cell) are measured again, with the serial baseline,
     until every cell is decided, ``max_rounds`` rounds were made, or ``time_s`` seconds passed
-    since the minimum was reached.
+    since the minimum was reached (``used_s``: how many did, once the group is measured; a run
+    carries what a group leaves unused over to the next ones).
     A round disturbed by other processes or steal (``gilbench.noise``) is discarded and made
     again, at most ``max_redone`` times per group.
     """
@@ -273,6 +274,19 @@ class Budget:
     max_rounds: int = 5
     time_s: float = math.inf
     max_redone: int = 5
+    #: set by ``measure_group``: seconds of rounds it spent after the minimum
+    used_s: float = 0.0
+
+
+def carried(budget: Budget, banked: float, factor: float) -> Budget:
+    """``budget`` with up to ``factor`` times its own seconds more from ``banked`` (what earlier
+    groups of the run left unused)."""
+    return replace(budget, time_s=budget.time_s + min(banked, factor * budget.time_s))
+
+
+def left_over(banked: float, own_s: float, used_s: float) -> float:
+    """What stays banked after a group whose own budget was ``own_s`` used ``used_s``."""
+    return max(0.0, banked + own_s - used_s)
 
 
 def measure_group(specs: list[CellSpec], budget: Budget | int,
@@ -356,6 +370,7 @@ def measure_group(specs: list[CellSpec], budget: Budget | int,
                             f"the group's time budget of {budget.time_s:g} s ran out after "
                             f"{rounds} rounds")
                     break
+        budget.used_s = 0.0 if extra_since is None else time.perf_counter() - extra_since
         finished = True
     finally:
         _shut_down(opened, gracefully=finished)

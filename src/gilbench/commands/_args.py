@@ -133,8 +133,9 @@ def add_run_options(addoption: Callable[..., Any], prefix: str = "") -> list[str
     """
     from gilbench import executors, kernels
     from gilbench.run.config import (DEFAULT_MAX_REPEATS, DEFAULT_MAX_TIME_S, DEFAULT_REPEATS,
-                                     DEFAULT_TARGET_S, MIN_TIMEOUT_S, QUICK_MAX_REPEATS,
-                                     QUICK_MAX_TIME_S, QUICK_TARGET_S, TIMEOUT_TARGETS)
+                                     DEFAULT_TARGET_S, MAX_TIME_CARRY, MIN_TIMEOUT_S,
+                                     QUICK_MAX_REPEATS, QUICK_MAX_TIME_S, QUICK_TARGET_S,
+                                     TIMEOUT_TARGETS)
 
     quick = f"--{prefix}quick"
     addoption(f"--{prefix}kernels", metavar="K,..",
@@ -157,7 +158,9 @@ def add_run_options(addoption: Callable[..., Any], prefix: str = "") -> list[str
                    "reported undecided")
     addoption(f"--{prefix}max-time", type=positive_seconds, metavar="S",
               help=f"seconds of rounds per kernel variant before undecided cells stop "
-                   f"(default {DEFAULT_MAX_TIME_S:g}, {quick} {QUICK_MAX_TIME_S:g})")
+                   f"(default {DEFAULT_MAX_TIME_S:g}, {quick} {QUICK_MAX_TIME_S:g}); what a "
+                   f"variant leaves unused goes to the next ones, up to {MAX_TIME_CARRY:g}x "
+                   "more each")
     addoption(f"--{prefix}target-time", type=positive_seconds, metavar="S",
               help=f"seconds a serial run should last after calibration "
                    f"(default {DEFAULT_TARGET_S}, {quick} {QUICK_TARGET_S})")

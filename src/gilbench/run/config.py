@@ -29,6 +29,10 @@ DEFAULT_REPEATS = MIN_REPEATS = 5
 #: the rounds cap, and the seconds per kernel variant spent on rounds after the minimum
 DEFAULT_MAX_REPEATS = QUICK_MAX_REPEATS = 30
 DEFAULT_MAX_TIME_S, QUICK_MAX_TIME_S = 5.0, 2.5
+#: what a kernel variant leaves of its time budget carries over to the next ones, so a noisy
+#: variant may spend up to this many times its own budget more (the run's total stays within
+#: the sum of the budgets)
+MAX_TIME_CARRY = 2.0
 #: the per-run time limit is max(MIN_TIMEOUT_S, TIMEOUT_TARGETS x target time) unless given:
 #: generous, because a slow executor (pool start-up, 2x oversubscription) is a result, not a fault
 MIN_TIMEOUT_S = 60.0

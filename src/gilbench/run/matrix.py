@@ -15,8 +15,9 @@ from typing import Any, Callable
 
 from gilbench import executors, host, kernels, results, verdicts
 from gilbench.executors.base import RunTimeout
-from gilbench.measure import CHUNKS_PER_WORKER, CellSpec, Raw, calibrate, measure_group, summarize
-from gilbench.run.config import RunConfig
+from gilbench.measure import (CHUNKS_PER_WORKER, Budget, CellSpec, Raw, calibrate, carried,
+                              left_over, measure_group, summarize)
+from gilbench.run.config import MAX_TIME_CARRY, RunConfig
 
 
 def plan(config: RunConfig) -> list[tuple[kernels.Kernel, kernels.Variant, list[CellSpec]]]:
@@ -107,21 +108,25 @@ def run_matrix(config: RunConfig, writer: results.ResultsWriter, events: Events 
     events = events or Events()
     skip = skip or set()
     known_sizes = {**(sizes or {}), **recorded_sizes(writer.doc["cells"], config.scaling)}
+    banked = 0.0  # seconds of extra rounds earlier groups left unused
     for kernel, variant, specs in plan(config):
         todo = [s for s in specs if s.key not in skip]
         if not todo:
             continue
         events.on_group_start(kernel.name, variant.name, len(todo) * (1 + config.repeats))
+        budget = carried(config.budget, banked, MAX_TIME_CARRY)
         _run_group(config, writer, events, skip, kernel, variant, specs, todo,
-                   known_sizes.get((kernel.name, variant.name)))
+                   known_sizes.get((kernel.name, variant.name)), budget)
+        banked = left_over(banked, config.budget.time_s, budget.used_s)
         events.on_group_done(kernel.name, variant.name)
     return writer.doc
 
 
 def _run_group(config: RunConfig, writer: results.ResultsWriter, events: Events, skip: set[tuple],
                kernel: kernels.Kernel, variant: kernels.Variant, specs: list[CellSpec],
-               todo: list[CellSpec], known_size: int | None) -> None:
-    """Measure the cells ``todo`` of one (kernel, variant) and add them to the file."""
+               todo: list[CellSpec], known_size: int | None, budget: Budget) -> None:
+    """Measure the cells ``todo`` of one (kernel, variant) within ``budget`` and add them to
+    the file (``budget.used_s`` then says how long its extra rounds took)."""
     if not variant.available:
         _add_cells(writer, [error_cell(spec, kernel, f"variant unavailable: {variant.reason}")
                             for spec in todo], events)
@@ -168,7 +173,7 @@ def _run_group(config: RunConfig, writer: results.ResultsWriter, events: Events,
                              usable_cores=usable)
             return verdicts.is_decided(cell, usable)
 
-        raws = measure_group(sized_specs, config.budget, on_run=events.on_run,
+        raws = measure_group(sized_specs, budget, on_run=events.on_run,
                              timeout_s=timeout_s, decided=decided)
         failed = [r.error for r in raws.values() if r.error]
         if config.gil_check and not failed:
