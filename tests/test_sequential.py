@@ -52,7 +52,7 @@ def test_time_budget_stops_rounds() -> None:
 def test_the_time_a_group_spent_is_reported_and_the_rest_carries_over() -> None:
     """A group decided at the minimum spends nothing past it; the run banks its budget for the
     next groups, each of which may take at most twice its own budget more."""
-    from gilbench.measure import carried, left_over
+    from gilbench.run.matrix import carried, left_over
 
     specs = _specs()
     with kernels.get("primes").session():

@@ -107,19 +107,10 @@ def _version(module: str) -> str | None:
         return None
 
 
-def compiled_status() -> dict[str, dict[str, str]]:
-    """Per kernel and variant: ``"ok"`` or why it is unavailable."""
-    from gilbench import kernels
-
-    return {
-        k.name: {v.name: ("ok" if v.available else v.reason) for v in k.variants}
-        for k in kernels.all_kernels()
-    }
-
-
 def extension_build() -> dict[str, Any]:
     """How the compiled extensions were built, or why they are missing."""
-    from gilbench.kernels import load_extension
+    # the loader alone (ground floor too), not the kernels, which stand above this module
+    from gilbench.kernels._base import load_extension
 
     ext, why = load_extension("gilbench.kernels._buildinfo_c")
     if ext is None:

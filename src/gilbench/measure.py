@@ -20,7 +20,7 @@ import math
 import random
 import time
 import traceback
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from gilbench import executors, kernels, stats, verdicts
@@ -276,17 +276,6 @@ class Budget:
     max_redone: int = 5
     #: set by ``measure_group``: seconds of rounds it spent after the minimum
     used_s: float = 0.0
-
-
-def carried(budget: Budget, banked: float, factor: float) -> Budget:
-    """``budget`` with up to ``factor`` times its own seconds more from ``banked`` (what earlier
-    groups of the run left unused)."""
-    return replace(budget, time_s=budget.time_s + min(banked, factor * budget.time_s))
-
-
-def left_over(banked: float, own_s: float, used_s: float) -> float:
-    """What stays banked after a group whose own budget was ``own_s`` used ``used_s``."""
-    return max(0.0, banked + own_s - used_s)
 
 
 def measure_group(specs: list[CellSpec], budget: Budget | int,

@@ -44,10 +44,10 @@ def main(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from gilbench import host
+    from gilbench import host, kernels
 
     info = host.host_info()
-    status = host.compiled_status()
+    status = kernels.compiled_status()
     engines = engines_status()
     calm = quietness(info)
     if args.json:

@@ -35,6 +35,7 @@ __all__ = [
     "Variant",
     "VariantUnavailable",
     "all_kernels",
+    "compiled_status",
     "even_ranges",
     "get",
     "load_extension",
@@ -97,6 +98,12 @@ def get(name: str) -> Kernel:
     if kernel.name != name:
         raise ValueError(f"{EXTRA_KERNELS_ENV}: {target} is kernel {kernel.name!r}, not {name!r}")
     return kernel
+
+
+def compiled_status() -> dict[str, dict[str, str]]:
+    """Per kernel and variant: ``"ok"`` or why it is unavailable."""
+    return {k.name: {v.name: ("ok" if v.available else v.reason) for v in k.variants}
+            for k in all_kernels()}
 
 
 def all_kernels() -> list[Kernel]:

@@ -11,12 +11,13 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
+from dataclasses import replace
 from typing import Any, Callable
 
 from gilbench import executors, host, kernels, results, verdicts
 from gilbench.executors.base import RunTimeout
-from gilbench.measure import (CHUNKS_PER_WORKER, Budget, CellSpec, Raw, calibrate, carried,
-                              left_over, measure_group, summarize)
+from gilbench.measure import (CHUNKS_PER_WORKER, Budget, CellSpec, Raw, calibrate, measure_group,
+                              summarize)
 from gilbench.run.config import MAX_TIME_CARRY, RunConfig
 
 
@@ -92,6 +93,17 @@ def recorded_sizes(cells: list[dict], scaling: str) -> dict[tuple[str, str], int
             base = size // workers if scaling == "weak" else size
             sizes.setdefault((cell.get("kernel"), cell.get("variant")), base)
     return sizes
+
+
+def carried(budget: Budget, banked: float, factor: float) -> Budget:
+    """``budget`` with up to ``factor`` times its own seconds more from ``banked`` (what earlier
+    groups of the run left unused)."""
+    return replace(budget, time_s=budget.time_s + min(banked, factor * budget.time_s))
+
+
+def left_over(banked: float, own_s: float, used_s: float) -> float:
+    """What stays banked after a group whose own budget was ``own_s`` used ``used_s``."""
+    return max(0.0, banked + own_s - used_s)
 
 
 def run_matrix(config: RunConfig, writer: results.ResultsWriter, events: Events | None = None,
