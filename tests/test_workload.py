@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from gilbench.errors import UsageError
-from gilbench.workload import Workload, importable, resolve
+from gilbench.kernels.user import importable, resolve
+from gilbench.workload import Workload
 from gilbench.workload_advice import recommend
 from gilbench.workload_run import measure
 

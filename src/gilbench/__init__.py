@@ -17,8 +17,8 @@ __version__ = "0.1.0"
 
 from gilbench.gilcheck import GilCheck, check_gil  # noqa: E402
 
-# Bound eagerly, over the name of the submodule gilbench.workload: a lazy binding would be
-# replaced by the module the first time anything imported it.
-from gilbench.workload import workload  # noqa: E402
+# Bound eagerly, over the name of the submodule gilbench.workload (imported on the way): a lazy
+# binding would be replaced by the module the first time anything imported it.
+from gilbench.workload_run import workload  # noqa: E402
 
 __all__ = ["GilCheck", "__version__", "check_gil", "workload"]

@@ -8,10 +8,11 @@ import math
 import os
 import pickle
 import time
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from gilbench.errors import UsageError
-from gilbench.workload import (EMPTY_TASK, VARIANT, Workload, _last_line, spec_of)
+from gilbench.kernels.user import EMPTY_TASK, VARIANT, _last_line, spec_of
+from gilbench.workload import Workload
 
 # ---------------------------------------------------------------------------- facts
 
@@ -285,3 +286,23 @@ def _gil(workload: Workload) -> dict[str, Any]:
                 "reason": f"the check failed: {_last_line(exc)}"}
     return {"verdict": r.verdict, "fraction": r.fraction, "low": r.low, "high": r.high,
             "reason": r.reason}
+
+
+def workload(fn: Callable | str, tasks: Iterable[tuple] | str, *,
+             executors: Sequence[str] | None = None, workers: Sequence[int] | None = None,
+             repeats: int | None = None, max_repeats: int | None = None,
+             out: str | os.PathLike | None = None,
+             compare: Callable[[Any, Any], bool] | None = None) -> dict:
+    """Measure ``fn`` over ``tasks`` under serial, threads, a thread pool, asyncio.to_thread, a
+    process pool (and subinterpreters where Python has them); returns the results document.
+
+    ``tasks`` is a list of argument tuples (or ``"MODULE:FACTORY"``); ``fn`` a function (or
+    ``"MODULE:FUNCTION"``). ``executors``/``workers``/``repeats`` as ``gilbench run`` takes
+    them; ``out`` also writes the document there (``gilbench report OUT`` renders it);
+    ``compare(a, b) -> bool`` decides whether two results of a task agree (default ``==``).
+    The document's ``workload`` section holds the GIL check, each executor's cost per task,
+    the break-even task durations and the recommendation (``["recommendation"]["text"]``).
+    Raises ``gilbench.errors.UsageError`` for bad input.
+    """
+    return measure(Workload(fn, tasks, compare), executors_=executors, workers=workers,
+                   repeats=repeats, max_repeats=max_repeats, out=out)

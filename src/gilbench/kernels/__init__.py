@@ -89,7 +89,9 @@ def get(name: str) -> Kernel:
     if name in _MODULES:
         return importlib.import_module(_MODULES[name]).KERNEL
     if ":" in name:  # a user's function, "MODULE:FUNCTION" (gilbench try / gilbench.workload)
-        return importlib.import_module("gilbench.workload").kernel_for(name)
+        from .user import kernel_for
+
+        return kernel_for(name)
     target = _extra_kernels().get(name)
     if target is None:
         raise UnknownNameError("kernel", name, names())
