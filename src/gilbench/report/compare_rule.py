@@ -57,25 +57,16 @@ class Drift:
     @property
     def half_width(self) -> float:
         """What the drift adds (in quadrature) to each half of a 95% log time interval."""
-        return self.half_width_at(0.95)
+        return Z_95 * self.scale if self.scale is not None else 0.0
 
-    def half_width_at(self, confidence: float) -> float:
-        """What the drift adds to each half of a log time interval at ``confidence``."""
-        if self.scale is None:
-            return 0.0
-        return NormalDist().inv_cdf(0.5 + confidence / 2) * self.scale
-
-    def widen(self, ratio: float, low: float, high: float,
-              confidence: float = 0.95) -> tuple[float, float, float]:
-        """A time ratio's interval (at ``confidence``) with the drift added: each half of the
-        log interval grown in quadrature by ``half_width_at(confidence)`` (independent errors
-        add as variances)."""
-        extra = self.half_width_at(confidence)
-        if not extra:
+    def widen(self, ratio: float, low: float, high: float) -> tuple[float, float, float]:
+        """A 95% time ratio's interval with the drift added: each half of the log interval
+        grown in quadrature by ``half_width`` (independent errors add as variances)."""
+        if not self.half_width:
             return ratio, low, high
         down, up = math.log(ratio / low), math.log(high / ratio)
-        return (ratio, ratio * math.exp(-math.hypot(down, extra)),
-                ratio * math.exp(math.hypot(up, extra)))
+        return (ratio, ratio * math.exp(-math.hypot(down, self.half_width)),
+                ratio * math.exp(math.hypot(up, self.half_width)))
 
     def text(self) -> str:
         """What was done here, in words."""
@@ -171,11 +162,11 @@ def is_serial(c: dict) -> bool:
     return c["executor"] == "serial" and c["workers"] == 1
 
 
-def time_ratio(a: dict, b: dict, confidence: float = 0.95) -> tuple[float, float, float]:
+def time_ratio(a: dict, b: dict) -> tuple[float, float, float]:
     """b/a of the median time per unit of work with its bootstrap interval (the spread within
     each run): (ratio, low, high)."""
     scale = a["size"] / b["size"] if a["size"] and b["size"] else 1.0
-    sp = stats.bootstrap_ratio(b["wall_s"], a["wall_s"], scale, confidence=confidence)
+    sp = stats.bootstrap_ratio(b["wall_s"], a["wall_s"], scale)
     # the point estimate can sit outside a skewed percentile interval; keep it inside
     return sp["median"], min(sp["low"], sp["median"]), max(sp["high"], sp["median"])
 
