@@ -26,6 +26,8 @@ ABOVE_CORES_FACTOR = 1.1
 #: an interval that straddles one boundary but lies within this factor of it either way is
 #: *borderline*: the speedup is known to sit on the line (the 5% a change must reach in compare)
 BORDERLINE_MARGIN = 1.05
+#: the margin in words ("5%")
+BORDERLINE_TEXT = f"{round(100 * (BORDERLINE_MARGIN - 1)):g}%"
 
 #: code -> (words for CPU/memory work, words for I/O work)
 LABELS = {
@@ -69,7 +71,7 @@ below that is partial, also when the speedup interval reaches from the partial r
 parallel one.
 An interval that straddles one boundary *b* but lies within *b*/{_g(BORDERLINE_MARGIN)} to
 *b*·{_g(BORDERLINE_MARGIN)} is **borderline** (both neighbours named): the speedup is known to sit
-within {round(100 * (BORDERLINE_MARGIN - 1)):g}% of the line, so more rounds would not move it
+within {BORDERLINE_TEXT} of the line, so more rounds would not move it
 off. Rounds are added to a cell until its interval fits one region, or is borderline, or its
 budget (rounds, time) runs out: then it is **undecided**, shown with its median and the boundary
 its interval straddles.
@@ -269,7 +271,7 @@ def judge(cell: dict, usable_cores: int) -> Verdict:
                 and high <= edge * BORDERLINE_MARGIN:
             return Verdict("borderline", f"borderline ({words[at_low]} | {words[at_high]})",
                            f"interval {low:.2f}–{high:.2f} straddles {edge:.2f} but lies within "
-                           f"{round(100 * (BORDERLINE_MARGIN - 1)):g}% of it", True,
+                           f"{BORDERLINE_TEXT} of it", True,
                            sides=(at_low, at_high))
         return Verdict("undecided", f"undecided (median {med:.2f}×)",
                        f"interval {low:.2f}–{high:.2f} straddles {edge:.2f} "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from gilbench.verdicts import BORDERLINE_TEXT
+
 from .analysis import (Judged, contention, describe_cell, executor_sort_key, judge, kind,
                        noise_line, problems, usable_cores, variant_sort_key)
 from .format import fmt_speedup_range, join_words
@@ -114,7 +116,8 @@ def _findings(doc: dict, judged: list[Judged], cores: int) -> list[str]:
     out += _io_sentences(judged)
     borderline = [j for j in judged if j.verdict.code == "borderline"]
     if borderline:
-        out.append("On the line between two verdicts (the interval within 5% of the boundary): "
+        out.append("On the line between two verdicts (the interval within "
+                   f"{BORDERLINE_TEXT} of the boundary): "
                    + ", ".join(f"{describe_cell(j.cell)} {_median(j):.2f}× ({j.verdict.label})"
                                for j in borderline[:4])
                    + (f" and {len(borderline) - 4} more" if len(borderline) > 4 else "") + ".")
