@@ -40,8 +40,14 @@ from typing import Any, Callable, Iterator, NamedTuple
 
 import pytest
 
-from gilbench import host, kernels
+from gilbench import host, kernels, noise
 from gilbench.kernels import Kernel, Variant
+from gilbench.run.config import MAX_WAIT_ENV
+
+# The suite's runs (in this process and in subprocesses) wait at most a few seconds in all for
+# a busy host to settle: a user's run should wait out a build beside it, a test should not;
+# tests of the waiting itself give their own budget (tests/test_busy_host.py).
+os.environ.setdefault(MAX_WAIT_ENV, "5")
 
 
 class KernelVariant(NamedTuple):
@@ -133,32 +139,20 @@ def kernel_variant(
 
 # --- timing on a shared host ----------------------------------------------------------------
 
-def _busy_s() -> float | None:
-    """CPU seconds every process of the host has spent so far (Linux /proc/stat), else None."""
-    try:
-        with open("/proc/stat") as stat:
-            fields = stat.readline().split()[1:]
-    except OSError:
-        return None
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
-
-
-def _own_s() -> float:
-    return time.process_time()  # every thread of this process, subinterpreters' included
-
-
 def _timed_quietly(fn, attempts: int = 6, others_limit: float = 0.25) -> list[float]:
     """Wall times of ``fn()`` in up to ``attempts`` tries, keeping only tries in which other
-    processes used less than ``others_limit`` of a core (the host is shared: a core taken by
-    someone else is not this interpreter's doing). Stops after 3 kept tries."""
+    processes used less than ``others_limit`` of a core (``gilbench.noise``: the host is shared,
+    and a core taken by someone else is not this interpreter's doing). Stops after 3 kept
+    tries."""
     kept = []
     for _ in range(attempts):
-        busy0, own0, t0 = _busy_s(), _own_s(), time.perf_counter()
+        before = noise.snapshot()
+        t0 = time.perf_counter()
         fn()
         wall = time.perf_counter() - t0
-        busy1, own1 = _busy_s(), _own_s()
-        if busy0 is not None and (busy1 - busy0) - (own1 - own0) > others_limit * wall:
+        seen = noise.disturbance(before, noise.snapshot())
+        if seen is not None and (seen.other_cores > others_limit
+                                 or seen.steal_share > noise.STEAL_LIMIT):
             continue
         kept.append(wall)
         if len(kept) == 3:

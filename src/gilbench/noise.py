@@ -2,38 +2,85 @@
 
 A round of paired measurements is *disturbed* when, during it, other processes (not gilbench
 and not the workers it started) used a noticeable share of a core, or the hypervisor stole
-time from this VM. Read from Linux's ``/proc`` (``/proc/stat`` for the whole host's busy and
-steal time, ``/proc/PID/stat`` for gilbench's own process tree), like ``pyperf system show``
-reads the host's state. The root is a parameter, so tests read fixture files instead.
+time from this VM. The counters come from psutil (system-wide CPU times with steal, and the CPU
+times of gilbench's own process tree), like ``pyperf system show`` reads the host's state, on
+Linux, macOS and Windows alike. A disturbed round is kept in the results file but never counts
+toward a verdict (``gilbench.measure``); when rounds keep being disturbed, ``wait_for_quiet``
+waits for the host to settle, within a budget.
 
-Off Linux the counters are absent: ``snapshot`` returns None and no round is ever called
-disturbed (the report then says noise was not measured).
+Where the counters cannot be read, ``snapshot`` returns None and nothing is called disturbed:
+the terminal and the report then say that noise was not measured.
 """
 
 from __future__ import annotations
 
 import os
-import resource
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Protocol
 
-#: a round is disturbed when other processes used more than this many cores on average
-OTHER_CORES_LIMIT = 0.2
-#: ... or the hypervisor stole more than this share of the host's CPU time
-STEAL_LIMIT = 0.05
+import psutil
+
+# the limits are part of the printed verdict rule, so they live with it
+from gilbench.verdicts import OTHER_CORES_LIMIT, STEAL_LIMIT
+
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """CPU counters at one moment (clock ticks, see ``os.sysconf('SC_CLK_TCK')``)."""
+    """CPU counters at one moment, in CPU seconds."""
 
     at_s: float
-    busy_ticks: int  # every CPU's non-idle time, steal excluded
-    steal_ticks: int
-    total_ticks: int  # busy + idle + iowait + steal
-    own_ticks: int  # gilbench and its descendants (plus reaped children)
+    busy_s: float  # every CPU's non-idle time, steal excluded
+    steal_s: float
+    total_s: float  # busy + idle + iowait + steal
+    own_s: float  # gilbench and its descendants (plus reaped children)
     involuntary_switches: int  # gilbench's own threads, preempted
+
+
+class Counters(Protocol):
+    """Where the CPU counters come from (psutil; tests give fixture counters)."""
+
+    def host(self) -> tuple[float, float, float]:
+        """(busy, steal, total) CPU seconds summed over every CPU."""
+
+    def own(self, pid: int) -> tuple[float, int]:
+        """(CPU seconds of ``pid`` and its descendants, living or reaped; its involuntary
+        context switches)."""
+
+
+#: psutil's system-wide fields that are not work: idle and waiting (guest time is already
+#: inside user on Linux, so it is not added twice)
+_NOT_BUSY = {"idle", "iowait", "steal", "guest", "guest_nice"}
+
+
+class PsutilCounters:
+    """The counters of this host, through psutil."""
+
+    def host(self) -> tuple[float, float, float]:
+        times = psutil.cpu_times()._asdict()
+        busy = sum(v for k, v in times.items() if k not in _NOT_BUSY)
+        steal = times.get("steal", 0.0)
+        return busy, steal, busy + times.get("idle", 0.0) + times.get("iowait", 0.0) + steal
+
+    def own(self, pid: int) -> tuple[float, int]:
+        proc = psutil.Process(pid)
+        with proc.oneshot():
+            t = proc.cpu_times()
+            switches = proc.num_ctx_switches().involuntary
+            children = proc.children(recursive=True)
+        total = t.user + t.system + t.children_user + t.children_system  # + reaped children
+        for child in children:
+            try:
+                c = child.cpu_times()
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue  # it ended while we looked (its time moves to its parent's reaped)
+            total += c.user + c.system
+        return total, switches
+
+
+COUNTERS: Counters = PsutilCounters()
 
 
 @dataclass(frozen=True)
@@ -53,78 +100,33 @@ class Disturbance:
                 "steal_share": round(self.steal_share, 4),
                 "involuntary_switches": self.involuntary_switches}
 
-
-def _stat_fields(text: str) -> list[str]:
-    # the command name (field 2) may contain spaces and parentheses: split after the last ')'
-    return text[text.rindex(")") + 2:].split()
-
-
-def read_host_ticks(proc: str | Path = "/proc") -> tuple[int, int, int]:
-    """(busy, steal, total) clock ticks summed over every CPU, from ``proc/stat``."""
-    with open(Path(proc) / "stat") as f:
-        first = f.readline().split()
-    if not first or first[0] != "cpu":
-        raise ValueError(f"{proc}/stat: no aggregate 'cpu' line")
-    values = [int(v) for v in first[1:]]
-    values += [0] * (8 - len(values))
-    user, nice, system, idle, iowait, irq, softirq, steal = values[:8]
-    busy = user + nice + system + irq + softirq  # guest time is already inside user
-    return busy, steal, busy + idle + iowait + steal
+    def what(self) -> str:
+        """'other processes use 0.91 cores' (the worse of the two measures)."""
+        if self.steal_share > STEAL_LIMIT and self.other_cores <= OTHER_CORES_LIMIT:
+            return f"the hypervisor steals {100 * self.steal_share:.0f}% of the CPU time"
+        return f"other processes use {self.other_cores:.2f} cores"
 
 
-def read_tree_ticks(pid: int, proc: str | Path = "/proc") -> int:
-    """CPU ticks of process ``pid`` and all its living descendants, plus the children it has
-    already reaped (``cutime``/``cstime``), from ``proc/PID/stat``."""
-    root = Path(proc)
-    parents: dict[int, int] = {}
-    ticks: dict[int, int] = {}
-    reaped = 0
-    for entry in root.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = _stat_fields((entry / "stat").read_text())
-        except (OSError, ValueError):
-            continue  # the process ended while we looked
-        p = int(entry.name)
-        parents[p] = int(fields[1])
-        ticks[p] = int(fields[11]) + int(fields[12])  # utime + stime
-        if p == pid:
-            reaped = int(fields[13]) + int(fields[14])  # cutime + cstime
-    children: dict[int, list[int]] = {}
-    for p, parent in parents.items():
-        children.setdefault(parent, []).append(p)
-    total, todo = reaped, [pid]
-    while todo:
-        p = todo.pop()
-        total += ticks.get(p, 0)
-        todo.extend(children.get(p, ()))
-    return total
-
-
-def snapshot(pid: int | None = None, proc: str | Path = "/proc") -> Snapshot | None:
-    """The counters now, or None where ``/proc`` is not readable (not Linux)."""
+def snapshot(pid: int | None = None, counters: Counters | None = None) -> Snapshot | None:
+    """The counters now, or None where they cannot be read."""
+    counters = counters or COUNTERS
     try:
-        busy, steal, total = read_host_ticks(proc)
-        own = read_tree_ticks(os.getpid() if pid is None else pid, proc)
-    except (OSError, ValueError):
+        busy, steal, total = counters.host()
+        own, switches = counters.own(os.getpid() if pid is None else pid)
+    except (OSError, ValueError, psutil.Error, NotImplementedError):
         return None
-    switches = resource.getrusage(resource.RUSAGE_SELF).ru_nivcsw
     return Snapshot(time.perf_counter(), busy, steal, total, own, switches)
 
 
-def disturbance(before: Snapshot | None, after: Snapshot | None,
-                ticks_per_s: float | None = None) -> Disturbance | None:
+def disturbance(before: Snapshot | None, after: Snapshot | None) -> Disturbance | None:
     """What disturbed the window between two snapshots (None if either is missing)."""
     if before is None or after is None:
         return None
-    hz = ticks_per_s or os.sysconf("SC_CLK_TCK")
     wall = max(after.at_s - before.at_s, 1e-9)
-    other_ticks = max(0, (after.busy_ticks - before.busy_ticks)
-                      - (after.own_ticks - before.own_ticks))
-    other_cores = other_ticks / hz / wall
-    total = after.total_ticks - before.total_ticks
-    steal_share = (after.steal_ticks - before.steal_ticks) / total if total > 0 else 0.0
+    other_s = max(0.0, (after.busy_s - before.busy_s) - (after.own_s - before.own_s))
+    other_cores = other_s / wall
+    total = after.total_s - before.total_s
+    steal_share = (after.steal_s - before.steal_s) / total if total > 0 else 0.0
     reasons = []
     if other_cores > OTHER_CORES_LIMIT:
         reasons.append(f"other processes used {other_cores:.2f} cores "
@@ -137,11 +139,78 @@ def disturbance(before: Snapshot | None, after: Snapshot | None,
                        bool(reasons), "; ".join(reasons) or None)
 
 
-def sample(seconds: float = 1.0, proc: str | Path = "/proc") -> Disturbance | None:
+def sample(seconds: float = 1.0, counters: Counters | None = None) -> Disturbance | None:
     """How disturbed the host is right now: one window of ``seconds`` with gilbench idle."""
-    before = snapshot(proc=proc)
+    before = snapshot(counters=counters)
     time.sleep(seconds)
-    return disturbance(before, snapshot(proc=proc))
+    return disturbance(before, snapshot(counters=counters))
+
+
+def measured() -> bool:
+    """True when this host's CPU counters can be read (noise is measured)."""
+    return snapshot() is not None
+
+
+# --------------------------------------------------------------------------------------------
+# waiting for a quiet host
+
+#: the first window of a wait; each next one is twice as long, up to the longest
+FIRST_WAIT_WINDOW_S = 0.1
+LONGEST_WAIT_WINDOW_S = 1.6
+
+
+@dataclass
+class QuietWait:
+    """The run's budget for waiting until the host is quiet again (``--max-wait``).
+
+    ``wait()`` samples the host in windows that grow from ``FIRST_WAIT_WINDOW_S`` to
+    ``LONGEST_WAIT_WINDOW_S`` (backing off, so a long wait costs few samples) until one window
+    is quiet or the budget is spent; ``on_wait(disturbance, waited_s)`` is told of each busy
+    window (the progress line). ``sample`` and ``clock`` are parameters so tests need no load.
+    """
+
+    budget_s: float
+    on_wait: Callable[[Disturbance, float], None] = lambda seen, waited_s: None
+    sample: Callable[[float], Disturbance | None] = sample
+    clock: Callable[[], float] = time.monotonic
+    spent_s: float = 0.0
+    #: every wait: (seconds waited, quiet at the end, the worst disturbance seen)
+    waits: list[tuple[float, bool, float]] = field(default_factory=list)
+
+    @property
+    def left_s(self) -> float:
+        return max(0.0, self.budget_s - self.spent_s)
+
+    def wait(self) -> bool:
+        """Wait for one quiet window; True if the host is quiet now, False if the budget ran
+        out first (or the counters cannot be read: nothing to wait for)."""
+        started = self.clock()
+        window, worst, quiet = FIRST_WAIT_WINDOW_S, 0.0, False
+        while True:
+            waited = self.clock() - started
+            left = self.budget_s - self.spent_s - waited
+            if left <= 0:
+                break
+            seen = self.sample(min(window, left))
+            if seen is None:
+                break
+            if not seen.disturbed:
+                quiet = True
+                break
+            worst = max(worst, seen.other_cores)
+            self.on_wait(seen, self.clock() - started)
+            window = min(2 * window, LONGEST_WAIT_WINDOW_S)
+        waited = self.clock() - started
+        self.spent_s += waited
+        self.waits.append((waited, quiet, worst))
+        return quiet
+
+    def summary(self) -> dict:
+        """What the waits came to, for the results' host section."""
+        return {"budget_s": self.budget_s, "waited_s": round(self.spent_s, 2),
+                "waits": len(self.waits),
+                "gave_up": sum(1 for _, quiet, _ in self.waits if not quiet),
+                "other_cores_max": round(max((w for _, _, w in self.waits), default=0.0), 3)}
 
 
 def read_text(path: str) -> str | None:
@@ -167,7 +236,8 @@ def quietness(load_average: float | None, usable_cores: int,
                      f"{100 * window.steal_share:.1f}% over 1 s"
                      + (f" (disturbed: {window.reason})" if window.disturbed else ""))
     else:
-        notes.append("CPU counters not readable here: noise is not measured")
+        notes.append("CPU counters not readable here: noise is not measured (nothing tells "
+                     "a disturbed round from a quiet one: run on a quiet host)")
     governor = read_text("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor")
     if governor is not None:
         notes.append(f"CPU frequency governor {governor}"
