@@ -19,6 +19,7 @@ from gilbench import executors, kernels, results
 from gilbench.commands import run
 from gilbench.errors import UsageError
 from gilbench.run.config import RunConfig
+from gilbench.run.matrix import cell_key
 
 if str(Path(__file__).resolve().parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -143,10 +144,31 @@ def test_resume_completes_with_the_recorded_configuration(interrupted_file, caps
     doc = results.read(interrupted_file)
     assert len(doc["cells"]) == 3 and doc["finished"] is not None
     assert {c["size"] for c in doc["cells"]} == {4}  # --size from the file
-    # options that agree with the file are accepted
+    # options that agree with the file are accepted (cells a busy host left undecided would
+    # be measured again: this file is made to be a quiet one)
+    for c in doc["cells"]:
+        c.pop("host_busy", None)
+    results.write(doc, interrupted_file)
     status, err = gilbench(["run", *TINY, "--resume", str(interrupted_file),
                             "--out", str(interrupted_file)], capsys)
     assert status == 0 and "nothing to resume" in err
+
+
+def test_resume_measures_again_the_cells_left_host_busy(interrupted_file, capsys):
+    status, err = gilbench(["run", "--resume", str(interrupted_file)], capsys)
+    doc = results.read(interrupted_file)
+    for c in doc["cells"]:
+        c.pop("host_busy", None)
+    busy = doc["cells"][-1]
+    busy["host_busy"] = True
+    results.write(doc, interrupted_file)
+    status, err = gilbench(["run", "--resume", str(interrupted_file)], capsys)
+    assert status == 0, err
+    assert "2 of 3 cells are there; measuring the 1 missing ones" in _flat(err)
+    after = results.read(interrupted_file)["cells"]
+    assert len(after) == 3  # replaced, not added
+    assert sorted(map(str, (cell_key(c) for c in after))) == sorted(
+        map(str, (cell_key(c) for c in doc["cells"])))
 
 
 def test_resume_refuses_options_that_ask_for_something_else(interrupted_file, capsys):

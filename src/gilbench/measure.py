@@ -19,11 +19,10 @@ from __future__ import annotations
 import math
 import random
 import time
-import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from gilbench import executors, kernels, stats, verdicts
+from gilbench import executors, kernels, noise, stats, verdicts
 from gilbench.executors.base import RunTimeout, alarm
 from gilbench.kernels import Kernel
 
@@ -68,17 +67,26 @@ class Raw:
     result_ok: bool | None = None
     #: the paired round each wall/CPU time was measured in (pairs cells with the baseline)
     rounds: list[int] = field(default_factory=list)
-    #: per kept round: what else used the CPUs (``noise.Disturbance.as_dict``) or None
+    #: per kept (undisturbed) round: what else used the CPUs (``noise.Disturbance.as_dict``)
+    #: or None where noise is not measured
     noise: list[Any] = field(default_factory=list)
-    #: why each discarded (disturbed, measured again) round was discarded
-    redone: list[str] = field(default_factory=list)
+    #: the runs of disturbed rounds, set aside: kept in the results, never counted
+    #: ({"round", "wall_s", "cpu_s", "other_cores", "steal_share"} each)
+    disturbed: list[dict] = field(default_factory=list)
+    #: the rounds stopped because the host stayed busy, before this cell was decided
+    host_busy: bool = False
     #: why rounds stopped before the cell was decided (None: decided or not judged)
     budget_reason: str | None = None
     #: what the executor says of itself and its workers once started (``Executor.facts``)
     facts: dict[str, Any] = field(default_factory=dict)
 
-    def drop_after(self, n: int) -> None:
-        """Forget the runs after the first ``n`` (a disturbed round measured again)."""
+    def set_aside(self, n: int, seen: "noise.Disturbance") -> None:
+        """Move the runs after the first ``n`` (a disturbed round) out of the counted ones,
+        into ``disturbed``, with what disturbed them."""
+        for r, w, c in zip(self.rounds[n:], self.wall_s[n:], self.cpu_s[n:]):
+            self.disturbed.append({"round": r, "wall_s": w, "cpu_s": c,
+                                   "other_cores": round(seen.other_cores, 3),
+                                   "steal_share": round(seen.steal_share, 4)})
         del self.wall_s[n:], self.cpu_s[n:], self.rounds[n:]
 
 
@@ -179,7 +187,6 @@ class CellRunner:
 
     def _fail(self, exc: BaseException) -> None:
         self.raw.error = describe(exc)
-        self.raw.traceback = traceback.format_exc()  # type: ignore[attr-defined]
         self.abort()
 
     def run_once(self, cold: bool, round_no: int | None = None) -> None:
@@ -261,19 +268,21 @@ def _start_order(spec: CellSpec) -> int:
 class Budget:
     """How long the paired rounds of one group may go on.
 
-    At least ``min_rounds`` rounds always; then only the cells not yet decided (``decided``
-    returns False for their provisional cell) are measured again, with the serial baseline,
-    until every cell is decided, ``max_rounds`` rounds were made, or ``time_s`` seconds passed
-    since the minimum was reached (``used_s``: how many did, once the group is measured; a run
-    carries what a group leaves unused over to the next ones).
-    A round disturbed by other processes or steal (``gilbench.noise``) is discarded and made
-    again, at most ``max_redone`` times per group.
+    At least ``min_rounds`` undisturbed rounds always; then only the cells not yet decided
+    (``decided`` returns False for their provisional cell) are measured again, with the serial
+    baseline, until every cell is decided, ``max_rounds`` rounds were made, or ``time_s``
+    seconds passed since the minimum was reached (``used_s``: how many did, once the group is
+    measured; a run carries what a group leaves unused over to the next ones).
+    A round disturbed by other processes or steal (``gilbench.noise``) is set aside (kept,
+    never counted) and the group waits for a quiet host (``noise.QuietWait``); once there is
+    no waiting left, ``max_disturbed`` more disturbed rounds end the group, and its cells not
+    yet decided are *undecided: host busy*.
     """
 
     min_rounds: int = 5
     max_rounds: int = 5
     time_s: float = math.inf
-    max_redone: int = 5
+    max_disturbed: int = 5
     #: set by ``measure_group``: seconds of rounds it spent after the minimum
     used_s: float = 0.0
 
@@ -282,19 +291,20 @@ def measure_group(specs: list[CellSpec], budget: Budget | int,
                   on_run: Callable[[CellSpec, Raw], None] | None = None,
                   seed: int = INTERLEAVE_SEED, timeout_s: float | None = None,
                   decided: Callable[[CellSpec, dict[tuple, Raw]], bool] | None = None,
-                  noise_check: bool = True) -> dict[tuple, Raw]:
+                  noise_check: bool = True, wait: noise.QuietWait | None = None,
+                  counters: noise.Counters | None = None) -> dict[tuple, Raw]:
     """Measure every cell of one (kernel, variant) group in paired rounds; raw data by key.
 
     A round runs the serial baseline and every active cell once each, back to back in a
     shuffled order, so each cell's speedup can be taken per round and slow drift cancels.
     ``budget`` (or a plain number of rounds) says when to stop; ``decided(spec, raws)`` says
-    whether a cell needs no more rounds. Must be called inside the kernel's ``session()``.
-    ``on_run(spec, raw)`` is called after each run (progress). ``timeout_s`` limits every
-    single run. An exception out of here (KeyboardInterrupt) comes after every executor was
-    aborted.
+    whether a cell needs no more rounds. A round that other processes or steal disturbed
+    (``noise_check``; ``counters`` default to this host's) is set aside in each cell's
+    ``disturbed`` and not counted; then ``wait`` (the run's waiting budget) waits for the host
+    to settle. Must be called inside the kernel's ``session()``. ``on_run(spec, raw)`` is
+    called after each run (progress). ``timeout_s`` limits every single run. An exception out
+    of here (KeyboardInterrupt) comes after every executor was aborted.
     """
-    from gilbench import noise
-
     if isinstance(budget, int):
         budget = Budget(budget, budget)
     kernel = kernels.get(specs[0].kernel)
@@ -303,6 +313,10 @@ def measure_group(specs: list[CellSpec], budget: Budget | int,
     opened: list[CellRunner] = []
     rng = random.Random(seed)
     finished = False
+
+    def look() -> noise.Snapshot | None:
+        return noise.snapshot(counters=counters) if noise_check else None
+
     try:
         for s in sorted(specs, key=_start_order):
             opened.append(CellRunner(s, kernel, timeout_s))
@@ -313,7 +327,8 @@ def measure_group(specs: list[CellSpec], budget: Budget | int,
         serial = next((c for c in opened if c.spec.executor == "serial"), None)
         active = [c for c in opened if c is not serial]
         extra_since: float | None = None  # the time budget counts rounds after the minimum
-        rounds = redone = 0
+        rounds = made = 0  # undisturbed rounds; every round made (its id)
+        disturbed = unwaited = 0  # disturbed rounds; those after which no wait was possible
         while True:
             members = ([serial] if serial is not None else []) + active
             members = [c for c in members if c.raw.error is None]
@@ -321,18 +336,31 @@ def measure_group(specs: list[CellSpec], budget: Budget | int,
                 break
             order = list(members)
             rng.shuffle(order)
-            before = noise.snapshot() if noise_check else None
+            before = look()
             lengths = {id(c): len(c.raw.wall_s) for c in order}
             for cell in order:
-                cell.run_once(cold=False, round_no=rounds)
+                cell.run_once(cold=False, round_no=made)
                 if on_run:
                     on_run(cell.spec, cell.raw)
-            seen = noise.disturbance(before, noise.snapshot()) if noise_check else None
-            if seen is not None and seen.disturbed and redone < budget.max_redone:
-                redone += 1  # measure this round again: drop what it recorded
-                for cell in order:
-                    cell.raw.drop_after(lengths[id(cell)])
-                    cell.raw.redone.append(seen.reason or "disturbed")
+            made += 1
+            seen = noise.disturbance(before, look())
+            if seen is not None and seen.disturbed:
+                disturbed += 1
+                for cell in order:  # kept in the file, never counted toward a verdict
+                    cell.raw.set_aside(lengths[id(cell)], seen)
+                if wait is not None and disturbed <= budget.max_rounds and wait.wait():
+                    continue  # quiet again: measure on
+                unwaited += 1
+                if unwaited >= budget.max_disturbed:
+                    short = [serial] if serial is not None and len(
+                        serial.raw.wall_s) < budget.min_rounds else []
+                    for c in short + active:
+                        if c.raw.error is None:
+                            c.raw.host_busy = True
+                            c.raw.budget_reason = (
+                                f"the host stayed busy: {disturbed} of {made} rounds "
+                                f"disturbed, the last as {seen.reason}")
+                    break
                 continue
             for cell in order:
                 cell.raw.noise.append(None if seen is None else seen.as_dict())
@@ -406,7 +434,8 @@ def summarize(spec: CellSpec, raw: Raw, serial: Raw | None, kernel: Kernel,
         usable_cores = host.usable_cores()
     verdict = verdicts.judge(cell, usable_cores)
     cell["verdict"] = verdict.as_dict()
-    if not verdict.decided and verdict.code == "undecided" and raw.budget_reason:
+    if not verdict.decided and verdict.code == "undecided" and raw.budget_reason \
+            and not raw.host_busy:
         cell["verdict"]["why"] += f"; measured {raw.budget_reason}"
     return cell
 
@@ -449,8 +478,15 @@ def _summarize(spec: CellSpec, raw: Raw, serial: Raw | None, kernel: Kernel,
     }
     if raw.facts:  # kept on failed cells too: which workers, which GIL state
         cell["engine"] = raw.facts
+    if raw.disturbed:  # kept for the record; nothing below reads them
+        cell["disturbed"] = raw.disturbed
+    cell["disturbed_rounds"] = len({d["round"] for d in raw.disturbed})
+    if raw.host_busy:
+        cell["host_busy"] = True
+    if raw.budget_reason:
+        cell["budget_reason"] = raw.budget_reason
     if error is not None or not raw.wall_s:
-        if error is None:
+        if error is None and not raw.host_busy:
             cell["error"] = "no measured runs"
         return cell
     med = stats.median(raw.wall_s)
@@ -465,16 +501,13 @@ def _summarize(spec: CellSpec, raw: Raw, serial: Raw | None, kernel: Kernel,
             cell["startup_s"] = raw.cold_wall_s - med
     stable, reason = stats.stability(raw.wall_s)
     cell["rounds"] = raw.rounds
-    cell["redone_rounds"] = len(raw.redone)
     kept = [n for n in raw.noise if n]
     if kept:
         cell["noise"] = {"other_cores_max": max(n["other_cores"] for n in kept),
                          "steal_share_max": max(n["steal_share"] for n in kept),
                          "involuntary_switches": sum(n["involuntary_switches"] for n in kept)}
-    if raw.redone:
-        cell.setdefault("noise", {})["redone_reasons"] = sorted(set(raw.redone))
-    if raw.budget_reason:
-        cell["budget_reason"] = raw.budget_reason
+    elif raw.noise:
+        cell["noise"] = {"measured": False}
     if serial is not None and serial.error is None and serial.wall_s:
         cell["serial_median_s"] = stats.median(serial.wall_s)
         if serial.cpu_s:

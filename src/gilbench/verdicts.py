@@ -26,6 +26,11 @@ ABOVE_CORES_FACTOR = 1.1
 #: an interval that straddles one boundary but lies within this factor of it either way is
 #: *borderline*: the speedup is known to sit on the line (the 5% a change must reach in compare)
 BORDERLINE_MARGIN = 1.05
+#: a round is *disturbed* (kept in the file, never counted) when other processes used more than
+#: this many cores on average (calibrated on a 2-core VM: see README, "A busy host") ...
+OTHER_CORES_LIMIT = 0.2
+#: ... or the hypervisor stole more than this share of the host's CPU time
+STEAL_LIMIT = 0.05
 #: the margin in words ("5%")
 BORDERLINE_TEXT = f"{round(100 * (BORDERLINE_MARGIN - 1)):g}%"
 
@@ -41,6 +46,8 @@ LABELS = {
     "failed": ("failed", "failed"),
     "baseline": ("baseline", "baseline"),
 }
+#: the causes of an undecided verdict
+BOUNDARY, HOST_BUSY = "boundary", "host-busy"
 #: the codes a claim may rest on (decided verdicts of measured cells)
 DECIDED = frozenset({"parallel", "partial", "concurrent", "slower", "above-cores", "borderline"})
 
@@ -75,6 +82,11 @@ within {BORDERLINE_TEXT} of the line, so more rounds would not move it
 off. Rounds are added to a cell until its interval fits one region, or is borderline, or its
 budget (rounds, time) runs out: then it is **undecided**, shown with its median and the boundary
 its interval straddles.
+A round in which other processes used more than {_g(OTHER_CORES_LIMIT)} of a core, or the
+hypervisor stole more than {round(100 * STEAL_LIMIT):g}% of the CPU time, is **disturbed**: it is
+kept in the results file but never enters an interval, and the run waits for the host to settle
+before the next round. A cell that could not gather enough undisturbed rounds is **undecided —
+host busy**, with how busy the host was: never guessed, and no claim rests on it.
 Failed cells (an error, a time-out, a wrong result) are listed below. A claim is refuted only
 by decided cells.
 """
@@ -92,6 +104,14 @@ class Verdict:
     note: str | None = None
     #: a borderline verdict's two neighbouring region codes (below, above the line)
     sides: tuple[str, str] | None = None
+    #: why an undecided verdict is undecided: ``boundary`` (its interval straddles a line
+    #: after the budget) or ``host-busy`` (too few undisturbed rounds: never guessed)
+    cause: str | None = None
+
+    @property
+    def host_busy(self) -> bool:
+        """True for *undecided: host busy* (the host never gave enough quiet rounds)."""
+        return self.cause == HOST_BUSY
 
     @property
     def words(self) -> str:
@@ -108,6 +128,8 @@ class Verdict:
                "decided": self.decided, "note": self.note}
         if self.sides:
             out["sides"] = list(self.sides)
+        if self.cause:
+            out["cause"] = self.cause
         return out
 
     @classmethod
@@ -115,7 +137,8 @@ class Verdict:
         """The verdict a results cell carries (as judged when it was measured)."""
         sides = data.get("sides")
         return cls(data["code"], data["words"], data.get("why") or "", bool(data.get("decided")),
-                   data.get("note"), tuple(sides) if sides and len(sides) == 2 else None)
+                   data.get("note"), tuple(sides) if sides and len(sides) == 2 else None,
+                   data.get("cause"))
 
     def compatible(self, other: "Verdict") -> bool:
         """True when both can hold of one speedup: the same code, or a borderline verdict and
@@ -168,7 +191,8 @@ def failure_text(cell: dict) -> str:
     if cell.get("result_ok") is False:
         parts.append("result disagreed with the python reference")
     if not parts:
-        parts.append("no speedup recorded")
+        parts.append("host busy: no undisturbed round" if cell.get("host_busy")
+                     else "no speedup recorded")
     return "; ".join(parts)
 
 
@@ -239,10 +263,35 @@ def cpu_interval(cell: dict) -> tuple[float, float] | None:
     return (float(util), float(util)) if isinstance(util, (int, float)) else None
 
 
+def busy_text(cell: dict) -> str:
+    """How busy the host was for a cell's rounds: 'other processes used 0.85–1.06 cores in 7 of
+    9 rounds (2 undisturbed, 5 needed)' (from the disturbed runs the cell keeps)."""
+    seen = [d for d in cell.get("disturbed") or [] if isinstance(d, dict)]
+    rounds = {d.get("round") for d in seen}
+    kept = len(cell.get("wall_s") or [])
+    other = [d["other_cores"] for d in seen if isinstance(d.get("other_cores"), (int, float))]
+    steal = [d["steal_share"] for d in seen if isinstance(d.get("steal_share"), (int, float))]
+    what = []
+    if other and max(other) > OTHER_CORES_LIMIT:
+        what.append(f"other processes used {min(other):.2f}–{max(other):.2f} cores")
+    if steal and max(steal) > STEAL_LIMIT:
+        what.append(f"the hypervisor stole up to {100 * max(steal):.0f}% of the CPU time")
+    return (f"{' and '.join(what) or 'the host was busy'} in {len(rounds)} of "
+            f"{len(rounds) + kept} rounds ({kept} undisturbed)")
+
+
 def judge(cell: dict, usable_cores: int) -> Verdict:
     """The verdict of the printed rule (``RULE_MARKDOWN``) for one results cell."""
     io = kind(cell) == "io"
     words = {code: pair[1 if io else 0] for code, pair in LABELS.items()}
+    if cell.get("host_busy") and family(cell) != "serial" and not cell.get("error") \
+            and not cell.get("timed_out") and cell.get("result_ok") is not False:
+        # the rounds stopped, undecided, because the host stayed busy: say so, never guess
+        sp = cell.get("speedup")
+        median = (f"; median of the undisturbed rounds {sp['median']:.2f}×"
+                  if not is_failed(cell) else "")
+        return Verdict("undecided", "undecided — host busy", busy_text(cell) + median, False,
+                       cause=HOST_BUSY)
     if is_failed(cell):
         return Verdict("failed", "timed out" if cell.get("timed_out") else "failed",
                        failure_text(cell), False)
@@ -275,7 +324,7 @@ def judge(cell: dict, usable_cores: int) -> Verdict:
                            sides=(at_low, at_high))
         return Verdict("undecided", f"undecided (median {med:.2f}×)",
                        f"interval {low:.2f}–{high:.2f} straddles {edge:.2f} "
-                       f"({words[at_low]} | {words[at_high]})", False)
+                       f"({words[at_low]} | {words[at_high]})", False, cause=BOUNDARY)
     code = at_low
     if code == "parallel" and not io:
         if util is None or short:

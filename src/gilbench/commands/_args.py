@@ -62,6 +62,18 @@ def positive_seconds(text: str) -> float:
     return value
 
 
+def seconds_or_zero(text: str) -> float:
+    """argparse ``type=`` for waiting budgets: a finite number of seconds, 0 or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(
+            f"expected a number of seconds, 0 or more, such as 0 or 60, got {text!r}")
+    return value
+
+
 def positive_int(text: str) -> int:
     """argparse ``type=`` for counts: an integer of at least 1."""
     text = text.strip()
@@ -132,9 +144,10 @@ def add_run_options(addoption: Callable[..., Any], prefix: str = "") -> list[str
     so that every error is a one-line UsageError from ``run_config``.
     """
     from gilbench import executors, kernels
-    from gilbench.run.config import (DEFAULT_MAX_REPEATS, DEFAULT_MAX_TIME_S, DEFAULT_REPEATS,
-                                     DEFAULT_TARGET_S, MAX_TIME_CARRY, MIN_TIMEOUT_S,
-                                     QUICK_MAX_REPEATS, QUICK_MAX_TIME_S, QUICK_TARGET_S,
+    from gilbench.run.config import (DEFAULT_MAX_REPEATS, DEFAULT_MAX_TIME_S,
+                                     DEFAULT_MAX_WAIT_S, DEFAULT_REPEATS, DEFAULT_TARGET_S,
+                                     MAX_TIME_CARRY, MAX_WAIT_ENV, MIN_TIMEOUT_S, QUICK_MAX_REPEATS,
+                                     QUICK_MAX_TIME_S, QUICK_MAX_WAIT_S, QUICK_TARGET_S,
                                      TIMEOUT_TARGETS)
 
     quick = f"--{prefix}quick"
@@ -161,6 +174,12 @@ def add_run_options(addoption: Callable[..., Any], prefix: str = "") -> list[str
                    f"(default {DEFAULT_MAX_TIME_S:g}, {quick} {QUICK_MAX_TIME_S:g}); what a "
                    f"variant leaves unused goes to the next ones, up to {MAX_TIME_CARRY:g}x "
                    "more each")
+    addoption(f"--{prefix}max-wait", type=seconds_or_zero, metavar="S",
+              help=f"seconds the run may wait in all for a busy host to settle: a round that "
+                   f"other processes disturbed is kept but never counted, and the run waits "
+                   f"for a quiet moment (default ${MAX_WAIT_ENV}, else {DEFAULT_MAX_WAIT_S:g}, "
+                   f"{quick} {QUICK_MAX_WAIT_S:g}; 0: never wait); cells left short of quiet "
+                   "rounds are 'undecided — host busy'")
     addoption(f"--{prefix}target-time", type=positive_seconds, metavar="S",
               help=f"seconds a serial run should last after calibration "
                    f"(default {DEFAULT_TARGET_S}, {quick} {QUICK_TARGET_S})")
@@ -186,8 +205,8 @@ def add_run_options(addoption: Callable[..., Any], prefix: str = "") -> list[str
 
 #: the names ``add_run_options`` declares (as argparse ``dest``s, without the prefix)
 RUN_OPTIONS = ("kernels", "variants", "executors", "workers", "repeats", "max_repeats",
-               "max_time", "target_time", "quick", "weak", "start_method", "timeout", "size",
-               "dask_scheduler")
+               "max_time", "max_wait", "target_time", "quick", "weak", "start_method", "timeout",
+               "size", "dask_scheduler")
 
 
 def run_config(get: Callable[[str], Any]):
@@ -216,7 +235,7 @@ def run_config(get: Callable[[str], Any]):
         weak=bool(get("weak")), start_method=get("start_method"),
         sizes=parse_sizes(get("size"), kernels.names(), lambda name: kernels.get(name).min_size),
         timeout_s=get("timeout"), max_repeats=get("max_repeats"), max_time_s=get("max_time"),
-        dask_scheduler=scheduler)
+        dask_scheduler=scheduler, max_wait_s=get("max_wait"))
 
 
 def given_run_options(get: Callable[[str], Any]) -> list[str]:

@@ -20,7 +20,7 @@ import sys
 import time
 from collections import deque
 
-from gilbench import host, results
+from gilbench import host, noise, results
 from gilbench.commands._terminal import make_console, terminal_table
 from gilbench.commands._args import (add_run_options, check_output_dir, check_output_file,
                                      forwarded_arguments, given_run_options, run_config)
@@ -28,8 +28,8 @@ from gilbench.errors import UsageError
 from gilbench.executors.base import lingering_threads
 from gilbench.run import builds
 from gilbench.run.config import RESUME_CHECKED, RunConfig, resume_config
-from gilbench.run.matrix import (Events, cell_key, finish_document, plan, resumed_document,
-                                 run_matrix, start_document)
+from gilbench.run.matrix import (Events, cell_key, finish_document, finished_keys, plan,
+                                 resumed_document, run_matrix, start_document)
 from gilbench.run.signals import Interrupted, stop_on_signals
 
 HELP = "measure speedups (the main job); writes a results file, optionally a report"
@@ -96,14 +96,15 @@ def prepare(args: argparse.Namespace):
         raise UsageError(f"--resume {path} adds the missing cells to {path} itself; "
                          f"drop --out {args.out}")
     given = [name for name in given_run_options(get) if name in RESUME_CHECKED]
-    config = resume_config(doc, path, run_config(get) if given else None, given, args.timeout)
+    config = resume_config(doc, path, run_config(get) if given else None, given, args.timeout,
+                           args.max_wait)
     check_output_file(path, "--resume")
-    return config, path, doc, {cell_key(c) for c in doc["cells"]}
+    return config, path, doc, finished_keys(doc["cells"])
 
 
 def _like(args: argparse.Namespace, given: list[str]):
     """``prepare`` for ``--like FILE``: FILE's configuration, checked to run on this host."""
-    clash = [f"--{n.replace('_', '-')}" for n in given if n != "timeout"]
+    clash = [f"--{n.replace('_', '-')}" for n in given if n not in ("timeout", "max_wait")]
     clash += [o for o, v in (("--resume", args.resume), ("--python", args.pythons),
                              ("--sizes-from", args.sizes_from)) if v]
     if clash:
@@ -119,6 +120,8 @@ def _like(args: argparse.Namespace, given: list[str]):
         raise UsageError(f"--like {args.like}: {exc}") from None
     if args.timeout is not None:
         config.timeout_s = args.timeout
+    if args.max_wait is not None:
+        config.max_wait_s = args.max_wait
     check_output_file(args.out, "--out")
     if os.path.abspath(args.out) == os.path.abspath(args.like):
         raise UsageError(f"--out {args.out} is the file given to --like; write the new run "
@@ -202,6 +205,11 @@ def _main(args: argparse.Namespace, config: RunConfig, out: str, resumed: dict |
         f"{config.target_time_s:g} s; {usable} usable cores; start method {config.start_method}; "
         f"time limit {config.run_timeout_s:g} s per run"
     )
+    if not noise.measured():
+        console.print("[yellow]noise is not measured here[/]: this system's CPU counters cannot "
+                      "be read, so a round disturbed by other processes cannot be told from a "
+                      "quiet one; close what else runs, and read every verdict as if the host "
+                      "was quiet only if it was", highlight=False)
     doc = (resumed_document(resumed) if resumed is not None
            else start_document(config, results_argv()))
     if pinned is not None:
@@ -274,6 +282,18 @@ def _measure(args: argparse.Namespace, config: RunConfig, out: str, doc: dict, d
         progress.advance(task)
         live.update(Group(progress, table()))
 
+    def on_wait(seen, waited_s, left_s):
+        progress.update(task, description=f"waiting: {seen.what()} ({waited_s:.0f} s, "
+                                          f"{left_s:.0f} s of --max-wait left)")
+
+    def on_busy_start(seen, budget_s):
+        console.print(f"[yellow]host busy[/]: {seen.what()} before the first measurement; "
+                      f"waiting up to {budget_s:.0f} s (--max-wait) for a quiet moment. "
+                      "Rounds the host disturbs are kept but never counted; cells that cannot "
+                      "get enough quiet rounds will say 'host busy'", highlight=False)
+
+    events.on_wait = on_wait
+    events.on_busy_start = on_busy_start
     events.on_group_start = on_group_start
     events.on_group_done = on_group_done
     events.on_run = on_run
@@ -304,6 +324,7 @@ def _measure(args: argparse.Namespace, config: RunConfig, out: str, doc: dict, d
     console.print(f"{len(writer.doc['cells'])} cells in {time.perf_counter() - started:.0f} s; "
                   f"results: {out}")
     print_summary(writer.doc, console)
+    print_busy(writer.doc, out, console)
     failed = print_failures(writer.doc, console)
     status = 1 if failed else 0  # like pytest: some cells failed, the rest are in the file
     if args.report:
@@ -373,6 +394,22 @@ def results_argv() -> list[str]:
     if sys.argv and sys.argv[0].endswith(("gilbench", "__main__.py")):
         return ["gilbench", *sys.argv[1:]]
     return ["gilbench", "run"]
+
+
+def print_busy(doc: dict, out: str, console) -> None:
+    """The busy banner: how long the run waited for a busy host, how many rounds it set aside
+    and which cells it left *undecided: host busy*, with what to do (nothing on a quiet run)."""
+    busy = doc["host"].get("busy") or {}
+    left = busy.get("cells_host_busy") or 0
+    if not (left or busy.get("waited_s") or busy.get("cells_with_disturbed_rounds")):
+        return
+    text = (f"[yellow]host busy[/]: the run waited {busy.get('waited_s', 0):.0f} s for quiet "
+            f"moments and set aside disturbed rounds in {busy.get('cells_with_disturbed_rounds', 0)}"
+            f" cells (kept in {out}, never counted)")
+    if left:
+        text += (f"; {left} cells are 'undecided — host busy'. Close what else runs and measure "
+                 f"them again with: gilbench run --resume {out}")
+    console.print(text, highlight=False)
 
 
 def print_summary(doc: dict, console) -> None:

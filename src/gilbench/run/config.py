@@ -31,6 +31,10 @@ DEFAULT_REPEATS = MIN_REPEATS = 5
 #: the rounds cap, and the seconds per kernel variant spent on rounds after the minimum
 DEFAULT_MAX_REPEATS = QUICK_MAX_REPEATS = 30
 DEFAULT_MAX_TIME_S, QUICK_MAX_TIME_S = 5.0, 2.5
+#: seconds a run may wait in all for a busy host to settle (rounds that other processes
+#: disturbed never count): about the length of the run itself, so a busy host at most
+#: doubles it before its cells say "host busy"
+DEFAULT_MAX_WAIT_S, QUICK_MAX_WAIT_S = 180.0, 60.0
 #: what a kernel variant leaves of its time budget carries over to the next ones, so a noisy
 #: variant may spend up to this many times its own budget more (the run's total stays within
 #: the sum of the budgets)
@@ -41,6 +45,25 @@ MIN_TIMEOUT_S = 60.0
 TIMEOUT_TARGETS = 20
 #: the most workers one cell may ask for (a typo such as 1000 would fork a thousand processes)
 MAX_WORKERS = 256
+
+
+#: the environment variable that sets the default of --max-wait (a CI job's setting)
+MAX_WAIT_ENV = "GILBENCH_MAX_WAIT"
+
+
+def env_max_wait() -> float | None:
+    """``$GILBENCH_MAX_WAIT`` in seconds (None: unset); UsageError if it is not a number."""
+    text = os.environ.get(MAX_WAIT_ENV, "").strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise UsageError(f"${MAX_WAIT_ENV} must be a number of seconds, 0 or more, got "
+                         f"{text!r}")
+    return value
 
 
 def default_timeout(target_time_s: float) -> float:
@@ -80,6 +103,16 @@ class RunConfig:
     gil_check: bool = True  # measure each variant's GIL release directly (not for workloads)
     #: the address of an existing Dask scheduler (the ``dask`` executor); None: none given
     dask_scheduler: str | None = None
+    max_wait_s: float | None = None  # None: the quick or default waiting budget
+
+    @property
+    def wait_budget_s(self) -> float:
+        """Seconds the run may wait in all for a busy host to settle (``--max-wait``, else
+        ``$GILBENCH_MAX_WAIT``, else the quick or default budget)."""
+        if self.max_wait_s is not None:
+            return self.max_wait_s
+        return env_max_wait() if env_max_wait() is not None else (
+            QUICK_MAX_WAIT_S if self.quick else DEFAULT_MAX_WAIT_S)
 
     @property
     def budget(self) -> Budget:
@@ -102,7 +135,8 @@ class RunConfig:
                      sizes: dict[str, int] | None = None,
                      timeout_s: float | None = None, max_repeats: int | None = None,
                      max_time_s: float | None = None,
-                     dask_scheduler: str | None = None) -> "RunConfig":
+                     dask_scheduler: str | None = None,
+                     max_wait_s: float | None = None) -> "RunConfig":
         """The configuration for these option values (None: the default), every value and
         their combination checked: UsageError says what is wrong and what is accepted."""
         kernel_names = list(kernels or _kernels.names())
@@ -123,6 +157,9 @@ class RunConfig:
                               ("--max-time", max_time_s)):
             if value is not None and not (value > 0 and math.isfinite(value)):
                 raise UsageError(f"{option} must be a positive number of seconds, got {value}")
+        if max_wait_s is not None and not (max_wait_s >= 0 and math.isfinite(max_wait_s)):
+            raise UsageError(f"--max-wait must be a number of seconds, 0 or more, got "
+                             f"{max_wait_s}")
         try:
             method = resolve_start_method(start_method)
         except ValueError as exc:
@@ -147,7 +184,8 @@ class RunConfig:
                    target_time_s=target, quick=quick, scaling="weak" if weak else "strong",
                    start_method=method, sizes=sizes, timeout_s=timeout_s,
                    max_repeats=max_repeats, max_time_s=max_time_s,
-                   dask_scheduler=dask_scheduler.strip() if dask_scheduler else None)
+                   dask_scheduler=dask_scheduler.strip() if dask_scheduler else None,
+                   max_wait_s=max_wait_s)
 
     @classmethod
     def from_dict(cls, data: Any) -> "RunConfig":
@@ -210,6 +248,9 @@ class RunConfig:
             dask_scheduler=field_("dask_scheduler", lambda v: v is None or (
                 isinstance(v, str) and bool(v.strip())),
                 "null or a Dask scheduler address such as tcp://127.0.0.1:8786", None),
+            max_wait_s=field_("max_wait_s", lambda v: v is None or (
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                and v >= 0), "null or a number of seconds, 0 or more", None),
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -230,6 +271,7 @@ class RunConfig:
             "max_time_s": self.budget.time_s,
             "gil_check": self.gil_check,
             "dask_scheduler": self.dask_scheduler,
+            "max_wait_s": self.wait_budget_s,
         }
 
     def prepare_engines(self) -> list[dict[str, Any]]:
@@ -292,7 +334,7 @@ def resume_problems(doc: dict, here: dict[str, Any]) -> list[str]:
 
 
 #: option -> the RunConfig field it sets; with --resume an option given may only repeat the
-#: file's value (--timeout may differ: a safety limit, not part of what is measured)
+#: file's value (--timeout and --max-wait may differ: limits, not part of what is measured)
 RESUME_CHECKED = {"kernels": "kernels", "variants": "variants", "executors": "executors",
                   "workers": "workers", "repeats": "repeats", "target_time": "target_time_s",
                   "quick": "quick", "weak": "scaling", "start_method": "start_method",
@@ -301,7 +343,7 @@ RESUME_CHECKED = {"kernels": "kernels", "variants": "variants", "executors": "ex
 
 
 def resume_config(doc: dict, path: str, asked: RunConfig | None, given: Sequence[str],
-                  timeout_s: float | None = None) -> RunConfig:
+                  timeout_s: float | None = None, max_wait_s: float | None = None) -> RunConfig:
     """The RunConfig to resume ``doc`` (read from ``path``) with: the one it records.
 
     ``given`` names the options of ``RESUME_CHECKED`` given along with --resume and ``asked``
@@ -337,4 +379,6 @@ def resume_config(doc: dict, path: str, asked: RunConfig | None, given: Sequence
                          "comparable: start a new run instead")
     if timeout_s is not None:
         recorded.timeout_s = timeout_s
+    if max_wait_s is not None:
+        recorded.max_wait_s = max_wait_s
     return recorded

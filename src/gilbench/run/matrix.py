@@ -14,7 +14,7 @@ import time
 from dataclasses import replace
 from typing import Any, Callable
 
-from gilbench import executors, host, kernels, results, verdicts
+from gilbench import executors, host, kernels, noise, results, verdicts
 from gilbench.executors.base import RunTimeout
 from gilbench.measure import (CHUNKS_PER_WORKER, Budget, CellSpec, Raw, calibrate, measure_group,
                               summarize)
@@ -65,6 +65,52 @@ class Events:
         self.on_run: Callable[[CellSpec, Raw], None] = lambda spec, raw: None
         self.on_cell: Callable[[dict], None] = lambda cell: None
         self.on_group_done: Callable[[str, str], None] = lambda kernel, variant: None
+        #: the host is busy: ``seen`` (a ``noise.Disturbance``); ``waited_s`` so far in this
+        #: wait, ``left_s`` of the run's waiting budget
+        self.on_wait: Callable[[noise.Disturbance, float, float], None] = \
+            lambda seen, waited_s, left_s: None
+        #: the run starts on a busy host (``seen``) and waits up to ``budget_s`` for quiet
+        self.on_busy_start: Callable[[noise.Disturbance, float], None] = \
+            lambda seen, budget_s: None
+
+
+#: the window in which a run looks at the host before its first measurement
+START_WINDOW_S = 0.5
+
+
+def quiet_wait(config: RunConfig, events: Events,
+               sample: Callable[[float], noise.Disturbance | None] = noise.sample
+               ) -> noise.QuietWait:
+    """The run's waiting budget, telling ``events`` of each busy moment."""
+    wait = noise.QuietWait(config.wait_budget_s, sample=sample)
+    wait.on_wait = lambda seen, waited_s: events.on_wait(
+        seen, waited_s, max(0.0, wait.budget_s - wait.spent_s - waited_s))
+    return wait
+
+
+def wait_at_start(wait: noise.QuietWait, events: Events) -> noise.Disturbance | None:
+    """Look at the host before the first measurement; if it is busy, say so at once and wait
+    for a quiet moment (within the run's budget). Returns what was seen (None: counters not
+    readable)."""
+    seen = wait.sample(START_WINDOW_S)
+    if seen is not None and seen.disturbed:
+        events.on_busy_start(seen, wait.left_s)
+        wait.wait()
+    return seen
+
+
+def busy_summary(doc: dict, wait: noise.QuietWait, first: noise.Disturbance | None) -> dict:
+    """The results' record of how busy the host was: the waits, the rounds set aside and the
+    cells left *undecided: host busy* (the report's busy banner comes from it)."""
+    cells = doc["cells"]
+    disturbed = [c for c in cells if c.get("disturbed_rounds")]
+    return {**wait.summary(),
+            "noise_measured": first is not None,
+            "busy_at_start": None if first is None else first.disturbed,
+            "other_cores_at_start": None if first is None else round(first.other_cores, 3),
+            "cells_with_disturbed_rounds": len(disturbed),
+            "disturbed_rounds_max": max((c["disturbed_rounds"] for c in disturbed), default=0),
+            "cells_host_busy": sum(1 for c in cells if c.get("host_busy"))}
 
 
 def _add_cells(writer: results.ResultsWriter, cells: list[dict], events: Events) -> None:
@@ -72,7 +118,10 @@ def _add_cells(writer: results.ResultsWriter, cells: list[dict], events: Events)
     # (list.extend is one step for a signal handler, and results.write is atomic).
     if not cells:
         return
-    writer.doc["cells"].extend(cells)
+    # a cell measured again (resumed: it was left "host busy") replaces the old one; the new
+    # list is assigned in one step, so a signal handler sees the old list or the new one
+    new = {cell_key(c) for c in cells}
+    writer.doc["cells"] = [c for c in writer.doc["cells"] if cell_key(c) not in new] + cells
     results.write(writer.doc, writer.path)
     for cell in cells:
         events.on_cell(cell)
@@ -81,6 +130,12 @@ def _add_cells(writer: results.ResultsWriter, cells: list[dict], events: Events)
 def cell_key(cell: dict) -> tuple:
     """(kernel, variant, executor, workers) of a results cell: what identifies it in a run."""
     return (cell.get("kernel"), cell.get("variant"), cell.get("executor"), cell.get("workers"))
+
+
+def finished_keys(cells: list[dict]) -> set[tuple]:
+    """Keys of the cells a resumed run keeps: every cell but those left *undecided: host
+    busy*, which it measures again."""
+    return {cell_key(c) for c in cells if not c.get("host_busy")}
 
 
 def recorded_sizes(cells: list[dict], scaling: str) -> dict[tuple[str, str], int]:
@@ -121,22 +176,28 @@ def run_matrix(config: RunConfig, writer: results.ResultsWriter, events: Events 
     skip = skip or set()
     known_sizes = {**(sizes or {}), **recorded_sizes(writer.doc["cells"], config.scaling)}
     banked = 0.0  # seconds of extra rounds earlier groups left unused
-    for kernel, variant, specs in plan(config):
-        todo = [s for s in specs if s.key not in skip]
-        if not todo:
-            continue
-        events.on_group_start(kernel.name, variant.name, len(todo) * (1 + config.repeats))
-        budget = carried(config.budget, banked, MAX_TIME_CARRY)
-        _run_group(config, writer, events, skip, kernel, variant, specs, todo,
-                   known_sizes.get((kernel.name, variant.name)), budget)
-        banked = left_over(banked, config.budget.time_s, budget.used_s)
-        events.on_group_done(kernel.name, variant.name)
+    wait = quiet_wait(config, events)
+    first = wait_at_start(wait, events)
+    try:
+        for kernel, variant, specs in plan(config):
+            todo = [s for s in specs if s.key not in skip]
+            if not todo:
+                continue
+            events.on_group_start(kernel.name, variant.name, len(todo) * (1 + config.repeats))
+            budget = carried(config.budget, banked, MAX_TIME_CARRY)
+            _run_group(config, writer, events, skip, kernel, variant, specs, todo,
+                       known_sizes.get((kernel.name, variant.name)), budget, wait)
+            banked = left_over(banked, config.budget.time_s, budget.used_s)
+            events.on_group_done(kernel.name, variant.name)
+    finally:  # an interrupted run records how busy the host was too
+        writer.doc["host"]["busy"] = busy_summary(writer.doc, wait, first)
     return writer.doc
 
 
 def _run_group(config: RunConfig, writer: results.ResultsWriter, events: Events, skip: set[tuple],
                kernel: kernels.Kernel, variant: kernels.Variant, specs: list[CellSpec],
-               todo: list[CellSpec], known_size: int | None, budget: Budget) -> None:
+               todo: list[CellSpec], known_size: int | None, budget: Budget,
+               wait: noise.QuietWait | None = None) -> None:
     """Measure the cells ``todo`` of one (kernel, variant) within ``budget`` and add them to
     the file (``budget.used_s`` then says how long its extra rounds took)."""
     if not variant.available:
@@ -186,7 +247,7 @@ def _run_group(config: RunConfig, writer: results.ResultsWriter, events: Events,
             return verdicts.is_decided(cell, usable)
 
         raws = measure_group(sized_specs, budget, on_run=events.on_run,
-                             timeout_s=timeout_s, decided=decided)
+                             timeout_s=timeout_s, decided=decided, wait=wait)
         failed = [r.error for r in raws.values() if r.error]
         if config.gil_check and not failed:
             record_gil_check(writer.doc, kernel, variant, quick=config.quick)
