@@ -17,8 +17,8 @@ from typing import Callable, Iterable, Sequence
 
 from gilbench.results import FAMILIES, VARIANT_ORDER
 from gilbench.stats import karp_flatt, median
-from gilbench.verdicts import (Verdict, cores_ceiling, failure_text, family, is_failed,
-                               is_unstable, kind)
+from gilbench.verdicts import (Verdict, busy_text, cores_ceiling, failure_text, family,
+                               is_failed, is_unstable, kind)
 from gilbench.verdicts import judge as judge_cell
 
 
@@ -234,19 +234,36 @@ def more_rounds_hint(doc: dict, cells: Sequence[dict]) -> str:
 
 
 def disturbed(cell: dict) -> int:
-    """How many of the cell's rounds were measured again because the host was disturbed."""
-    n = cell.get("redone_rounds")
+    """How many of the cell's rounds were disturbed and set aside (``redone_rounds`` in files
+    of gilbench 0.1, which measured them again)."""
+    n = cell.get("disturbed_rounds", cell.get("redone_rounds"))
     return n if isinstance(n, int) and n > 0 else 0
 
 
-#: the mark shown beside a verdict whose cell had rounds measured again
+#: the mark shown beside a verdict whose cell had disturbed rounds set aside
 DISTURBED_MARK = "↻"
+
+
+def noise_measured(doc: dict) -> bool | None:
+    """Whether the run could read the host's CPU counters (None: the file does not say)."""
+    busy = doc.get("host", {}).get("busy")
+    if isinstance(busy, dict) and isinstance(busy.get("noise_measured"), bool):
+        return busy["noise_measured"]
+    if any(isinstance(c.get("noise"), dict) and c["noise"].get("measured") is False
+           for c in doc["cells"]):
+        return False
+    return None
 
 
 def noise_line(doc: dict) -> str:
     """The report's "host noise" line (Markdown), from the cells' noise accounting; "" for
     files written before noise was recorded."""
-    cells = [c for c in doc["cells"] if "redone_rounds" in c or isinstance(c.get("noise"), dict)]
+    if noise_measured(doc) is False:
+        return ("**Host noise: not measured.** This system's CPU counters could not be read, "
+                "so a round disturbed by other processes could not be told from a quiet one: "
+                "these verdicts hold only if nothing else ran during the run.")
+    cells = [c for c in doc["cells"] if "disturbed_rounds" in c or "redone_rounds" in c
+             or isinstance(c.get("noise"), dict)]
     if not cells:
         return ""
     noise = [c["noise"] for c in cells if isinstance(c.get("noise"), dict)]
@@ -255,22 +272,54 @@ def noise_line(doc: dict) -> str:
     steal = [n["steal_share_max"] for n in noise
              if isinstance(n.get("steal_share_max"), (int, float))]
     hit = [c for c in cells if disturbed(c)]
-    reasons = sorted({r for n in noise for r in n.get("redone_reasons") or []})
     worst = []
     if other:
         worst.append(f"other processes used at most {max(other):.2f} cores")
     if steal:
         worst.append(f"the hypervisor stole at most {100 * max(steal):.1f}% of the CPU time")
     if hit:
-        # a disturbed round is measured again for every cell of its group: count per cell
         most = max(disturbed(c) for c in hit)
-        text = (f"**Host noise:** {len(hit)} of {len(cells)} cells had rounds measured again "
-                f"because the host was disturbed, up to {most} per cell"
-                + (f" (for example: {reasons[-1]})" if reasons else "")
-                + f"; they are marked {DISTURBED_MARK}N beside their verdicts")
+        seen = [d["other_cores"] for c in hit for d in c.get("disturbed") or []
+                if isinstance(d, dict) and isinstance(d.get("other_cores"), (int, float))]
+        text = (f"**Host noise:** {len(hit)} of {len(cells)} cells had disturbed rounds set "
+                f"aside, up to {most} per cell"
+                + (f" (other processes used up to {max(seen):.2f} cores in them)" if seen else "")
+                + f"; kept in the results file, never counted, and marked {DISTURBED_MARK}N "
+                  "beside their verdicts")
     else:
-        text = "**Host noise:** no round had to be measured again"
-    return text + ("; in the rounds kept, " + " and ".join(worst) if worst else "") + "."
+        text = "**Host noise:** no round was disturbed"
+    return text + ("; in the rounds counted, " + " and ".join(worst) if worst else "") + "."
+
+
+def host_busy_cells(doc: dict) -> list[dict]:
+    """The cells left *undecided: host busy* (too few undisturbed rounds)."""
+    return [c for c in doc["cells"] if c.get("host_busy") and family(c) != "serial"
+            and verdict(c, usable_cores(doc)).host_busy]
+
+
+def busy_banner(doc: dict) -> str | None:
+    """The busy-host banner (Markdown) when the run waited for the host or left cells
+    *undecided: host busy*; None on a quiet run."""
+    busy = doc.get("host", {}).get("busy")
+    left = host_busy_cells(doc)
+    if not isinstance(busy, dict) or not (left or busy.get("waited_s")
+                                          or busy.get("cells_with_disturbed_rounds")):
+        return None
+    worst = busy.get("other_cores_max") or 0.0
+    seen = [d.get("other_cores") for c in doc["cells"] for d in c.get("disturbed") or []
+            if isinstance(d, dict) and isinstance(d.get("other_cores"), (int, float))]
+    worst = max([worst, *seen])
+    text = (f"**Busy host:** other processes used up to {worst:.2f} cores during this run. "
+            f"It waited {busy.get('waited_s', 0):g} s (of --max-wait {busy.get('budget_s', 0):g} "
+            f"s) for quiet moments, and set aside the disturbed rounds of "
+            f"{busy.get('cells_with_disturbed_rounds', 0)} cells: they are kept in the file, "
+            "but no interval or verdict uses them.")
+    if left:
+        text += (f" **{len(left)} cells are undecided — host busy**: they could not gather "
+                 "enough undisturbed rounds, so no verdict is guessed and no claim rests on "
+                 "them. Close what else runs and measure them again with "
+                 "`gilbench run --resume FILE` (it re-measures only those cells).")
+    return text
 
 
 @dataclass(frozen=True)
@@ -293,10 +342,15 @@ def problems(doc: dict) -> list[Problem]:
     out = []
     for x in sorted(doc["cells"], key=lambda x: (kernels[x["kernel"]],
                                                  *sort_key(x, executors))):
+        v = verdict(x, c) if family(x) != "serial" else None
+        if (v is not None and v.host_busy) or (
+                v is None and x.get("host_busy") and is_failed(x) and not x.get("error")):
+            # the serial baseline too, when not one of its rounds was undisturbed
+            out.append(Problem(x, "undecided", f"host busy: {v.why if v else busy_text(x)}"))
+            continue
         if is_failed(x):
             out.append(Problem(x, "failed", failure_text(x)))
             continue
-        v = verdict(x, c) if family(x) != "serial" else None
         if v is not None and v.code == "undecided":
             why = v.why
             if x.get("budget_reason") and x["budget_reason"] not in why:
@@ -327,5 +381,6 @@ __all__ = [
     "failure_text", "cores_ceiling", "usable_cores", "unstable_text", "kernel_names",
     "kernel_facts", "executor_order", "executor_sort_key", "executor_families", "sort_key",
     "variant_sort_key", "contention", "startup_is_cold_minus_warm", "describe_cell",
-    "more_rounds_hint", "disturbed", "noise_line", "DISTURBED_MARK", "Problem", "problems",
+    "more_rounds_hint", "disturbed", "noise_line", "noise_measured", "host_busy_cells",
+    "busy_banner", "DISTURBED_MARK", "Problem", "problems",
 ]

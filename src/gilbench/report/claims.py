@@ -28,7 +28,8 @@ from typing import Iterable, Sequence
 from gilbench.stats import median
 from gilbench.verdicts import DECIDED, cores_ceiling, regions
 
-from .analysis import Judged, family, judge, kernel_names, kind, more_rounds_hint, usable_cores
+from .analysis import (Judged, describe_cell, family, judge, kernel_names, kind,
+                       more_rounds_hint, usable_cores)
 from .format import fmt_interval, fmt_time
 
 CLAIMS: list[tuple[str, str]] = [
@@ -185,14 +186,29 @@ class _Cells:
     def __init__(self, doc: dict) -> None:
         self.doc = doc
         self.cores = usable_cores(doc)
-        self.judged = judge(doc)
+        judged = judge(doc)
+        # cells left "undecided: host busy" are never guessed: no claim turns on them
+        self.judged = [j for j in judged if not j.verdict.host_busy]
+        self.busy = [j for j in judged if j.verdict.host_busy]
 
-    def select(self, variants=None, families=None, executors=None, kinds=("cpu",)) -> list[Judged]:
-        return [j for j in self.judged
+    def select(self, variants=None, families=None, executors=None, kinds=("cpu",),
+               busy: bool = False) -> list[Judged]:
+        """The judged cells matching the query (``busy``: those left *undecided: host busy*
+        instead, which no claim rests on)."""
+        return [j for j in (self.busy if busy else self.judged)
                 if (variants is None or j.variant in variants)
                 and (families is None or family(j.cell) in families)
                 and (executors is None or j.executor in executors)
                 and (kinds is None or kind(j.cell) in kinds)]
+
+    def busy_text(self, **query) -> tuple[int, str]:
+        """(how many, the evidence words) of the host-busy cells matching ``query``."""
+        busy = self.select(busy=True, **query)
+        if not busy:
+            return 0, ""
+        return len(busy), (f"left out, undecided — host busy ({len(busy)}: "
+                           + _listing([describe_cell(j.cell) for j in busy], 2)
+                           + "): measure them again on a quiet host, gilbench run --resume FILE")
 
     def tally(self, js: Sequence[Judged], good: set[str]) -> Tally:
         t = Tally()
@@ -213,11 +229,16 @@ class _Cells:
         if anomalies:
             evidence += ("; " if evidence else "") + "left out, above the core count (an " \
                 "anomaly, see *Problems*): " + _listing([_cell_text(j) for j in anomalies], 2)
+        n_busy, busy = self.busy_text(**query)
+        if busy:
+            evidence += ("; " if evidence else "") + busy
         failed = [j for j in js if j.verdict.code == "failed"]
         if failed:
             evidence += ("; " if evidence else "") + "failed: " + _listing(
                 [f"{j.kernel}/{j.variant}/{j.executor}@{j.workers}" for j in failed])
         verdict = t.outcome()
+        if verdict == "not measured" and n_busy:
+            return "inconclusive", evidence  # measured, but the host never let it decide
         if verdict == "not measured":
             evidence = f"no {what} cells with a speedup in this run" + (
                 f" ({evidence})" if evidence else "")

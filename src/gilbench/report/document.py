@@ -37,6 +37,8 @@ def _verdict_badge(j: A.Judged, common_w: int) -> Badge:
     if v.code == "failed":
         text = A.failure_text(cell)
         detail = text if len(text) <= 48 else text[:47] + "…"
+    elif A.is_failed(cell):  # undecided, host busy: not one undisturbed round
+        detail = "no undisturbed round"
     else:
         detail = F.fmt_interval(cell["speedup"])
         if A.kind(cell) != "io" and cell.get("cpu_utilization") is not None:
@@ -48,7 +50,7 @@ def _verdict_badge(j: A.Judged, common_w: int) -> Badge:
 
 def _badge(v: A.Verdict, cell: dict, detail: str) -> Badge:
     """A verdict badge with its marks: ⚠ undecided or an anomaly (its note in the tooltip),
-    ↻N when N rounds were measured again because the host was disturbed."""
+    ↻N when N disturbed rounds were set aside (kept in the file, never counted)."""
     title = v.why
     if v.note:
         title += f"; anomaly: {v.note}"
@@ -58,7 +60,8 @@ def _badge(v: A.Verdict, cell: dict, detail: str) -> Badge:
     redone = A.disturbed(cell)
     if redone:
         detail += f" · {A.DISTURBED_MARK}{redone}"
-        title += f"; {redone} round{'s' if redone != 1 else ''} measured again (host disturbed)"
+        title += (f"; {redone} disturbed round{'s' if redone != 1 else ''} set aside (other "
+                  "processes used the CPUs; kept in the file, never counted)")
     return Badge(v.code, v.label, title=title, detail=detail,
                  warn=v.unstable or bool(v.note) or v.code == "above-cores")
 

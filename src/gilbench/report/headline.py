@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from gilbench.verdicts import BORDERLINE_TEXT
 
-from .analysis import (Judged, contention, describe_cell, executor_sort_key, judge, kind,
-                       noise_line, problems, usable_cores, variant_sort_key)
+from .analysis import (Judged, busy_banner, contention, describe_cell, executor_sort_key,
+                       judge, kind, noise_line, problems, usable_cores, variant_sort_key)
 from .format import fmt_speedup_range, join_words
 
 
@@ -64,7 +64,8 @@ def headline(doc: dict) -> dict[str, str]:
     if not doc.get("finished"):
         sentences.append("The run did not finish (interrupted or still running): "
                          "only the finished cells are shown.")
-    return {"host": host_line, "answer": " ".join(sentences), "warning": contention(doc) or "",
+    warning = " ".join(w for w in (busy_banner(doc), contention(doc)) if w)
+    return {"host": host_line, "answer": " ".join(sentences), "warning": warning,
             "noise": noise_line(doc)}
 
 
@@ -95,7 +96,8 @@ def _findings(doc: dict, judged: list[Judged], cores: int) -> list[str]:
     if groups["parallel"]:
         out.append(f"Reached several cores here{at}: "
                    f"{_pairs_text(groups['parallel'], all_variants)}.")
-    elif cpu and cores >= 2 and not any(j.verdict.code == "parallel" for j in cpu):
+    elif any(j.verdict.decided for j in cpu) and cores >= 2 \
+            and not any(j.verdict.code == "parallel" for j in cpu):
         out.append(f"No cell was judged parallel on CPU work{at}.")
     if split:
         out.append(f"Depends on the kernel: {join_words(_shorten(split))}.")
@@ -121,15 +123,21 @@ def _findings(doc: dict, judged: list[Judged], cores: int) -> list[str]:
                    + ", ".join(f"{describe_cell(j.cell)} {_median(j):.2f}× ({j.verdict.label})"
                                for j in borderline[:4])
                    + (f" and {len(borderline) - 4} more" if len(borderline) > 4 else "") + ".")
-    undecided = [j for j in judged if j.verdict.code == "undecided"]
+    undecided = [j for j in judged if j.verdict.code == "undecided" and not j.verdict.host_busy]
+    busy = [j for j in judged if j.verdict.host_busy]
     if undecided:
-        n_all = sum(1 for p in problems(doc) if p.status == "undecided")
+        n_all = sum(1 for p in problems(doc) if p.status == "undecided"
+                    and not p.why.startswith("host busy"))
         also = f" ({n_all} cells in all, other worker counts included)" if n_all > len(
             undecided) else ""
         out.append(f"**{len(undecided)} of the {len(judged)}** verdicts in the table are "
-                   f"**undecided**{also}: their intervals still straddle a boundary after the "
-                   "round budget (medians in the table, reasons under *Problems*); the "
-                   "sentences above leave them out.")
+                   f"**undecided — on a boundary**{also}: their intervals still straddle a "
+                   "boundary after the round budget (medians in the table, reasons under "
+                   "*Problems*); the sentences above leave them out.")
+    if busy:
+        out.append(f"**{len(busy)} of the {len(judged)}** are **undecided — host busy**: other "
+                   "processes disturbed too many of their rounds, so no verdict is guessed; "
+                   "measure them again on a quieter host with `gilbench run --resume FILE`.")
     return out
 
 
