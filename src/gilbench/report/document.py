@@ -130,6 +130,8 @@ def plots_section(doc: dict, plots: dict[str, Path]) -> list[Block]:
          "Pool start-up against the worker count (medians over kernels and variants). Colours "
          "for process pools are the start method (fork blue, forkserver green, spawn red)."),
     ):
+        if key == "throughput" and key not in plots and isinstance(doc.get("workload"), dict):
+            continue  # the user's function has no python/cython-nogil pair to compare
         blocks.append(Heading(2, heading, anchor))
         if key in plots:
             blocks.append(Image(plots[key], heading, caption))
@@ -363,6 +365,10 @@ def build(doc: dict, outdir: Path, plots: dict[str, Path]) -> list[Block]:
     """All the report's blocks, in reading order."""
     head = headline(doc)
     claims_blocks, experiment_blocks = claims_section(doc, outdir)
+    if isinstance(doc.get("workload"), dict):
+        # the user's function (`gilbench try`): the article's claims are about the kernels,
+        # and the start-up claim about them too; nothing in them concerns the function
+        claims_blocks = []
     has_cells = bool(doc["cells"])
     sections = [("Verdicts", "verdicts"), ("Claims", "claims"), ("Problems", "problems"),
                 ("Curves", "curves"), ("Scaling", "scaling"), ("Experiments", "experiments"),
@@ -371,6 +377,8 @@ def build(doc: dict, outdir: Path, plots: dict[str, Path]) -> list[Block]:
         sections = [s for s in sections if s[1] in ("claims", "experiments", "run")]
     if not experiment_blocks:
         sections = [s for s in sections if s[1] != "experiments"]
+    if not claims_blocks:
+        sections = [s for s in sections if s[1] != "claims"]
     toc = " · ".join(f"[{t}](#{a})" for t, a in sections)
     blocks: list[Block] = [
         Heading(1, TITLE, "top"),
