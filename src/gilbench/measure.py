@@ -460,9 +460,10 @@ def _summarize(spec: CellSpec, raw: Raw, serial: Raw | None, kernel: Kernel,
     cell["cpu_utilization"] = stats.median([c / w for c, w in zip(raw.cpu_s, raw.wall_s) if w > 0])
     cls = executors.get(spec.executor)
     if cls.uses_processes or cls.keeps_workers:
-        if raw.cold_wall_s is not None:
-            # what creating the pool and starting its workers added to the first run
-            cell["startup_s"] = raw.cold_wall_s - med
+        # what creating the pool and starting its workers added to the first run, when the
+        # cold run stands out of the warm runs' spread (else None and why)
+        cell["startup_s"], cell["startup_note"] = stats.startup_excess(raw.cold_wall_s,
+                                                                       raw.wall_s)
     stable, reason = stats.stability(raw.wall_s)
     cell["rounds"] = raw.rounds
     cell["redone_rounds"] = len(raw.redone)

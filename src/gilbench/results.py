@@ -259,6 +259,7 @@ OPTIONAL_CELL_FIELDS: dict[str, tuple[type, ...]] = {
     "iqr_s": (float, int, type(None)),
     "cold_wall_s": (float, int, type(None)),
     "startup_s": (float, int, type(None)),
+    "startup_note": (str, type(None)),
     "serial_median_s": (float, int, type(None)),
     "throughput": (float, int, type(None)),
     "unstable_reason": (str, type(None)),

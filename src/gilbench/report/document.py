@@ -155,23 +155,32 @@ def startup_table(doc: dict) -> list[Block]:
     executor_key = A.executor_sort_key(doc)
     for (e, sm, w), xs in sorted(groups.items(), key=lambda kv: (executor_key(kv[0][0]),
                                                                   kv[0][1] or "", kv[0][2])):
-        starts = [x["startup_s"] for x in xs if x.get("startup_s") is not None]
+        starts = [x["startup_s"] for x in xs if F.is_number(x.get("startup_s"))
+                  and x["startup_s"] >= 0]
+        lost = sum(1 for x in xs if x.get("startup_note") or F.is_number(x.get("startup_s"))
+                   and x["startup_s"] < 0)  # not separable from the warm runs' spread
         firsts = [x["cold_wall_s"] - x["median_s"] for x in xs
                   if x.get("cold_wall_s") is not None and x.get("median_s") is not None]
         start = stats.median(starts) if starts else None
         first = stats.median(firsts) if firsts else None
-        if start is None and e not in ("thread-pool", "process-pool"):
+        if start is None and not lost and e not in ("thread-pool", "process-pool"):
             continue
-        rows.append([e, sm or "—", str(w), F.fmt_time(start),
-                     F.fmt_signed_time(first), str(len(xs))])
+        start_text = F.fmt_time(start) if starts else ("not measurable" if lost else "—")
+        if starts and lost:
+            start_text += f" ({lost} of {len(xs)} not measurable)"
+        rows.append([e, sm or "—", str(w), start_text, F.fmt_startup(first), str(len(xs))])
     if not rows:
         return []
+    lost_note = (" A start-up is *not measurable* when the cold call was no slower than "
+                 "every warm one: it is smaller than the warm runs' spread.")
     if derived:  # the two columns are the same numbers: show one, and say what it is
         return [Para("The start-up in this file is the first (cold) call minus the warm median: "
-                     "pool creation, worker start and the first pickling together.", "note"),
+                     "pool creation, worker start and the first pickling together." + lost_note,
+                     "note"),
                 Table(["executor", "start method", "workers", "start-up = cold − warm (median)",
                        "cells"], [r[:3] + r[4:] for r in rows], ["l", "l", "r", "r", "r"])]
-    return [Table(["executor", "start method", "workers", "start-up (median)",
+    return [Para(lost_note.strip(), "note"),
+            Table(["executor", "start method", "workers", "start-up (median)",
                    "cold − warm (median)", "cells"], rows, ["l", "l", "r", "r", "r", "r"])]
 
 
@@ -326,7 +335,9 @@ def numbers_section(doc: dict) -> list[Block]:
                 F.fmt_cores(x.get("cpu_utilization")), "—" if eff is None else f"{eff:.2f}",
                 "—" if kf is None else f"{kf:.2f}",
                 F.fmt_rate(A.throughput(x), unit) if not failed else "—",
-                F.fmt_time(x.get("cold_wall_s")), F.fmt_time(x.get("startup_s")), status,
+                F.fmt_time(x.get("cold_wall_s")),
+                "not measurable" if x.get("startup_note") else F.fmt_startup(x.get("startup_s")),
+                status,
             ])
         table = Table(["variant", "executor", "W", "start", "size", "median", "IQR",
                        "speedup [95%]", "cores", "E", "e", "throughput", "cold", "start-up",
