@@ -597,3 +597,24 @@ def test_startup_excess_needs_a_cold_run_above_every_warm_one() -> None:
     value, why = stats.startup_excess(0.011, [0.010, 0.0125, 0.012])
     assert value is None and why.startswith("not measurable: the cold run (11 ms) lies within")
     assert stats.startup_excess(None, [0.01]) == (None, None)
+
+
+def test_unstable_says_the_measured_cause_or_none() -> None:
+    legacy = "IQR is 47% of the median (limit 20%): the machine was noisy"
+    quiet = {"stable": False, "unstable_reason": legacy, "redone_rounds": 0,
+             "noise": {"other_cores_max": 0.01, "steal_share_max": 0.0}}
+    text = analysis.unstable_text(quiet)
+    assert "noisy" not in text
+    assert text.startswith("IQR is 47% of the median (limit 20%): no measured noise explains it")
+    busy = {**quiet, "redone_rounds": 5, "noise": {"other_cores_max": 0.65,
+                                                    "steal_share_max": 0.002}}
+    assert analysis.unstable_text(busy) == (
+        "IQR is 47% of the median (limit 20%): in its kept rounds other processes used at most "
+        "0.65 cores and the hypervisor stole at most 0.2%; 5 disturbed rounds were measured "
+        "again")
+    assert stats.stability([1.0, 2.0, 1.0, 2.0, 1.5])[1] == "IQR is 67% of the median (limit 20%)"
+
+
+def test_no_report_blames_noise_it_did_not_measure(built) -> None:
+    for name, (doc, paths) in built.items():
+        assert "the machine was noisy" not in paths["markdown"].read_text(encoding="utf-8"), name

@@ -5,7 +5,7 @@ worker count, all on the same chunks (strong scaling) or the same chunks per wor
 ``measure_group`` opens every executor of the group, does one cold run in each (which includes
 pool start-up and doubles as warm-up), then ``repeats`` rounds in which each cell runs once, in a
 shuffled order, so that drift of a noisy machine hits every cell alike. ``summarize`` turns the
-raw times into the cell of the results schema (median, IQR, bootstrap speedup, efficiency, CPU
+raw times into the cell of the results schema (median, IQR, paired-round speedup, efficiency, CPU
 utilisation, stability).
 
 Faults stay inside their cell: a run that raises, whose worker dies, or that lasts longer than

@@ -65,7 +65,7 @@ def stability(wall_s: Sequence[float]) -> tuple[bool, str | None]:
     spread = iqr(wall_s)
     if med > 0 and spread / med > UNSTABLE_IQR_FRACTION:
         return False, (f"IQR is {100 * spread / med:.0f}% of the median "
-                       f"(limit {100 * UNSTABLE_IQR_FRACTION:.0f}%): the machine was noisy")
+                       f"(limit {100 * UNSTABLE_IQR_FRACTION:.0f}%)")
     return True, None
 
 

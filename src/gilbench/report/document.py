@@ -13,7 +13,7 @@ import statistics
 from pathlib import Path
 
 from gilbench import stats
-from gilbench.verdicts import RULE_MARKDOWN
+from gilbench.verdicts import ANOMALY_TEXT, INTERVAL_METHOD, RULE_MARKDOWN
 
 from . import analysis as A
 from . import experiments
@@ -288,7 +288,7 @@ def problems_section(doc: dict) -> list[Block]:
             "keep their median, but their interval still straddles a verdict boundary")
     undecided = [p.cell for p in found if p.status == "undecided"]
     text += f" ({A.more_rounds_hint(doc, undecided)})." if undecided else "."
-    text += (" An anomaly (a CPU speedup at or above the usable cores) is not a finding: "
+    text += (f" An anomaly ({ANOMALY_TEXT}, n = min(W, usable cores)) is not a finding: "
              "its checks say what may explain it. A wide spread between rounds (IQR) is a "
              "note: the verdict rests on the paired interval.")
     blocks.append(Para(text))
@@ -299,9 +299,15 @@ def problems_section(doc: dict) -> list[Block]:
 def numbers_section(doc: dict) -> list[Block]:
     """Every cell's numbers, one collapsible table per kernel."""
     c = A.usable_cores(doc)
+    # cells timed one at a time (pytest-benchmark) have no paired rounds: a bootstrap interval
+    boot = sum(1 for x in doc["cells"] if isinstance(x.get("speedup"), dict)
+               and A.family(x) != "serial" and not x.get("rounds"))
+    method = f"the paired rounds' 95% interval ({INTERVAL_METHOD})" + (
+        f"; {boot} cells timed one at a time, without paired rounds, have a percentile "
+        "bootstrap 95% interval instead" if boot else "")
     blocks: list[Block] = [Heading(2, "All numbers", "numbers"), Para(
         "Times are medians of the warm repeats with their interquartile range; speedup = "
-        "T(serial, same variant) / T(cell) with its bootstrap 95% interval; cores = Σ CPU / wall; "
+        f"T(serial, same variant) / T(cell) with {method}; cores = Σ CPU / wall; "
         f"E and e as above (p = min(W, {c})); cold = the first call, start-up included.", "note")]
     executors = A.executor_order(doc["cells"])
     by_kernel: dict[str, list[dict]] = {}
