@@ -462,8 +462,11 @@ def loads(text: str, source: str = "results") -> dict:
         stripped = text.rstrip()
         truncated = exc.pos >= len(stripped) or not stripped.endswith("}")
         hint = " (the file ends early: truncated?)" if truncated else ""
+        # some messages end in "at", the place following in str(exc) ("Unterminated string
+        # starting at"): the place is said first here, so the phrase ends on "there"
+        msg = exc.msg[:-len(" at")] + " there" if exc.msg.endswith(" at") else exc.msg
         raise ResultsError(
-            f"{source}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}{hint}"
+            f"{source}: not valid JSON at line {exc.lineno}, column {exc.colno}: {msg}{hint}"
         ) from None
     except ResultsError as exc:
         raise ResultsError(f"{source}: not valid JSON: {exc}") from None
