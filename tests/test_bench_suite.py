@@ -111,7 +111,9 @@ def test_benchmark_json_converts_to_a_valid_results_document(tmp_path: Path) -> 
         assert info["serial_in_session"] is True and info["speedup"] is not None
         if info["executor"] == "process-pool":
             assert info["start_method"] in ("fork", "spawn", "forkserver")
-            assert info["startup_s"] is not None
+            # the cold run's start-up, or why it was lost in the warm runs' spread
+            assert info["startup_s"] is not None or \
+                info["startup_note"].startswith("not measurable")
         else:
             assert info["start_method"] is None
         if info["executor"] == "serial":

@@ -285,7 +285,8 @@ def test_run_on_an_existing_scheduler_records_its_workers(dask_scheduler: str, t
     for workers in (1, 2):
         cell = cells[("dask", workers)]
         assert cell["error"] is None and cell["result_ok"] is True
-        assert cell["startup_s"] is not None  # a connection kept between runs: cold vs warm
+        # a connection kept between runs: cold vs warm (or why it is lost in their spread)
+        assert cell["startup_s"] is not None or cell["startup_note"].startswith("not measurable")
         engine = cell["engine"]
         assert engine["engine"] == "dask" and engine["scheduler"] == dask_scheduler
         assert [w["host"] for w in engine["workers"]] == ["127.0.0.1", "127.0.0.1"]

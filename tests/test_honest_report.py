@@ -119,6 +119,28 @@ def test_a_mixed_outcome_does_not_wait_for_undecided_cells():
     assert claim(doc, "asyncio-no-cpu-parallelism")["verdict"] == "mixed"
 
 
+def test_asyncio_claim_applies_the_cpu_rule_to_undecided_cells():
+    """A cell on 1.00 cores cannot have run CPU work in parallel, whatever its speedup
+    interval reaches: it agrees with 'asyncio gives no CPU parallelism'."""
+    doc = verdict_doc()
+    c = cell(doc, "primes", "cython-gil", "asyncio")
+    c["cpu_s"] = list(c["wall_s"])  # 1.00 cores in every round
+    set_speedup(doc, c, 1.15, 1.0, 1.3, util=1.0)
+    assert c["verdict"]["code"] == "undecided"
+    assert claim(doc, "asyncio-no-cpu-parallelism")["verdict"] == "confirmed"
+    c["cpu_s"] = [1.9 * w for w in c["wall_s"]]  # two cores: a gain is possible, still open
+    set_speedup(doc, c, 1.15, 1.0, 1.3, util=1.9)
+    assert claim(doc, "asyncio-no-cpu-parallelism")["verdict"] == "inconclusive"
+
+
+def test_startup_claim_is_not_confirmed_without_pickling():
+    doc = verdict_doc()
+    got = claim(doc, "process-startup-cost")
+    assert got["verdict"] != "confirmed", got
+    if got["verdict"] == "inconclusive":
+        assert "pickling is not measured" in got["evidence"]
+
+
 def test_an_interval_wholly_on_one_side_counts_for_the_claim():
     """slower | concurrent only still says 'no gain': with a decided cell beside it, the claim
     that asyncio gives no CPU parallelism is confirmed."""

@@ -567,3 +567,54 @@ def test_kernel_facts_travel_in_the_document(tmp_path):
     results.write(without, path)
     old = load_any(path)  # an older file without the section still reads, as CPU work
     assert all(analysis.kind(c) == "cpu" for c in old["cells"])
+
+
+#: a time with a minus sign, as the report would print one ("-6.98e+03 µs", "−351 µs")
+NEGATIVE_TIME = re.compile(r"(?<![\w-])[-−]\d[\d.]*(?:e[+-]?\d+)?\s?(?:µs|ms|s)\b")
+
+
+def test_start_up_lost_in_the_noise_is_not_measurable_never_negative(tmp_path: Path) -> None:
+    doc = load_any(DATA / "real-primes-sleep.json")
+    pools = [c for c in doc["cells"] if c.get("startup_s") is not None]
+    assert len(pools) >= 2
+    # an older file: a cold run faster than the warm median gave a negative start-up
+    for cell in pools[:2]:
+        cell["startup_s"] = -6.98e-3
+        cell["cold_wall_s"] = cell["median_s"] - 6.98e-3 if cell["median_s"] > 7e-3 else None
+    md = (write_report(doc, tmp_path)["markdown"]).read_text(encoding="utf-8")
+    assert not NEGATIVE_TIME.search(md), NEGATIVE_TIME.search(md).group(0)
+    assert "not measurable" in md
+
+
+def test_every_recorded_report_shows_no_negative_time(built) -> None:
+    for name, (doc, paths) in built.items():
+        md = paths["markdown"].read_text(encoding="utf-8")
+        assert not NEGATIVE_TIME.search(md), (name, NEGATIVE_TIME.search(md).group(0))
+
+
+def test_startup_excess_needs_a_cold_run_above_every_warm_one() -> None:
+    assert stats.startup_excess(0.020, [0.010, 0.011, 0.012]) == pytest.approx((0.009, None))
+    value, why = stats.startup_excess(0.011, [0.010, 0.0125, 0.012])
+    assert value is None and why.startswith("not measurable: the cold run (11 ms) lies within")
+    assert stats.startup_excess(None, [0.01]) == (None, None)
+
+
+def test_unstable_says_the_measured_cause_or_none() -> None:
+    legacy = "IQR is 47% of the median (limit 20%): the machine was noisy"
+    quiet = {"stable": False, "unstable_reason": legacy, "redone_rounds": 0,
+             "noise": {"other_cores_max": 0.01, "steal_share_max": 0.0}}
+    text = analysis.unstable_text(quiet)
+    assert "noisy" not in text
+    assert text.startswith("IQR is 47% of the median (limit 20%): no measured noise explains it")
+    busy = {**quiet, "redone_rounds": 5, "noise": {"other_cores_max": 0.65,
+                                                    "steal_share_max": 0.002}}
+    assert analysis.unstable_text(busy) == (
+        "IQR is 47% of the median (limit 20%): in its kept rounds other processes used at most "
+        "0.65 cores and the hypervisor stole at most 0.2%; 5 disturbed rounds were measured "
+        "again")
+    assert stats.stability([1.0, 2.0, 1.0, 2.0, 1.5])[1] == "IQR is 67% of the median (limit 20%)"
+
+
+def test_no_report_blames_noise_it_did_not_measure(built) -> None:
+    for name, (doc, paths) in built.items():
+        assert "the machine was noisy" not in paths["markdown"].read_text(encoding="utf-8"), name

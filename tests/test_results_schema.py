@@ -107,6 +107,12 @@ def test_truncated_file_says_so(tmp_path):
             results.read(path)
         assert str(info.value).startswith(f"{path}: not valid JSON at line ")
         assert str(info.value).endswith("(the file ends early: truncated?)")
+        assert " at (" not in str(info.value)  # no phrase cut before its place
+    path.write_text('{"schema": "gilbench/1", "cells": [{"kernel": "pri')
+    with pytest.raises(results.ResultsError) as info:
+        results.read(path)
+    assert str(info.value).endswith("not valid JSON at line 1, column 47: Unterminated string "
+                                    "starting there (the file ends early: truncated?)")
 
 
 def _edited(edit) -> dict:

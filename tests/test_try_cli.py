@@ -74,11 +74,28 @@ def test_try_prints_advice_and_its_report_renders(workdir: Path) -> None:
     assert list((workdir / "rep2").glob("*.png"))
 
 
+def test_failing_function_exits_1_with_its_traceback_printed_literally(workdir: Path) -> None:
+    (workdir / "results.json").write_text("{}")  # a `gilbench run` file: never replaced
+    r = gilbench(workdir, "try", "mywork:boom", "--tasks", "mywork:tasks", "--executors",
+                 "serial,thread-pool", "--workers", "2", "--max-repeats", "5")
+    assert r.returncode == 1, r.stderr
+    assert "Traceback (most recent call last)" in r.stderr
+    assert "ValueError: no :boom: [bold]here[/bold] for" in r.stderr
+    assert "mywork:boom failed in the serial check run on task 0" in r.stderr
+    assert "\N{COLLISION SYMBOL}" not in r.stdout + r.stderr
+    assert (workdir / "results.json").read_text() == "{}"
+    doc = json.loads((workdir / "try-mywork.boom.json").read_text())
+    assert doc["workload"]["recommendation"]["code"] == "failed"
+
+
 def _check_workload_section(doc: dict, md: str, html: str) -> None:
     """The report of a try run opens with the workload: advice and rule, GIL check, costs."""
     from gilbench.report.format import fmt_time
 
     section = doc["workload"]
+    # only what concerns the function: not the article's claims about the kernels
+    assert "What the article says" not in md and "](#claims)" not in md
+    assert "not measured" not in md.lower()
     start = md.index("## Your function: mywork:double")
     assert start < md.index("## Verdicts")  # near the top, before the cells' verdicts
     part = md[start:md.index("## Verdicts")]

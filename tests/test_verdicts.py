@@ -144,3 +144,13 @@ def test_cpu_time_rules_parallel_out_only_by_its_interval() -> None:
     # across the partial | parallel line: partial only when the CPU interval is short
     assert verdicts.judge(cell(1.3, 1.8, util=1.25, **short), 2).code == "partial"
     assert verdicts.judge(cell(1.3, 1.8, util=1.32, **noisy), 2).code == "undecided"
+
+
+def test_one_worker_undecided_names_every_line_and_region_it_crosses() -> None:
+    # at one worker 0.90 and 1.10 are the only lines: an interval 0.85-1.20 crosses both
+    v = verdicts.judge(cell(0.85, 1.2, 1.0, workers=1), usable_cores=2)
+    assert v.code == "undecided"
+    assert v.why == ("interval 0.85–1.20 straddles 0.90 and 1.10 "
+                     "(slower | concurrent only | above the core count)")
+    v = verdicts.judge(cell(0.8, 1.0, 0.9, workers=1), usable_cores=2)
+    assert v.why.endswith("straddles 0.90 (slower | concurrent only)")

@@ -177,13 +177,15 @@ def test_releasing_and_holding_functions_get_gil_verdicts(user_module: str) -> N
 # ---------------------------------------------------------------------- the advice rule
 
 
-def _doc(cells: list[tuple[str, str, int, float, float, float]], usable: int = 2,
+def _doc(cells: list[tuple], usable: int = 2,
          costs: dict | None = None, gil: dict | None = None, task_s: float = 0.01) -> dict:
+    """Cells as (executor, family, workers, median, low, high[, cpu utilisation])."""
     rows = [{"executor": "serial", "family": "serial", "workers": 1, "error": None,
              "median_s": task_s * 8, "speedup": {"median": 1, "low": 1, "high": 1}}]
-    for executor, family, w, med, low, high in cells:
+    for executor, family, w, med, low, high, *util in cells:
         rows.append({"executor": executor, "family": family, "workers": w, "error": None,
-                     "speedup": {"median": med, "low": low, "high": high}})
+                     "speedup": {"median": med, "low": low, "high": high},
+                     "cpu_utilization": util[0] if util else None})
     return {"host": {"usable_cores": usable}, "cells": rows,
             "workload": {"function": "m:fn", "tasks": 8, "executors": costs or {}, "gil": gil}}
 
@@ -203,6 +205,36 @@ def test_advice_undecided_when_intervals_overlap() -> None:
     rec = recommend(_doc([("thread-pool", "threads", 2, 1.9, 1.5, 2.0),
                           ("process-pool", "processes", 2, 1.8, 1.6, 1.95)]))
     assert rec.code == "undecided" and "overlap" in rec.text
+
+
+HOLDS = {"fraction": 0.0, "low": 0.0, "high": 0.02, "verdict": "holds"}
+
+
+def test_advice_never_threads_for_a_gil_holding_function_on_one_core() -> None:
+    # sorted() on 500k floats: holds the GIL; a thread pool 1.14x [1.05, 1.19] on 0.97 cores
+    threads = ("thread-pool", "threads", 2, 1.14, 1.05, 1.19, 0.97)
+    rec = recommend(_doc([threads, ("process-pool", "processes", 2, 0.8, 0.7, 0.9, 1.9)],
+                         gil=HOLDS))
+    assert rec.code == "serial", rec.text
+    assert "0.97 cores is not parallelism" in rec.text and "holds the GIL" in rec.text
+    rec = recommend(_doc([threads, ("process-pool", "processes", 2, 1.33, 1.21, 1.43, 1.9)],
+                         gil=HOLDS))
+    assert rec.code == "processes" and rec.text.startswith("Use a process pool"), rec.text
+    # on two cores the CPU time does not rule parallel work out: real doubt, said as such
+    rec = recommend(_doc([threads[:6] + (1.9,)], gil=HOLDS))
+    assert rec.code == "undecided" and "not parallelism" not in rec.text
+
+
+def test_advice_overlapping_families_go_to_the_cheaper_per_task() -> None:
+    # bz2.compress: both gain, intervals overlap; a thread costs 5 µs per task, a process 140 µs
+    cells = [("thread-pool", "threads", 2, 1.85, 1.7, 1.95, 1.9),
+             ("process-pool", "processes", 2, 1.9, 1.75, 2.0, 1.9)]
+    costs = {"thread-pool": {"per_task_s": 5e-6},
+             "process-pool": {"per_task_s": 1.4e-4, "pickle_s": 1e-4, "args_bytes": 1e5,
+                              "results_bytes": 1e4}}
+    rec = recommend(_doc(cells, costs=costs, gil={"fraction": 0.97, "verdict": "releases"}))
+    assert rec.code == "threads", rec.text
+    assert "costs 140 µs per task against 5 µs (pickling included)" in rec.text
 
 
 def test_advice_serial_below_break_even() -> None:

@@ -29,6 +29,9 @@ def fails_on_three(x):
         raise ValueError("bad task 3")
     return x
 
+def boom(x):
+    raise ValueError(f"no :boom: [bold]here[/bold] for {x}")
+
 def hangs(x):
     while True:
         time.sleep(0.05)

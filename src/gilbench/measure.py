@@ -5,7 +5,7 @@ worker count, all on the same chunks (strong scaling) or the same chunks per wor
 ``measure_group`` opens every executor of the group, does one cold run in each (which includes
 pool start-up and doubles as warm-up), then ``repeats`` rounds in which each cell runs once, in a
 shuffled order, so that drift of a noisy machine hits every cell alike. ``summarize`` turns the
-raw times into the cell of the results schema (median, IQR, bootstrap speedup, efficiency, CPU
+raw times into the cell of the results schema (median, IQR, paired-round speedup, efficiency, CPU
 utilisation, stability).
 
 Faults stay inside their cell: a run that raises, whose worker dies, or that lasts longer than
@@ -496,9 +496,10 @@ def _summarize(spec: CellSpec, raw: Raw, serial: Raw | None, kernel: Kernel,
     cell["cpu_utilization"] = stats.median([c / w for c, w in zip(raw.cpu_s, raw.wall_s) if w > 0])
     cls = executors.get(spec.executor)
     if cls.uses_processes or cls.keeps_workers:
-        if raw.cold_wall_s is not None:
-            # what creating the pool and starting its workers added to the first run
-            cell["startup_s"] = raw.cold_wall_s - med
+        # what creating the pool and starting its workers added to the first run, when the
+        # cold run stands out of the warm runs' spread (else None and why)
+        cell["startup_s"], cell["startup_note"] = stats.startup_excess(raw.cold_wall_s,
+                                                                       raw.wall_s)
     stable, reason = stats.stability(raw.wall_s)
     cell["rounds"] = raw.rounds
     kept = [n for n in raw.noise if n]

@@ -16,7 +16,8 @@ A results file is one JSON object::
     }
 
 A CELL has at least the keys in ``CELL_FIELDS``; times are seconds (``_s``), lists hold one
-value per measured repeat. ``speedup`` is ``{"median", "low", "high"}`` (bootstrap 95% interval)
+value per measured repeat. ``speedup`` is ``{"median", "low", "high"}`` (paired rounds: Hodges–Lehmann with
+Wilcoxon's 95% interval; cells timed one at a time: a bootstrap 95% interval)
 or null for failed cells; ``error`` is null or a one-line explanation.
 
 The file is rewritten atomically (temporary file + ``os.replace``) after every cell, so an
@@ -259,6 +260,7 @@ OPTIONAL_CELL_FIELDS: dict[str, tuple[type, ...]] = {
     "iqr_s": (float, int, type(None)),
     "cold_wall_s": (float, int, type(None)),
     "startup_s": (float, int, type(None)),
+    "startup_note": (str, type(None)),
     "serial_median_s": (float, int, type(None)),
     "throughput": (float, int, type(None)),
     "unstable_reason": (str, type(None)),
@@ -460,8 +462,11 @@ def loads(text: str, source: str = "results") -> dict:
         stripped = text.rstrip()
         truncated = exc.pos >= len(stripped) or not stripped.endswith("}")
         hint = " (the file ends early: truncated?)" if truncated else ""
+        # some messages end in "at", the place following in str(exc) ("Unterminated string
+        # starting at"): the place is said first here, so the phrase ends on "there"
+        msg = exc.msg[:-len(" at")] + " there" if exc.msg.endswith(" at") else exc.msg
         raise ResultsError(
-            f"{source}: not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}{hint}"
+            f"{source}: not valid JSON at line {exc.lineno}, column {exc.colno}: {msg}{hint}"
         ) from None
     except ResultsError as exc:
         raise ResultsError(f"{source}: not valid JSON: {exc}") from None

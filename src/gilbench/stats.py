@@ -65,8 +65,24 @@ def stability(wall_s: Sequence[float]) -> tuple[bool, str | None]:
     spread = iqr(wall_s)
     if med > 0 and spread / med > UNSTABLE_IQR_FRACTION:
         return False, (f"IQR is {100 * spread / med:.0f}% of the median "
-                       f"(limit {100 * UNSTABLE_IQR_FRACTION:.0f}%): the machine was noisy")
+                       f"(limit {100 * UNSTABLE_IQR_FRACTION:.0f}%)")
     return True, None
+
+
+def startup_excess(cold_s: float | None, warm_s: Sequence[float]
+                   ) -> tuple[float | None, str | None]:
+    """(start-up, None): what the first (cold) run took over the warm median, when the cold
+    run lies above every warm run; (None, why) when it does not, since then the start-up is not
+    separable from the warm runs' own spread: *not measurable*, never a negative time.
+    (None, None) without a cold run."""
+    if cold_s is None or not warm_s:
+        return None, None
+    top = max(warm_s)
+    if cold_s > top:
+        return cold_s - median(warm_s), None
+    return None, (f"not measurable: the cold run ({cold_s * 1e3:.3g} ms) lies within the warm "
+                  f"runs ({min(warm_s) * 1e3:.3g}–{top * 1e3:.3g} ms), so the start-up is "
+                  "smaller than their spread")
 
 
 def _binom_cdf_half(k: int, n: int) -> float:

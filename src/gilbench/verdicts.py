@@ -34,6 +34,15 @@ STEAL_LIMIT = 0.05
 #: the margin in words ("5%")
 BORDERLINE_TEXT = f"{round(100 * (BORDERLINE_MARGIN - 1)):g}%"
 
+#: how a cell's speedup interval is computed from its paired rounds, in the same words everywhere
+INTERVAL_METHOD = ("the Hodges–Lehmann centre of the per-round log ratios with Wilcoxon's "
+                   "signed-rank 95% interval")
+
+#: what the report calls an anomaly (Problems, headline, the rule): the same words everywhere
+ANOMALY_TEXT = (f"a CPU speedup whose whole interval lies above {ABOVE_CORES_FACTOR:g}·n "
+                "(above the core count), or a parallel one whose median exceeds the n usable "
+                "cores")
+
 #: code -> (words for CPU/memory work, words for I/O work)
 LABELS = {
     "parallel": ("parallel", "overlaps waits"),
@@ -82,6 +91,7 @@ within {BORDERLINE_TEXT} of the line, so more rounds would not move it
 off. Rounds are added to a cell until its interval fits one region, or is borderline, or its
 budget (rounds, time) runs out: then it is **undecided**, shown with its median and the boundary
 its interval straddles.
+A parallel cell whose median exceeds *n* is shown with the same checks: both are anomalies.
 A round in which other processes used more than {_g(OTHER_CORES_LIMIT)} of a core, or the
 hypervisor stole more than {round(100 * STEAL_LIMIT):g}% of the CPU time, is **disturbed**: it is
 kept in the results file but never enters an interval, and the run waits for the host to settle
@@ -322,9 +332,14 @@ def judge(cell: dict, usable_cores: int) -> Verdict:
                            f"interval {low:.2f}–{high:.2f} straddles {edge:.2f} but lies within "
                            f"{BORDERLINE_TEXT} of it", True,
                            sides=(at_low, at_high))
+        # every region the interval touches and every line it crosses, in order (at one
+        # worker 0.90 and 1.10 lie close: an interval can cross both)
+        codes = [c for c, _, _ in cuts]
+        touched = codes[codes.index(at_low):codes.index(at_high) + 1]
+        lines = " and ".join(f"{bounds[c][1]:.2f}" for c in touched[:-1])
         return Verdict("undecided", f"undecided (median {med:.2f}×)",
-                       f"interval {low:.2f}–{high:.2f} straddles {edge:.2f} "
-                       f"({words[at_low]} | {words[at_high]})", False, cause=BOUNDARY)
+                       f"interval {low:.2f}–{high:.2f} straddles {lines} "
+                       f"({' | '.join(words[c] for c in touched)})", False, cause=BOUNDARY)
     code = at_low
     if code == "parallel" and not io:
         if util is None or short:

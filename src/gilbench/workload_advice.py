@@ -10,15 +10,24 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-#: a cell *gains* when the low end of its 95% interval reaches this; *no gain* when the high
-#: end stays below it (the band between is too close to call)
-GAIN = 1.1
+from gilbench.verdicts import NO_GAIN_HIGH, cpu_interval
+
+#: a cell *gains* when the low end of its 95% interval reaches the verdicts' no-gain line; *no
+#: gain* when the high end stays below it (the band between is too close to call). One line for
+#: the report's verdicts and this advice.
+GAIN = NO_GAIN_HIGH
+#: families that run the function in this interpreter's threads (they share one GIL)
+_IN_PROCESS = frozenset({"threads", "asyncio"})
 
 RULE = (f"Rule: only cells at 2 or more workers and no more than the usable cores count. "
-        f"A cell gains when the low end of its speedup's 95% interval is >= {GAIN:g}, and "
-        f"does not when the high end is below {GAIN:g}. Use the family (threads, processes, "
-        f"subinterpreters) whose best gaining cell's interval lies wholly above every other "
-        f"family's best; stay serial if no cell gains and none could; otherwise undecided. "
+        f"A cell gains when the low end of its speedup's 95% interval is >= {GAIN:g} (the "
+        f"verdicts' no-gain line), and does not when the high end is below {GAIN:g}. A thread "
+        f"or asyncio cell cannot gain when the GIL check says the function holds the GIL and "
+        f"the cell's CPU utilisation (95% interval) stays below {GAIN:g} cores: its speedup is "
+        f"not parallelism. Use the family (threads, processes, subinterpreters) whose best "
+        f"gaining cell's interval lies wholly above every other family's best; when the best "
+        f"cells of two gaining families overlap, the one with the lower cost per task wins. "
+        f"Stay serial if no cell gains and none could; otherwise undecided. "
         f"Break-even task duration = cost per task x W/(W-1) at W workers (cost per task: an "
         f"empty task's round trip, plus pickling the arguments and results for processes and "
         f"subinterpreters).")
@@ -92,6 +101,36 @@ def _cost_clause(executor: str, costs: dict) -> str:
     return ""
 
 
+def _label(cell: dict) -> str:
+    return _LABEL.get(cell["executor"], cell["executor"])
+
+
+def _gil_bound(cell: dict, gil: dict | None) -> bool:
+    """True for a thread (or asyncio) cell that cannot be parallel: the GIL check says the
+    function holds the GIL and the cell's CPU utilisation stays below the gain line."""
+    if (gil or {}).get("verdict") != "holds" or \
+            (cell.get("family") or cell["executor"]) not in _IN_PROCESS:
+        return False
+    cpu = cpu_interval(cell)
+    return cpu is not None and cpu[1] < GAIN
+
+
+def _bound_clause(fn: str, cells: list[dict], gil: dict | None) -> str:
+    """Why the GIL-bound thread cells do not count, with the best of them."""
+    if not cells:
+        return ""
+    c = max(cells, key=lambda c: c["speedup"]["median"])
+    util = c.get("cpu_utilization")
+    cores = f" on {util:.2f} cores" if isinstance(util, (int, float)) else ""
+    return (f"{_label(c)} {_sp(c)}{cores} is not parallelism: {_gil_clause(fn, gil)}, so "
+            "threads cannot gain")
+
+
+def _per_task(cell: dict, costs: dict) -> float | None:
+    value = (costs.get(cell["executor"]) or {}).get("per_task_s")
+    return float(value) if isinstance(value, (int, float)) else None
+
+
 def recommend(doc: dict) -> Recommendation:
     """The advice for the workload measured in ``doc`` (a results document); reads nothing else."""
     section = doc.get("workload") or {}
@@ -112,38 +151,62 @@ def recommend(doc: dict) -> Recommendation:
     task = section.get("task_s") or {}
     task_s = (serial.get("median_s") / max(section.get("tasks") or 1, 1)
               if serial.get("median_s") else task.get("median"))
+    bound = [c for c in judged if _gil_bound(c, gil)]
+    eligible = [c for c in judged if not _gil_bound(c, gil)]
     best: dict[str, dict] = {}  # family -> its best cell by median
-    for c in judged:
+    for c in eligible:
         fam = c.get("family") or c["executor"]
         if fam not in best or c["speedup"]["median"] > best[fam]["speedup"]["median"]:
             best[fam] = c
     gaining = {f: c for f, c in best.items() if c["speedup"]["low"] >= GAIN}
+    not_parallel = _bound_clause(fn, bound, gil)
+    if not judged:
+        return Recommendation("Undecided: no cell at 2 or more workers was measured (see their "
+                              "errors in the table).", RULE, "undecided")
     if not gaining:
-        if judged and all(c["speedup"]["high"] < GAIN for c in judged):
-            return Recommendation(_serial_text(fn, best, costs, gil, task_s), RULE, "serial")
+        if all(c["speedup"]["high"] < GAIN for c in eligible):
+            return Recommendation(_serial_text(fn, best, costs, gil, task_s, not_parallel),
+                                  RULE, "serial")
+        c = _top(best)
         return Recommendation(
-            "Undecided: no executor is shown to gain, but some intervals reach above "
-            f"{GAIN:g}x" + (f" (best: {_LABEL.get(c['executor'], c['executor'])} {_sp(c)})"
-                             if (c := _top(best)) else "")
-            + "; measure with more --repeats on a quieter machine.", RULE, "undecided")
+            f"Undecided: no executor is shown to gain, but {_label(c)} ({_sp(c)}) reaches "
+            f"above {GAIN:g}x" + (f"; {not_parallel}" if not_parallel else "")
+            + "; measure with more --repeats (or --max-repeats) on a quieter machine.",
+            RULE, "undecided")
     top_family, top = max(gaining.items(), key=lambda kv: kv[1]["speedup"]["median"])
     rivals = [c for f, c in best.items() if f != top_family]
-    close = [c for c in rivals if c["speedup"]["high"] >= top["speedup"]["low"]]
-    if close:
-        other = max(close, key=lambda c: c["speedup"]["median"])
-        return Recommendation(
-            f"Undecided between {_LABEL.get(top['executor'], top['executor'])} ({_sp(top)}) and "
-            f"{_LABEL.get(other['executor'], other['executor'])} ({_sp(other)}): the intervals "
-            "overlap; both gain over serial.", RULE, "undecided")
-    parts = [f"Use {_LABEL.get(top['executor'], top['executor'])}"]
+    tied = [c for f, c in gaining.items()
+            if f != top_family and c["speedup"]["high"] >= top["speedup"]["low"]]
+    why = ""
+    if tied:
+        contenders = [top, *tied]
+        prices = {id(c): _per_task(c, costs) for c in contenders}
+        if any(v is None for v in prices.values()):
+            other = max(tied, key=lambda c: c["speedup"]["median"])
+            return Recommendation(
+                f"Undecided between {_label(top)} ({_sp(top)}) and {_label(other)} "
+                f"({_sp(other)}): the intervals overlap, both gain over serial, and the cost "
+                "per task that would break the tie was not measured.", RULE, "undecided")
+        top = min(contenders, key=lambda c: prices[id(c)])
+        top_family = top.get("family") or top["executor"]
+        rivals = [c for c in [*best.values()] if c is not top]
+        others = [c for c in contenders if c is not top]
+        why = "; " + "; ".join(
+            f"{_label(o)} ({_sp(o)}) gains as much within the intervals but costs "
+            f"{fmt_seconds(prices[id(o)])} per task against {fmt_seconds(prices[id(top)])}"
+            + (" (pickling included)" if "pickle_s" in (costs.get(o["executor"]) or {}) else "")
+            for o in others)
     clause = _gil_clause(fn, gil) if top_family == "threads" else ""
-    text = parts[0] + (f": {clause}; " if clause else ": ") + _sp(top)
-    runner_up = max(rivals, key=lambda c: c["speedup"]["median"], default=None)
-    if runner_up is not None and runner_up.get("family") in ("threads", "processes",
-                                                             "interpreters"):
-        fam = _FAMILY_WORDS.get(runner_up["family"], runner_up["family"])
-        text += (f"; {fam} reach {runner_up['speedup']['median']:.2f}x"
-                 + _cost_clause(runner_up["executor"], costs))
+    text = f"Use {_label(top)}" + (f": {clause}; " if clause else ": ") + _sp(top) + why
+    if not tied:
+        runner_up = max(rivals, key=lambda c: c["speedup"]["median"], default=None)
+        if runner_up is not None and runner_up.get("family") in ("threads", "processes",
+                                                                 "interpreters"):
+            fam = _FAMILY_WORDS.get(runner_up["family"], runner_up["family"])
+            text += (f"; {fam} reach {runner_up['speedup']['median']:.2f}x"
+                     + _cost_clause(runner_up["executor"], costs))
+    if not_parallel and top_family != "threads":
+        text += f"; {not_parallel}"
     return Recommendation(text + ".", RULE, top_family)
 
 
@@ -152,16 +215,19 @@ def _top(best: dict[str, dict]) -> dict | None:
 
 
 def _serial_text(fn: str, best: dict[str, dict], costs: dict, gil: dict | None,
-                 task_s: float | None) -> str:
+                 task_s: float | None, not_parallel: str = "") -> str:
     """Why no executor gains, from the numbers: tasks below break-even, or the GIL held."""
     evens = [c["break_even_task_s"] for c in costs.values()
              if isinstance(c.get("break_even_task_s"), (int, float))]
     if task_s is not None and evens and task_s < min(evens):
         return (f"Stay serial: tasks of {fmt_seconds(task_s)} are below every executor's "
-                f"break-even (the lowest is {fmt_seconds(min(evens))}).")
+                f"break-even (the lowest is {fmt_seconds(min(evens))})"
+                + (f"; {not_parallel}." if not_parallel else "."))
     top = _top(best)
-    reason = _gil_clause(fn, gil)
     text = "Stay serial: no executor gains"
     if top is not None:
-        text += f" (best: {_LABEL.get(top['executor'], top['executor'])} {_sp(top)})"
+        text += f" (best: {_label(top)} {_sp(top)})"
+    if not_parallel:
+        return text + f"; {not_parallel}."
+    reason = _gil_clause(fn, gil)
     return text + (f"; {reason}." if reason else ".")

@@ -8,6 +8,7 @@ import math
 import os
 import pickle
 import time
+import traceback
 from typing import Any, Callable, Iterable, Sequence
 
 from gilbench.errors import UsageError
@@ -35,13 +36,13 @@ def pickle_costs(values: Sequence[Any], sample: int = 20) -> dict[str, Any]:
 
 def preflight(workload: Workload, timeout_s: float) -> dict[str, Any]:
     """One serial pass over every task in this thread, each timed: results, per-task seconds,
-    the first failure. UsageError if the pass lasts longer than ``timeout_s`` (the function
+    the first failure (and its traceback). UsageError if the pass lasts longer than ``timeout_s`` (the function
     never returns), so nothing is written."""
     from gilbench.executors.base import RunTimeout, alarm
 
     results: list[Any] = []
     task_s: list[float] = []
-    error = None
+    error = trace = None
     started = time.perf_counter()
     try:
         with alarm(timeout_s, "the serial check run"):
@@ -53,6 +54,7 @@ def preflight(workload: Workload, timeout_s: float) -> dict[str, Any]:
                     raise
                 except Exception as exc:
                     error = f"task {i}: {_last_line(exc)}"
+                    trace = traceback.format_exc()
                     break
                 task_s.append(time.perf_counter() - t0)
     except RunTimeout:
@@ -63,7 +65,8 @@ def preflight(workload: Workload, timeout_s: float) -> dict[str, Any]:
     if total > timeout_s:  # not interruptible here (not the main thread, or C code)
         raise UsageError(f"the serial check run of {workload.name} took {total:.1f} s, over the "
                          f"{timeout_s:g} s limit; give fewer tasks or a longer --timeout")
-    return {"results": results, "task_s": task_s, "total_s": total, "error": error}
+    return {"results": results, "task_s": task_s, "total_s": total, "error": error,
+            "traceback": trace}
 
 
 def empty_task_cost(executor: str, workers: int, start_method: str | None,
@@ -203,6 +206,7 @@ def measure(workload: Workload, *, executors_: Sequence[str] | None = None,
         "function": workload.name, "tasks": len(workload.tasks),
         "compare": spec_of(workload.compare) if workload.compare else None,
         "importable": workload.importable, "check_error": check["error"],
+        "check_traceback": check["traceback"],
         "task_s": _summary(check["task_s"]), "args_pickle": args_cost,
         "results_pickle": results_cost, "blocked": blocked,
     }

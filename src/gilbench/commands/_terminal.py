@@ -39,10 +39,11 @@ def terminal_table(console, title: str, headers: tuple[str, ...]):
 
 def make_console(stderr: bool = True):
     """A command's console (the run's on stderr). Piped (logs, CI), the tables get 140 columns
-    unless COLUMNS says otherwise; on a terminal, its width."""
+    unless COLUMNS says otherwise; on a terminal, its width. Text is never read for :emoji:
+    codes (a function named `boom` stays `boom`); escape user text against markup."""
     from rich.console import Console
 
-    console = Console(stderr=stderr)
+    console = Console(stderr=stderr, emoji=False)
     if not console.is_terminal and not os.environ.get("COLUMNS", "").strip().isdigit():
         console.width = max(console.width, 140)
     return console

@@ -3,7 +3,8 @@ to a results file as cells finish (an interrupted run keeps every finished cell)
 
 Each (kernel, variant) is calibrated so its serial run lasts --target-time, then every cell runs
 once cold (pool start-up included) and --repeats times warm, interleaved. Speedup is against the
-same variant's serial time, with a bootstrap 95% interval; CPU utilisation is the sum of the
+same variant's serial time, per paired round: the Hodges–Lehmann centre of the per-round log
+ratios with Wilcoxon's signed-rank 95% interval; CPU utilisation is the sum of the
 tasks' thread CPU time over wall time (effective cores used).
 
 A worker that crashes, or a run longer than --timeout, fails that one cell (its error says why)

@@ -47,24 +47,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compare", metavar="MODULE:FUNC",
                         help="FUNC(a, b) -> bool decides whether two results of a task agree "
                              "(default ==)")
-    parser.add_argument("--out", default="results.json", metavar="FILE",
-                        help="results file (default results.json); `gilbench report` renders it")
+    parser.add_argument("--out", metavar="FILE",
+                        help="results file (default try-MODULE.FUNCTION.json, so it never "
+                             "replaces `gilbench run`'s results.json); `gilbench report` "
+                             "renders it")
     parser.add_argument("--report", metavar="DIR",
                         help="also write the report (report.md, report.html, plots) to DIR")
 
 
+def default_out(function: str) -> str:
+    """The results file of ``gilbench try MODULE:FUNCTION`` when --out is not given:
+    try-MODULE.FUNCTION.json (one per function; `run`'s results.json stays untouched)."""
+    safe = "".join(ch if ch.isalnum() or ch in "._-" else "." for ch in function.strip())
+    return f"try-{safe.strip('.') or 'function'}.json"
+
+
 def main(args: argparse.Namespace) -> int:
-    from rich.console import Console
+    from rich.markup import escape
 
     from gilbench import executors, host
     from gilbench.commands._args import (check_output_dir, check_output_file, parse_names,
                                          parse_positive_ints)
+    from gilbench.commands._terminal import make_console
     from gilbench.run.config import MAX_WORKERS
     from gilbench.workload import Workload
     from gilbench.workload_run import measure
 
+    out_file = args.out if args.out is not None else default_out(args.function)
     # every option is checked before anything runs or is written
-    check_output_file(args.out, "--out")
+    check_output_file(out_file, "--out")
     if args.report is not None:
         check_output_dir(args.report, "--report")
     names = (executors.names() if args.executors == "all"
@@ -72,25 +83,34 @@ def main(args: argparse.Namespace) -> int:
     workers = (parse_positive_ints(args.workers, "--workers", MAX_WORKERS)
                if args.workers is not None else None)
     work = Workload(args.function, args.tasks, args.compare)
-    console = Console(stderr=True)
-    console.print(f"[bold]gilbench try[/] {work.name}: {len(work.tasks)} tasks; "
+    # the user's names and messages are printed literally: no markup, no :emoji: codes
+    console = make_console(stderr=True)
+    console.print(f"[bold]gilbench try[/] {escape(work.name)}: {len(work.tasks)} tasks; "
                   f"{host.usable_cores()} usable cores")
     doc = measure(work, executors_=names, workers=workers, repeats=args.repeats,
                   max_repeats=args.max_repeats,
                   quick=args.quick, start_method=args.start_method, timeout_s=args.timeout,
-                  out=args.out, argv=["gilbench", "try", *_argv_tail()],
-                  say=lambda text: console.print(f"  {text}"))
-    out = Console()
+                  out=out_file, argv=["gilbench", "try", *_argv_tail()],
+                  say=lambda text: console.print(f"  {escape(text)}"))
+    out = make_console(stderr=False)
     print_table(doc, out)
     rec = doc["workload"]["recommendation"]
-    out.print(f"\n[bold]{rec['text']}[/]")
-    out.print(f"[dim]{rec['rule']}[/]")
-    console.print(f"results: {args.out}")
+    out.print(f"\n[bold]{escape(rec['text'])}[/]")
+    out.print(f"[dim]{escape(rec['rule'])}[/]")
+    console.print(f"results: {escape(out_file)}")
     if args.report:
         from gilbench.report import write_report
 
         paths = write_report(doc, args.report)
-        console.print(f"report: {paths.get('html', args.report)}")
+        console.print(f"report: {escape(str(paths.get('html', args.report)))}")
+    if rec.get("code") == "failed":  # the function itself fails: say where, exit 1
+        section = doc["workload"]
+        console.print(f"[bold red]{escape(work.name)} failed in the serial check run on "
+                      f"{escape(section.get('check_error') or 'its tasks')}[/]; fix the function "
+                      "(or its tasks) and run gilbench try again.")
+        if section.get("check_traceback"):
+            console.print(escape(section["check_traceback"].rstrip()), highlight=False)
+        return 1
     return 0
 
 
@@ -102,6 +122,7 @@ def _argv_tail() -> list[str]:
 
 def print_table(doc: dict, console) -> None:
     """Every cell (speedup, CPU utilisation, error), then each executor's cost per task."""
+    from rich.markup import escape
     from rich.table import Table
 
     from gilbench.workload_advice import fmt_bytes, fmt_seconds
@@ -113,15 +134,16 @@ def print_table(doc: dict, console) -> None:
                       f"{gil['fraction'] * 100:.0f}% [{gil['low'] * 100:.0f}, "
                       f"{gil['high'] * 100:.0f}] of the time: {gil['verdict']}")
     else:
-        console.print(f"GIL check: {gil.get('verdict', 'undecided')} ({gil.get('reason')})")
-    t = Table(title=f"{section['function']}: {section['tasks']} tasks")
+        console.print(f"GIL check: {gil.get('verdict', 'undecided')} "
+                      f"({escape(str(gil.get('reason')))})")
+    t = Table(title=escape(f"{section['function']}: {section['tasks']} tasks"))
     for col in ("executor", "W", "median", "speedup [95% CI]", "CPU util", "note"):
         t.add_column(col, overflow="fold")
     for c in doc["cells"]:
         sp, util, med = c.get("speedup"), c.get("cpu_utilization"), c.get("median_s")
         t.add_row(c["executor"], str(c["workers"]), "-" if med is None else fmt_seconds(med),
                   "-" if not sp else f"{sp['median']:.2f}x [{sp['low']:.2f}, {sp['high']:.2f}]",
-                  "-" if util is None else f"{util:.2f}", c.get("error") or "")
+                  "-" if util is None else f"{util:.2f}", escape(c.get("error") or ""))
     console.print(t)
     costs = Table(title="cost per task (one task per submission) and break-even task duration")
     for col in ("executor", "W", "per task", "pickled per task", "break-even"):
@@ -130,7 +152,8 @@ def print_table(doc: dict, console) -> None:
         pickled = (f"{fmt_bytes(c['args_bytes'] + c['results_bytes'])} in "
                    f"{fmt_seconds(c['pickle_s'])}" if "pickle_s" in c else "-")
         costs.add_row(name, str(c.get("workers", "-")),
-                      fmt_seconds(c["per_task_s"]) if "per_task_s" in c else c.get("error", "-"),
+                      fmt_seconds(c["per_task_s"]) if "per_task_s" in c
+                      else escape(c.get("error", "-")),
                       pickled, fmt_seconds(c["break_even_task_s"])
                       if "break_even_task_s" in c else "-")
     task = section.get("task_s") or {}

@@ -32,9 +32,33 @@ def verdict(cell: dict, usable_cores: int) -> Verdict:
     return judge_cell(cell, usable_cores)
 
 
+#: what older files appended to every spread, measured or not
+_BLANKET_CAUSE = ": the machine was noisy"
+
+
 def unstable_text(cell: dict) -> str:
-    """Why a cell is unstable (its recorded reason, else a generic one)."""
-    return cell.get("unstable_reason") or "wide spread between repeats"
+    """Why a cell is unstable: its recorded spread, then the cause its own noise figures show
+    (other processes' cores and steal in its kept rounds, rounds measured again), or that no
+    measured noise explains it; never a cause that was not measured."""
+    reason = (cell.get("unstable_reason") or "wide spread between repeats")
+    reason = reason.replace(_BLANKET_CAUSE, "")
+    noise = cell.get("noise")
+    if not isinstance(noise, dict):
+        return reason + " (host noise was not recorded for this cell)"
+    other, steal = noise.get("other_cores_max"), noise.get("steal_share_max")
+    redone = cell.get("redone_rounds") or 0
+    figures = []
+    if isinstance(other, (int, float)):
+        figures.append(f"other processes used at most {other:.2f} cores")
+    if isinstance(steal, (int, float)):
+        figures.append(f"the hypervisor stole at most {100 * steal:.1f}%")
+    seen = " and ".join(figures) or "no noise figures"
+    again = f"; {redone} disturbed rounds were measured again" if redone else ""
+    quiet = (isinstance(other, (int, float)) and other < 0.05
+             and (not isinstance(steal, (int, float)) or steal < 0.01))
+    if quiet:
+        return f"{reason}: no measured noise explains it (in its kept rounds {seen}{again})"
+    return f"{reason}: in its kept rounds {seen}{again}"
 
 
 def usable_cores(doc: dict) -> int:

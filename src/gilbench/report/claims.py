@@ -26,7 +26,7 @@ import math
 from typing import Iterable, Sequence
 
 from gilbench.stats import median
-from gilbench.verdicts import DECIDED, cores_ceiling, regions
+from gilbench.verdicts import DECIDED, NO_GAIN_HIGH, cores_ceiling, cpu_interval, regions
 
 from .analysis import (Judged, describe_cell, family, judge, kernel_names, kind,
                        more_rounds_hint, usable_cores)
@@ -118,12 +118,22 @@ class Tally:
         return "inconclusive"  # only undecided cells, all on one side: not enough to decide
 
 
+#: the regions of no gain: all that CPU work on about one core can be in
+_NO_GAIN = frozenset({"slower", "concurrent"})
+
+
 def _touched(cell: dict, cores: int) -> set[str]:
-    """The verdict regions an undecided cell's interval reaches."""
+    """The verdict regions an undecided cell's interval reaches, less those its CPU time rules
+    out: CPU work whose CPU utilisation interval stays below the gain line ran on about one
+    core, so any gain its speedup interval reaches was not parallel work (the CPU rule)."""
     sp = cell["speedup"]
     low, high = float(sp["low"]), float(sp["high"])
-    return {code for code, lo, hi in regions(kind(cell), cores_ceiling(cell, cores))
-            if lo <= high and low <= hi}
+    touched = {code for code, lo, hi in regions(kind(cell), cores_ceiling(cell, cores))
+               if lo <= high and low <= hi}
+    cpu = cpu_interval(cell)
+    if kind(cell) != "io" and cpu is not None and cpu[1] < NO_GAIN_HIGH and touched & _NO_GAIN:
+        return touched & _NO_GAIN
+    return touched
 
 
 def _side(j: Judged, good: set[str], neutral: set[str], cores: int) -> str | None:
@@ -418,8 +428,18 @@ def _startup_claim(doc: dict) -> tuple[str, str]:
         ratio = p / t if t > 0 else math.inf
         ev += f" (processes/threads: {ratio:.0f}×)" if math.isfinite(ratio) else ""
         # twice the thread pool's start-up is a cost a user notices; within that it is noise
-        return ("confirmed" if p >= 2 * t else "refuted"), ev
-    return ("confirmed" if p > 1e-3 else "refuted"), ev + " (no thread-pool start-up to compare)"
+        return _without_pickling("confirmed" if p >= 2 * t else "refuted", ev)
+    return _without_pickling("confirmed" if p > 1e-3 else "refuted",
+                             ev + " (no thread-pool start-up to compare)")
+
+
+def _without_pickling(verdict: str, evidence: str) -> tuple[str, str]:
+    """The claim is about start-up *and* pickling; the cells time start-up only. A start-up
+    cost that is there decides half of it: inconclusive until pickling is measured."""
+    if verdict != "confirmed":
+        return verdict, evidence
+    return ("inconclusive", f"the start-up half holds ({evidence}); pickling is not measured "
+            "by these cells: `gilbench claims --experiments pickle` measures it")
 
 
 def _reach(j: Judged, cores: int) -> set[str]:
@@ -474,7 +494,9 @@ def merge_claims(base: list[dict], extra: Iterable[dict]) -> list[dict]:
             continue
         if c["id"] in index:
             i = index[c["id"]]
-            if out[i]["verdict"] == "not measured":
+            # an experiment that decides what the cells left open (or did not measure) wins
+            if out[i]["verdict"] == "not measured" or out[i]["verdict"] == "inconclusive" \
+                    and c.get("verdict") not in (None, "not measured", "inconclusive"):
                 out[i].update({k: c[k] for k in ("verdict", "evidence", "claim") if c.get(k)})
                 out[i]["decided_by"] = c.get("source") or "experiment"
         else:

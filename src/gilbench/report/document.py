@@ -13,7 +13,7 @@ import statistics
 from pathlib import Path
 
 from gilbench import stats
-from gilbench.verdicts import RULE_MARKDOWN
+from gilbench.verdicts import ANOMALY_TEXT, INTERVAL_METHOD, RULE_MARKDOWN
 
 from . import analysis as A
 from . import experiments
@@ -133,6 +133,8 @@ def plots_section(doc: dict, plots: dict[str, Path]) -> list[Block]:
          "Pool start-up against the worker count (medians over kernels and variants). Colours "
          "for process pools are the start method (fork blue, forkserver green, spawn red)."),
     ):
+        if key == "throughput" and key not in plots and isinstance(doc.get("workload"), dict):
+            continue  # the user's function has no python/cython-nogil pair to compare
         blocks.append(Heading(2, heading, anchor))
         if key in plots:
             blocks.append(Image(plots[key], heading, caption))
@@ -156,23 +158,32 @@ def startup_table(doc: dict) -> list[Block]:
     executor_key = A.executor_sort_key(doc)
     for (e, sm, w), xs in sorted(groups.items(), key=lambda kv: (executor_key(kv[0][0]),
                                                                   kv[0][1] or "", kv[0][2])):
-        starts = [x["startup_s"] for x in xs if x.get("startup_s") is not None]
+        starts = [x["startup_s"] for x in xs if F.is_number(x.get("startup_s"))
+                  and x["startup_s"] >= 0]
+        lost = sum(1 for x in xs if x.get("startup_note") or F.is_number(x.get("startup_s"))
+                   and x["startup_s"] < 0)  # not separable from the warm runs' spread
         firsts = [x["cold_wall_s"] - x["median_s"] for x in xs
                   if x.get("cold_wall_s") is not None and x.get("median_s") is not None]
         start = stats.median(starts) if starts else None
         first = stats.median(firsts) if firsts else None
-        if start is None and e not in ("thread-pool", "process-pool"):
+        if start is None and not lost and e not in ("thread-pool", "process-pool"):
             continue
-        rows.append([e, sm or "—", str(w), F.fmt_time(start),
-                     F.fmt_signed_time(first), str(len(xs))])
+        start_text = F.fmt_time(start) if starts else ("not measurable" if lost else "—")
+        if starts and lost:
+            start_text += f" ({lost} of {len(xs)} not measurable)"
+        rows.append([e, sm or "—", str(w), start_text, F.fmt_startup(first), str(len(xs))])
     if not rows:
         return []
+    lost_note = (" A start-up is *not measurable* when the cold call was no slower than "
+                 "every warm one: it is smaller than the warm runs' spread.")
     if derived:  # the two columns are the same numbers: show one, and say what it is
         return [Para("The start-up in this file is the first (cold) call minus the warm median: "
-                     "pool creation, worker start and the first pickling together.", "note"),
+                     "pool creation, worker start and the first pickling together." + lost_note,
+                     "note"),
                 Table(["executor", "start method", "workers", "start-up = cold − warm (median)",
                        "cells"], [r[:3] + r[4:] for r in rows], ["l", "l", "r", "r", "r"])]
-    return [Table(["executor", "start method", "workers", "start-up (median)",
+    return [Para(lost_note.strip(), "note"),
+            Table(["executor", "start method", "workers", "start-up (median)",
                    "cold − warm (median)", "cells"], rows, ["l", "l", "r", "r", "r", "r"])]
 
 
@@ -280,7 +291,7 @@ def problems_section(doc: dict) -> list[Block]:
             "keep their median, but their interval still straddles a verdict boundary")
     undecided = [p.cell for p in found if p.status == "undecided"]
     text += f" ({A.more_rounds_hint(doc, undecided)})." if undecided else "."
-    text += (" An anomaly (a CPU speedup at or above the usable cores) is not a finding: "
+    text += (f" An anomaly ({ANOMALY_TEXT}, n = min(W, usable cores)) is not a finding: "
              "its checks say what may explain it. A wide spread between rounds (IQR) is a "
              "note: the verdict rests on the paired interval.")
     blocks.append(Para(text))
@@ -291,9 +302,15 @@ def problems_section(doc: dict) -> list[Block]:
 def numbers_section(doc: dict) -> list[Block]:
     """Every cell's numbers, one collapsible table per kernel."""
     c = A.usable_cores(doc)
+    # cells timed one at a time (pytest-benchmark) have no paired rounds: a bootstrap interval
+    boot = sum(1 for x in doc["cells"] if isinstance(x.get("speedup"), dict)
+               and A.family(x) != "serial" and not x.get("rounds"))
+    method = f"the paired rounds' 95% interval ({INTERVAL_METHOD})" + (
+        f"; {boot} cells timed one at a time, without paired rounds, have a percentile "
+        "bootstrap 95% interval instead" if boot else "")
     blocks: list[Block] = [Heading(2, "All numbers", "numbers"), Para(
         "Times are medians of the warm repeats with their interquartile range; speedup = "
-        "T(serial, same variant) / T(cell) with its bootstrap 95% interval; cores = Σ CPU / wall; "
+        f"T(serial, same variant) / T(cell) with {method}; cores = Σ CPU / wall; "
         f"E and e as above (p = min(W, {c})); cold = the first call, start-up included.", "note")]
     executors = A.executor_order(doc["cells"])
     by_kernel: dict[str, list[dict]] = {}
@@ -327,7 +344,9 @@ def numbers_section(doc: dict) -> list[Block]:
                 F.fmt_cores(x.get("cpu_utilization")), "—" if eff is None else f"{eff:.2f}",
                 "—" if kf is None else f"{kf:.2f}",
                 F.fmt_rate(A.throughput(x), unit) if not failed else "—",
-                F.fmt_time(x.get("cold_wall_s")), F.fmt_time(x.get("startup_s")), status,
+                F.fmt_time(x.get("cold_wall_s")),
+                "not measurable" if x.get("startup_note") else F.fmt_startup(x.get("startup_s")),
+                status,
             ])
         table = Table(["variant", "executor", "W", "start", "size", "median", "IQR",
                        "speedup [95%]", "cores", "E", "e", "throughput", "cold", "start-up",
@@ -366,6 +385,10 @@ def build(doc: dict, outdir: Path, plots: dict[str, Path]) -> list[Block]:
     """All the report's blocks, in reading order."""
     head = headline(doc)
     claims_blocks, experiment_blocks = claims_section(doc, outdir)
+    if isinstance(doc.get("workload"), dict):
+        # the user's function (`gilbench try`): the article's claims are about the kernels,
+        # and the start-up claim about them too; nothing in them concerns the function
+        claims_blocks = []
     has_cells = bool(doc["cells"])
     sections = [("Verdicts", "verdicts"), ("Claims", "claims"), ("Problems", "problems"),
                 ("Curves", "curves"), ("Scaling", "scaling"), ("Experiments", "experiments"),
@@ -374,6 +397,8 @@ def build(doc: dict, outdir: Path, plots: dict[str, Path]) -> list[Block]:
         sections = [s for s in sections if s[1] in ("claims", "experiments", "run")]
     if not experiment_blocks:
         sections = [s for s in sections if s[1] != "experiments"]
+    if not claims_blocks:
+        sections = [s for s in sections if s[1] != "claims"]
     toc = " · ".join(f"[{t}](#{a})" for t, a in sections)
     blocks: list[Block] = [
         Heading(1, TITLE, "top"),

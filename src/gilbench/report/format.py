@@ -58,11 +58,12 @@ def fmt_time(seconds: float | None) -> str:
     return f"{seconds * 1e6:.3g} µs"
 
 
-def fmt_signed_time(seconds: float | None) -> str:
-    """Like ``fmt_time``, with a minus sign for negative durations."""
-    if seconds is None or seconds >= 0:
-        return fmt_time(seconds)
-    return f"−{fmt_time(-seconds)}"
+def fmt_startup(seconds: float | None) -> str:
+    """A start-up time: ``fmt_time``, but a negative one (the cold run was no slower than the
+    warm ones: the start-up is lost in their spread) reads "not measurable", never a minus."""
+    if seconds is not None and seconds < 0:
+        return "not measurable"
+    return fmt_time(seconds)
 
 
 def fmt_rate(x: float | None, unit: str = "") -> str:

@@ -110,8 +110,8 @@ def _findings(doc: dict, judged: list[Judged], cores: int) -> list[str]:
     above = [j for j in judged if j.verdict.code == "above-cores"
              or (j.verdict.decided and j.verdict.note)]
     if above:
-        out.append("Not a finding but an anomaly to explain, at or above the usable cores "
-                   f"({cores}): " + ", ".join(
+        out.append("Not a finding but an anomaly to explain (above the core count: "
+                   f"beyond the {cores} usable cores): " + ", ".join(
                        f"{describe_cell(j.cell)} {_median(j):.2f}×" for j in above[:4])
                    + (f" and {len(above) - 4} more" if len(above) > 4 else "")
                    + " (the checks are under *Problems*).")
