@@ -26,9 +26,10 @@ import math
 from typing import Iterable, Sequence
 
 from gilbench.stats import median
-from gilbench.verdicts import DECIDED, cores_ceiling, regions
+from gilbench.verdicts import DECIDED, Ceiling, cores_ceiling, regions, smt_threads
 
-from .analysis import Judged, family, judge, kernel_names, kind, more_rounds_hint, usable_cores
+from .analysis import (Judged, ceiling, family, judge, kernel_names, kind, more_rounds_hint,
+                       usable_cores)
 from .format import fmt_interval, fmt_time
 
 CLAIMS: list[tuple[str, str]] = [
@@ -117,15 +118,16 @@ class Tally:
         return "inconclusive"  # only undecided cells, all on one side: not enough to decide
 
 
-def _touched(cell: dict, cores: int) -> set[str]:
+def _touched(cell: dict, cores: Ceiling) -> set[str]:
     """The verdict regions an undecided cell's interval reaches."""
     sp = cell["speedup"]
     low, high = float(sp["low"]), float(sp["high"])
-    return {code for code, lo, hi in regions(kind(cell), cores_ceiling(cell, cores))
+    return {code for code, lo, hi in regions(kind(cell), cores_ceiling(cell, cores),
+                                                 smt_threads(cell, cores))
             if lo <= high and low <= hi}
 
 
-def _side(j: Judged, good: set[str], neutral: set[str], cores: int) -> str | None:
+def _side(j: Judged, good: set[str], neutral: set[str], cores: Ceiling) -> str | None:
     """Which side of a claim a judged cell is on (None: failed or an anomaly, left out)."""
     code = j.verdict.code
     if code in ("undecided", "borderline"):
@@ -185,6 +187,7 @@ class _Cells:
     def __init__(self, doc: dict) -> None:
         self.doc = doc
         self.cores = usable_cores(doc)
+        self.ceiling = ceiling(doc)
         self.judged = judge(doc)
 
     def select(self, variants=None, families=None, executors=None, kinds=("cpu",)) -> list[Judged]:
@@ -197,7 +200,7 @@ class _Cells:
     def tally(self, js: Sequence[Judged], good: set[str]) -> Tally:
         t = Tally()
         for j in js:
-            side = _side(j, good, {"partial"} - good, self.cores)
+            side = _side(j, good, {"partial"} - good, self.ceiling)
             if side is not None:
                 t.add(side, _cell_text(j), j.verdict.decided)
         return t
@@ -401,7 +404,7 @@ def _startup_claim(doc: dict) -> tuple[str, str]:
     return ("confirmed" if p > 1e-3 else "refuted"), ev + " (no thread-pool start-up to compare)"
 
 
-def _reach(j: Judged, cores: int) -> set[str]:
+def _reach(j: Judged, cores: Ceiling) -> set[str]:
     """The verdict regions a judged cell may be in: its own code when decided, the regions its
     interval reaches when undecided, the two sides of a borderline one."""
     if j.verdict.code == "undecided":
@@ -428,7 +431,7 @@ def _bandwidth_claim(cells: _Cells, one_core: str | None) -> tuple[str, str]:
     undecided = [j.cell for j in mem + cpu if j.verdict.code == "undecided"]
     # an undecided memory cell counts where every region its interval reaches agrees (up to
     # the core count or past it: scaled either way; short of parallel: held back)
-    side = {id(j): _reach(j, cells.cores) for j in mem}
+    side = {id(j): _reach(j, cells.ceiling) for j in mem}
     scaled = [j for j in mem if side[id(j)] <= {"parallel", "above-cores"}]
     if len(scaled) == len(mem) and any(j.verdict.code == "parallel" for j in mem):
         # at this core count the memory bus kept up: bandwidth was not the limit here
