@@ -192,7 +192,8 @@ def _main(args: argparse.Namespace, config: RunConfig, out: str, resumed: dict |
     ceiling = host.ceiling()
     estimate_s = estimate.estimate_s(config.kernels, config.variants, config.executors,
                                      config.workers, ceiling, config.target_time_s,
-                                     config.repeats, config.budget.time_s) * missing / n_cells
+                                     config.repeats, config.budget.time_s)
+    estimate_s *= missing / max(n_cells, 1)  # a resumed run measures the missing cells only
     if resumed is not None:
         if not missing:
             console.print(f"nothing to resume: {out} already has all {n_cells} cells")
