@@ -45,7 +45,9 @@ def test_info_prints_host_and_variants() -> None:
     assert "Traceback" not in proc.stderr
     out = proc.stdout
     assert "usable cores" in out
-    assert f"{host.usable_cores()}  (the ceiling of any speedup here)" in out
+    assert f"{host.usable_cores()}  (logical CPUs in the mask" in out
+    assert host.topology().line() in out
+    assert f"{host.ceiling().text()}  (what CPU-bound verdicts are judged against)" in out
     for k in kernels.all_kernels():
         assert k.name in out
 

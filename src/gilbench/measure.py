@@ -423,15 +423,16 @@ def family_of(executor: str) -> str:
 
 
 def summarize(spec: CellSpec, raw: Raw, serial: Raw | None, kernel: Kernel,
-              reference: Any = None, usable_cores: int | None = None) -> dict[str, Any]:
+              reference: Any = None,
+              usable_cores: "verdicts.Ceiling | float | None" = None) -> dict[str, Any]:
     """The results-schema cell for ``spec`` from its raw times and the serial baseline's,
-    with its verdict as judged now (``verdicts.judge``) on ``usable_cores`` (default: this
-    host's)."""
+    with its verdict as judged now (``verdicts.judge``) against the ceiling ``usable_cores``
+    (default: this host's, ``host.ceiling``)."""
     cell = _summarize(spec, raw, serial, kernel, reference)
     if usable_cores is None:
         from gilbench import host
 
-        usable_cores = host.usable_cores()
+        usable_cores = host.ceiling()
     verdict = verdicts.judge(cell, usable_cores)
     cell["verdict"] = verdict.as_dict()
     if not verdict.decided and verdict.code == "undecided" and raw.budget_reason \

@@ -33,6 +33,9 @@ OTHER_CORES_LIMIT = 0.2
 STEAL_LIMIT = 0.05
 #: the margin in words ("5%")
 BORDERLINE_TEXT = f"{round(100 * (BORDERLINE_MARGIN - 1)):g}%"
+#: a core's second hardware thread (SMT, Hyper-Threading) adds at most this fraction of a core
+#: to CPU-bound work (typically 0-30%: siblings share the core's execution units)
+SMT_GAIN = 0.3
 
 #: how a cell's speedup interval is computed from its paired rounds, in the same words everywhere
 INTERVAL_METHOD = ("the Hodges–Lehmann centre of the per-round log ratios with Wilcoxon's "
@@ -66,7 +69,8 @@ def _g(x: float) -> str:
 
 
 RULE_MARKDOWN = f"""\
-**How a verdict is decided.** For a cell at *W* workers on a host with *C* usable cores, let
+**How a verdict is decided.** For a cell at *W* workers on a host with a ceiling of *C* cores
+(the physical cores in the affinity mask, capped by the CPU quota, which may be a fraction), let
 *n* = min(*W*, *C*) (for I/O kernels *n* = *W*: a waiting thread needs no core). The speedup is
 T(serial, same variant) / T(cell), measured in paired rounds (the serial baseline and the cells
 back to back, in a shuffled order), as the Hodges–Lehmann centre of the per-round log ratios
@@ -79,6 +83,14 @@ with Wilcoxon's distribution-free 95% interval. The speedup axis is cut into reg
 | a gain | {_g(NO_GAIN_HIGH)} to {_g(PARALLEL_FRACTION)}·*n* | partial / partial overlap |
 | near the cores | {_g(PARALLEL_FRACTION)}·*n* to {_g(ABOVE_CORES_FACTOR)}·*n* (I/O: no upper end) | parallel / overlaps waits |
 | beyond the cores (CPU only) | above {_g(ABOVE_CORES_FACTOR)}·*n* | above the core count (an anomaly, with its checks) |
+
+On a host with SMT, CPU cells with more workers than physical cores (*W* > *C*) are labelled
+**SMT**: *n* stays *C* (sibling hardware threads share a core), and the upper end of the parallel
+region becomes {_g(ABOVE_CORES_FACTOR)}·(*C* + {_g(SMT_GAIN)}·*s*), *s* = the sibling threads
+the extra workers can use (a sibling adds at most {_g(SMT_GAIN)} of a core). Where
+{_g(PARALLEL_FRACTION)}·*n* falls inside the no-gain band (a quota under
+{NO_GAIN_HIGH / PARALLEL_FRACTION:.2f} cores; one core and its sibling), the gain region up to
+{_g(ABOVE_CORES_FACTOR)}·*n* is parallel (one core and its sibling: partial).
 
 A cell's verdict is the region that holds its **whole** interval. CPU work is called parallel
 only if its CPU time does not rule it out: the 95% interval of its median CPU utilisation (CPU
@@ -206,14 +218,62 @@ def failure_text(cell: dict) -> str:
     return "; ".join(parts)
 
 
-def cores_ceiling(cell: dict, usable_cores: int) -> int:
-    """n = min(W, C) for CPU/memory work; W for I/O (a waiting thread needs no core)."""
+@dataclass(frozen=True)
+class Ceiling:
+    """What a CPU-bound speedup can reach on a host: ``cores`` (the physical cores available,
+    capped by the quota; a fraction allowed) and ``threads`` (the hardware threads available
+    when SMT siblings add to them, else 0); ``source`` says where it came from."""
+
+    cores: float
+    threads: int = 0
+    source: str = "usable cores"
+
+    @classmethod
+    def of(cls, value: "Ceiling | float | dict | None") -> "Ceiling":
+        """A ceiling from a number of cores, a stored ``as_dict``, or a ceiling (None: 1)."""
+        if isinstance(value, Ceiling):
+            return value
+        if isinstance(value, dict):
+            return cls(float(value.get("cores") or 1), int(value.get("threads") or 0),
+                       str(value.get("source") or "usable cores"))
+        return cls(float(value or 1))
+
+    def smt_threads(self, workers: int) -> int:
+        """The sibling threads ``workers`` can use beyond the physical cores (0: none)."""
+        if self.threads <= self.cores:
+            return 0
+        return max(0, min(workers, self.threads) - math.ceil(self.cores))
+
+    def text(self) -> str:
+        """The ceiling in words, as the printed rule names it."""
+        smt = (f" ({self.threads} hardware threads: workers beyond the cores judged as SMT)"
+               if self.threads > self.cores else "")
+        quota = " (the CPU quota)" if self.source == "quota" else ""
+        return f"C = {_g(self.cores)} cores{quota}{smt}"
+
+    def as_dict(self) -> dict:
+        return {"cores": self.cores, "threads": self.threads, "source": self.source,
+                "text": self.text()}
+
+
+def cores_ceiling(cell: dict, usable_cores: "Ceiling | float") -> float:
+    """n = min(W, C) for CPU/memory work, C the ceiling's cores (a number of cores or a
+    ``Ceiling``); W for I/O (a waiting thread needs no core). Whole numbers stay ints."""
     w = int(cell["workers"])
-    return w if kind(cell) == "io" else max(1, min(w, usable_cores))
+    if kind(cell) == "io":
+        return w
+    n = max(1, min(w, Ceiling.of(usable_cores).cores))
+    return int(n) if float(n).is_integer() else n
 
 
-def regions(kind: str, n: int) -> list[tuple[str, float, float]]:
-    """The speedup axis cut into (code, low, high) regions for a cell with ceiling ``n``."""
+def smt_threads(cell: dict, usable_cores: "Ceiling | float") -> int:
+    """The SMT sibling threads a CPU/memory cell's workers use beyond the physical cores."""
+    return 0 if kind(cell) == "io" else Ceiling.of(usable_cores).smt_threads(int(cell["workers"]))
+
+
+def regions(kind: str, n: float, smt: int = 0) -> list[tuple[str, float, float]]:
+    """The speedup axis cut into (code, low, high) regions for a cell with ceiling ``n`` and
+    ``smt`` sibling threads beyond it (they widen the parallel region only)."""
     top = PARALLEL_FRACTION * n
     cuts = [("slower", 0.0, NO_GAIN_LOW), ("concurrent", NO_GAIN_LOW, NO_GAIN_HIGH)]
     if kind == "io":
@@ -222,11 +282,13 @@ def regions(kind: str, n: int) -> list[tuple[str, float, float]]:
         else:
             cuts += [("partial", NO_GAIN_HIGH, math.inf)]
         return cuts
-    above = ABOVE_CORES_FACTOR * n
-    if n >= 2 and top > NO_GAIN_HIGH:
+    above = ABOVE_CORES_FACTOR * (n + SMT_GAIN * smt)
+    if n > 1 and top > NO_GAIN_HIGH:
         cuts += [("partial", NO_GAIN_HIGH, top), ("parallel", top, above)]
+    elif above > NO_GAIN_HIGH:  # a quota under 1.47 cores, or one core and its SMT sibling
+        cuts.append(("parallel" if n > 1 else "partial", NO_GAIN_HIGH, above))
     else:  # one core: any gain beyond the no-gain band is beyond the core count
-        above = max(above, NO_GAIN_HIGH)
+        above = NO_GAIN_HIGH
     cuts.append(("above-cores", above, math.inf))
     return cuts
 
@@ -290,10 +352,13 @@ def busy_text(cell: dict) -> str:
             f"{len(rounds) + kept} rounds ({kept} undisturbed)")
 
 
-def judge(cell: dict, usable_cores: int) -> Verdict:
-    """The verdict of the printed rule (``RULE_MARKDOWN``) for one results cell."""
+def judge(cell: dict, usable_cores: "Ceiling | float") -> Verdict:
+    """The verdict of the printed rule (``RULE_MARKDOWN``) for one results cell, against the
+    ceiling ``usable_cores`` (a ``Ceiling``, or a number of cores, a fraction allowed)."""
     io = kind(cell) == "io"
-    words = {code: pair[1 if io else 0] for code, pair in LABELS.items()}
+    smt = 0 if is_failed(cell) or family(cell) == "serial" else smt_threads(cell, usable_cores)
+    words = {code: pair[1 if io else 0] + (" (SMT)" if smt else "")
+             for code, pair in LABELS.items()}
     if cell.get("host_busy") and family(cell) != "serial" and not cell.get("error") \
             and not cell.get("timed_out") and cell.get("result_ok") is not False:
         # the rounds stopped, undecided, because the host stayed busy: say so, never guess
@@ -310,7 +375,9 @@ def judge(cell: dict, usable_cores: int) -> Verdict:
     sp = cell["speedup"]
     med, low, high = float(sp["median"]), float(sp["low"]), float(sp["high"])
     n = cores_ceiling(cell, usable_cores)
-    cuts = regions(kind(cell), n)
+    cuts = regions(kind(cell), n, smt)
+    above = ABOVE_CORES_FACTOR * (n + SMT_GAIN * smt)
+    cores_text = f"{n} physical cores + {smt} SMT threads" if smt else f"{n} usable cores"
     at_low, at_high = region_of(low, cuts), region_of(high, cuts)
     util = cell.get("cpu_utilization")
     need = PARALLEL_FRACTION * n
@@ -347,14 +414,14 @@ def judge(cell: dict, usable_cores: int) -> Verdict:
                            f"interval {low:.2f}–{high:.2f} ≥ {need:.2f}, but CPU use "
                            f"{cpu_text} < {need:.2f} cores", True)
         note = None
-        if med > n:
+        if med > n + SMT_GAIN * smt:
             note = f"median {med:.2f}× is above the {n} usable cores: " + above_cores_checks(cell)
         return Verdict("parallel", words["parallel"],
                        f"interval {low:.2f}–{high:.2f} within {need:.2f}–"
-                       f"{ABOVE_CORES_FACTOR * n:.2f}, {util:.2f} cores", True, note)
+                       f"{above:.2f}, {util:.2f} cores", True, note)
     if code == "above-cores":
         return Verdict("above-cores", words["above-cores"],
-                       f"interval {low:.2f}–{high:.2f} above {n} usable cores "
+                       f"interval {low:.2f}–{high:.2f} above {cores_text} "
                        f"(×{ABOVE_CORES_FACTOR:g})", True, above_cores_checks(cell))
     lo_b, hi_b = next((lo, hi) for c, lo, hi in cuts if c == code)
     return Verdict(code, words[code],
@@ -362,7 +429,7 @@ def judge(cell: dict, usable_cores: int) -> Verdict:
                    f"{'∞' if hi_b == math.inf else format(hi_b, '.2f')}", True)
 
 
-def is_decided(cell: dict, usable_cores: int) -> bool:
+def is_decided(cell: dict, usable_cores: "Ceiling | float") -> bool:
     """True when the cell's interval fits one region (or it failed: more rounds won't help)."""
     v = judge(cell, usable_cores)
     return v.decided or v.code == "failed"

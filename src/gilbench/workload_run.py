@@ -171,7 +171,7 @@ def measure(workload: Workload, *, executors_: Sequence[str] | None = None,
     if "serial" not in names:
         names.insert(0, "serial")
     usable = host.usable_cores()
-    counts = sorted(set(workers or default_workers(usable, quick)))
+    counts = sorted(set(workers or default_workers(host.ceiling(), quick)))
     if any(w < 1 for w in counts):
         raise UsageError(f"worker counts must be at least 1, got {counts}")
     repeats = DEFAULT_REPEATS if repeats is None else repeats

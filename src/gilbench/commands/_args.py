@@ -160,8 +160,9 @@ def add_run_options(addoption: Callable[..., Any], prefix: str = "") -> list[str
               help=f"executors (default: {','.join(executors.DEFAULT)}; 'all' for every one): "
                    f"{', '.join(executors.names())}")
     addoption(f"--{prefix}workers", metavar="1,2,4",
-              help=f"worker counts (default: 1, 2, 4, ... up to twice the usable cores; {quick}: "
-                   "1 and the usable cores)")
+              help=f"worker counts (default: 1, 2, 4, ... up to the physical cores, the hardware "
+                   "threads and one oversubscribed point, fewer on a big host so the run "
+                   f"stays within 6 minutes; {quick}: 1 and the physical cores)")
     addoption(f"--{prefix}repeats", type=positive_int, metavar="N",
               help=f"paired rounds every cell gets after a cold run, at least "
                    f"{DEFAULT_REPEATS} (default {DEFAULT_REPEATS})")

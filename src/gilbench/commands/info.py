@@ -63,7 +63,9 @@ def main(args: argparse.Namespace) -> int:
         ("logical cores", str(info["logical_cores"])),
         ("affinity mask", f"{info['affinity_cores']} cores"),
         ("cgroup CPU quota", "none" if quota is None else f"{quota:g} cores"),
-        ("usable cores", f"{info['usable_cores']}  (the ceiling of any speedup here)"),
+        ("usable cores", f"{info['usable_cores']}  (logical CPUs in the mask, quota rounded down)"),
+        ("topology", info["topology"]["line"]),
+        ("CPU ceiling", f"{info['ceiling']['text']}  (what CPU-bound verdicts are judged against)"),
         ("Python", f"{info['python_implementation']} {info['python_version']} "
                    f"({info['python_executable']})"),
         ("build", f"{info['build']} (Py_GIL_DISABLED={int(info['py_gil_disabled'])})"),

@@ -41,7 +41,7 @@ def print_summary(doc: dict, console) -> None:
     if not judged:
         return
     executors = sorted({j.executor for j in judged}, key=A.executor_sort_key(doc))
-    table = terminal_table(console, f"verdicts ({A.usable_cores(doc)} usable cores)",
+    table = terminal_table(console, f"verdicts (ceiling {A.ceiling(doc).text()})",
                            ("kernel", "variant", *executors))
     rows: dict[tuple[str, str], dict[str, str]] = {}
     for j in judged:
@@ -55,6 +55,7 @@ def print_summary(doc: dict, console) -> None:
     for (k, v), cells in rows.items():
         table.add_row(k, v, *(cells.get(e, "—") for e in executors))
     console.print(table)
+    console.print(_plain(A.ceiling_rule(doc).strip()), highlight=False)
 
 
 def _plain(markdown: str) -> str:

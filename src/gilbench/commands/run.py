@@ -27,7 +27,7 @@ from gilbench.commands._args import (add_run_options, check_output_dir, check_ou
                                      forwarded_arguments, given_run_options, run_config)
 from gilbench.errors import UsageError
 from gilbench.executors.base import lingering_threads
-from gilbench.run import builds
+from gilbench.run import builds, estimate
 from gilbench.run.config import RESUME_CHECKED, RunConfig, resume_config
 from gilbench.run.matrix import (Events, cell_key, finish_document, finished_keys, plan,
                                  resumed_document, run_matrix, start_document)
@@ -193,6 +193,11 @@ def _main(args: argparse.Namespace, config: RunConfig, out: str, resumed: dict |
     n_cells = sum(len(specs) for _, _, specs in groups)
     missing = sum(1 for _, _, specs in groups for spec in specs if spec.key not in done)
     usable = host.usable_cores()
+    ceiling = host.ceiling()
+    estimate_s = estimate.estimate_s(config.kernels, config.variants, config.executors,
+                                     config.workers, ceiling, config.target_time_s,
+                                     config.repeats, config.budget.time_s)
+    estimate_s *= missing / max(n_cells, 1)  # a resumed run measures the missing cells only
     if resumed is not None:
         if not missing:
             console.print(f"nothing to resume: {out} already has all {n_cells} cells")
@@ -206,6 +211,9 @@ def _main(args: argparse.Namespace, config: RunConfig, out: str, resumed: dict |
         f"{config.target_time_s:g} s; {usable} usable cores; start method {config.start_method}; "
         f"time limit {config.run_timeout_s:g} s per run"
     )
+    console.print(f"host: {host.topology().line()}; ceiling {ceiling.text()}; estimated "
+                  f"≤ {estimate_s:.0f} s (a model, gilbench.run.estimate)",
+                  highlight=False)
     if not noise.measured():
         console.print("[yellow]noise is not measured here[/]: this system's CPU counters cannot "
                       "be read, so a round disturbed by other processes cannot be told from a "

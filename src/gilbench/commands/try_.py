@@ -30,7 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "asyncio-to-thread, process-pool, interpreters where available; "
                              f"'all' for every one): {', '.join(executors.names())}")
     parser.add_argument("--workers", metavar="1,2,4",
-                        help="worker counts (default: 1, 2, 4, ... up to twice the usable cores)")
+                        help="worker counts (default: 1, 2, 4, ... up to the physical cores, "
+                             "the hardware threads and one oversubscribed point)")
     parser.add_argument("--repeats", type=positive_int, metavar="N",
                         help="paired rounds every cell gets, at least 5 (default 5); cells "
                              "whose verdict is undecided get more, as in `gilbench run`")

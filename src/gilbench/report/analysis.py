@@ -17,12 +17,12 @@ from typing import Callable, Iterable, Sequence
 
 from gilbench.results import FAMILIES, VARIANT_ORDER
 from gilbench.stats import karp_flatt, median
-from gilbench.verdicts import (Verdict, busy_text, cores_ceiling, failure_text, family,
+from gilbench.verdicts import (Ceiling, Verdict, busy_text, cores_ceiling, failure_text, family,
                                is_failed, is_unstable, kind)
 from gilbench.verdicts import judge as judge_cell
 
 
-def verdict(cell: dict, usable_cores: int) -> Verdict:
+def verdict(cell: dict, usable_cores: Ceiling | float) -> Verdict:
     """The cell's verdict as judged when it was measured (the results file carries it), else
     judged now by the same rule (older files)."""
     stored = cell.get("verdict")
@@ -67,10 +67,29 @@ def usable_cores(doc: dict) -> int:
     return c if isinstance(c, int) and c >= 1 else 1
 
 
+def ceiling(doc: dict) -> Ceiling:
+    """The ceiling the run judged CPU cells against (the host section's ``ceiling``); an
+    older file without one: its usable cores."""
+    stored = doc.get("host", {}).get("ceiling")
+    return Ceiling.of(stored) if isinstance(stored, dict) else Ceiling.of(usable_cores(doc))
 
-def verdict_workers(worker_counts: Iterable[int], usable_cores: int) -> int:
-    """The worker count the verdict table uses: the largest measured W ≤ max(C, 2), else the
-    smallest measured (so a 1-core host is judged at 2 workers when they were measured)."""
+
+def ceiling_rule(doc: dict) -> str:
+    """The sentence the printed rule ends with: which ceiling this document's CPU verdicts
+    used, and the host's shape behind it."""
+    host = doc.get("host", {})
+    shape = (host.get("topology") or {}).get("line")
+    behind = (f"host: {shape}" if shape else
+              "the usable cores recorded: this file predates the topology record, so SMT "
+              "siblings may be counted as cores")
+    return f"\n**Ceiling used here:** {ceiling(doc).text()} ({behind}).\n"
+
+
+def verdict_workers(worker_counts: Iterable[int], usable_cores: Ceiling | float) -> int:
+    """The worker count the verdict table uses: the largest measured W ≤ max(C, 2), C the
+    ceiling's cores (physical, not SMT threads), else the smallest measured (so a 1-core host
+    is judged at 2 workers when they were measured)."""
+    usable_cores = Ceiling.of(usable_cores).cores
     counts = sorted(set(worker_counts))
     if not counts:
         raise ValueError("no worker counts")
@@ -82,14 +101,14 @@ def verdict_workers(worker_counts: Iterable[int], usable_cores: int) -> int:
 # scaling figures
 
 
-def efficiency(cell: dict, usable_cores: int) -> float | None:
+def efficiency(cell: dict, usable_cores: Ceiling | float) -> float | None:
     """Parallel efficiency: speedup / p with p = min(W, C) (I/O: p = W); None if failed."""
     if is_failed(cell):
         return None
     return float(cell["speedup"]["median"]) / cores_ceiling(cell, usable_cores)
 
 
-def serial_fraction(cell: dict, usable_cores: int) -> float | None:
+def serial_fraction(cell: dict, usable_cores: Ceiling | float) -> float | None:
     """Karp–Flatt e for a cell (CPU/memory kernels only, p = min(W, C) ≥ 2)."""
     if is_failed(cell) or kind(cell) == "io" or family(cell) == "serial":
         return None
@@ -189,7 +208,7 @@ class Judged:
 
 def judge(doc: dict) -> list[Judged]:
     """Every non-serial (kernel, variant, executor) judged at its verdict worker count."""
-    c = usable_cores(doc)
+    c = ceiling(doc)
     rows = []
     for (k, v, e), cells in curves(doc["cells"]).items():
         if family(cells[0]) == "serial":
@@ -360,7 +379,7 @@ class Problem:
 def problems(doc: dict) -> list[Problem]:
     """Every failed, undecided, anomalous or unstable cell, in display order (the *Problems*
     section and the headline's counts both come from here)."""
-    c = usable_cores(doc)
+    c = ceiling(doc)
     kernels = {k: i for i, k in enumerate(kernel_names(doc))}  # a dict: linear in the cells
     executors = executor_order(doc["cells"])
     out = []
@@ -402,7 +421,7 @@ def describe_cell(cell: dict) -> str:
 __all__ = [
     "Verdict", "Judged", "verdict", "verdict_workers", "judge", "karp_flatt", "efficiency",
     "serial_fraction", "throughput", "curves", "family", "kind", "is_failed", "is_unstable",
-    "failure_text", "cores_ceiling", "usable_cores", "unstable_text", "kernel_names",
+    "failure_text", "cores_ceiling", "usable_cores", "ceiling", "ceiling_rule", "unstable_text", "kernel_names",
     "kernel_facts", "executor_order", "executor_sort_key", "executor_families", "sort_key",
     "variant_sort_key", "contention", "startup_is_cold_minus_warm", "describe_cell",
     "more_rounds_hint", "disturbed", "noise_line", "noise_measured", "host_busy_cells",

@@ -26,11 +26,11 @@ import math
 from typing import Iterable, Sequence
 
 from gilbench.stats import median
-from gilbench.verdicts import DECIDED, NO_GAIN_HIGH, cores_ceiling, cpu_interval, regions
 
-from .analysis import (Judged, describe_cell, family, judge, kernel_names, kind,
+from .analysis import (Judged, ceiling, describe_cell, family, judge, kernel_names, kind,
                        more_rounds_hint, usable_cores)
-from .format import fmt_interval, fmt_time
+from .claim_rule import Tally, cell_text, explain, listing, reach, side_of
+from .format import fmt_time
 
 CLAIMS: list[tuple[str, str]] = [
     ("pure-python-threads-not-parallel", "Pure-Python CPU-bound threads do not run in parallel."),
@@ -74,119 +74,6 @@ _OPPOSITE = {"holds": "releases", "releases": "holds"}
 
 
 # --------------------------------------------------------------------------------------------
-# the outcome rule
-
-
-class Tally:
-    """Evidence sorted by side: ``agree``, ``disagree``, ``neutral`` and ``open`` (undecided
-    items that could still fall on either side). Items are display strings; ``decided_agree``
-    and ``decided_disagree`` count the decided ones (a claim needs one on its side)."""
-
-    def __init__(self) -> None:
-        self.agree: list[str] = []
-        self.disagree: list[str] = []
-        self.neutral: list[str] = []
-        self.open: list[str] = []
-        self.decided_agree = 0
-        self.decided_disagree = 0
-        self.undecided = 0
-
-    def add(self, side: str, text: str, decided: bool) -> None:
-        getattr(self, side).append(text)
-        self.undecided += not decided
-        if decided and side == "agree":
-            self.decided_agree += 1
-        elif decided and side == "disagree":
-            self.decided_disagree += 1
-
-    @property
-    def total(self) -> int:
-        return len(self.agree) + len(self.disagree) + len(self.neutral) + len(self.open)
-
-    def outcome(self) -> str:
-        """confirmed | refuted | mixed | inconclusive | not measured (see the module doc)."""
-        if not self.total:
-            return "not measured"
-        if (self.agree and self.disagree) or self.neutral:
-            return "mixed"  # no undecided cell can change that
-        if self.open:
-            return "inconclusive"
-        if self.agree and self.decided_agree:
-            return "confirmed"
-        if self.disagree and self.decided_disagree:
-            return "refuted"
-        return "inconclusive"  # only undecided cells, all on one side: not enough to decide
-
-
-#: the regions of no gain: all that CPU work on about one core can be in
-_NO_GAIN = frozenset({"slower", "concurrent"})
-
-
-def _touched(cell: dict, cores: int) -> set[str]:
-    """The verdict regions an undecided cell's interval reaches, less those its CPU time rules
-    out: CPU work whose CPU utilisation interval stays below the gain line ran on about one
-    core, so any gain its speedup interval reaches was not parallel work (the CPU rule)."""
-    sp = cell["speedup"]
-    low, high = float(sp["low"]), float(sp["high"])
-    touched = {code for code, lo, hi in regions(kind(cell), cores_ceiling(cell, cores))
-               if lo <= high and low <= hi}
-    cpu = cpu_interval(cell)
-    if kind(cell) != "io" and cpu is not None and cpu[1] < NO_GAIN_HIGH and touched & _NO_GAIN:
-        return touched & _NO_GAIN
-    return touched
-
-
-def _side(j: Judged, good: set[str], neutral: set[str], cores: int) -> str | None:
-    """Which side of a claim a judged cell is on (None: failed or an anomaly, left out)."""
-    code = j.verdict.code
-    if code in ("undecided", "borderline"):
-        # either side of the line may hold: the cell counts where all of them point one way
-        touched = _reach(j, cores)
-        if touched <= good:
-            return "agree"
-        if not touched & (good | neutral):
-            return "disagree"
-        # a borderline cell is known to sit on the line: partly for the claim, not open
-        return "neutral" if code == "borderline" else "open"
-    if code not in DECIDED or code == "above-cores":
-        return None
-    if code in good:
-        return "agree"
-    return "neutral" if code in neutral else "disagree"
-
-
-def _cell_text(j: Judged) -> str:
-    """'primes/python/threads@2: 0.98× [0.95–1.01], 1.00 cores (concurrent only)'."""
-    util = j.cell.get("cpu_utilization")
-    cores = f", {util:.2f} cores" if util is not None and kind(j.cell) != "io" else ""
-    return (f"{j.kernel}/{j.variant}/{j.executor}@{j.workers}: {fmt_interval(j.cell['speedup'])}"
-            f"{cores}, {j.verdict.label}")
-
-
-def _listing(items: Sequence[str], limit: int = 4) -> str:
-    shown = list(items[:limit])
-    if len(items) > limit:
-        shown.append(f"+{len(items) - limit} more")
-    return "; ".join(shown)
-
-
-def _explain(t: Tally, what: str, hint: str) -> str:
-    """The evidence text of a tally: what agreed, disagreed, and what would decide the rest."""
-    parts = [_listing(t.agree)] if t.agree else []
-    for name, items in (("disagree", t.disagree), ("partly", t.neutral)):
-        if items:
-            parts.append(f"{name}: {_listing(items)}")
-    if t.open:
-        some = ("" if t.undecided == len(t.open) else
-                f", {len(t.open)} of which could still change the outcome")
-        parts.append(f"{t.undecided} of {t.total} {what} undecided{some} "
-                     f"({_listing(t.open, 2)}): {hint}")
-    elif t.outcome() == "inconclusive":
-        parts.append(f"no decided {what[:-1]} on either side: {hint}")
-    return "; ".join(parts)
-
-
-# --------------------------------------------------------------------------------------------
 # claims from speedups
 
 
@@ -196,6 +83,7 @@ class _Cells:
     def __init__(self, doc: dict) -> None:
         self.doc = doc
         self.cores = usable_cores(doc)
+        self.ceiling = ceiling(doc)
         judged = judge(doc)
         # cells left "undecided: host busy" are never guessed: no claim turns on them
         self.judged = [j for j in judged if not j.verdict.host_busy]
@@ -217,15 +105,15 @@ class _Cells:
         if not busy:
             return 0, ""
         return len(busy), (f"left out, undecided — host busy ({len(busy)}: "
-                           + _listing([describe_cell(j.cell) for j in busy], 2)
+                           + listing([describe_cell(j.cell) for j in busy], 2)
                            + "): measure them again on a quiet host, gilbench run --resume FILE")
 
     def tally(self, js: Sequence[Judged], good: set[str]) -> Tally:
         t = Tally()
         for j in js:
-            side = _side(j, good, {"partial"} - good, self.cores)
+            side = side_of(j, good, {"partial"} - good, self.ceiling)
             if side is not None:
-                t.add(side, _cell_text(j), j.verdict.decided)
+                t.add(side, cell_text(j), j.verdict.decided)
         return t
 
     def decide(self, good: set[str], what: str, **query) -> tuple[str, str]:
@@ -234,17 +122,17 @@ class _Cells:
         js = self.select(**query)
         t = self.tally(js, good)
         undecided = [j.cell for j in js if j.verdict.code == "undecided"]
-        evidence = _explain(t, "cells", more_rounds_hint(self.doc, undecided))
+        evidence = explain(t, "cells", more_rounds_hint(self.doc, undecided))
         anomalies = [j for j in js if j.verdict.code == "above-cores"]
         if anomalies:
             evidence += ("; " if evidence else "") + "left out, above the core count (an " \
-                "anomaly, see *Problems*): " + _listing([_cell_text(j) for j in anomalies], 2)
+                "anomaly, see *Problems*): " + listing([cell_text(j) for j in anomalies], 2)
         n_busy, busy = self.busy_text(**query)
         if busy:
             evidence += ("; " if evidence else "") + busy
         failed = [j for j in js if j.verdict.code == "failed"]
         if failed:
-            evidence += ("; " if evidence else "") + "failed: " + _listing(
+            evidence += ("; " if evidence else "") + "failed: " + listing(
                 [f"{j.kernel}/{j.variant}/{j.executor}@{j.workers}" for j in failed])
         verdict = t.outcome()
         if verdict == "not measured" and n_busy:
@@ -329,7 +217,7 @@ def decide_gil_claim(doc: dict, cid: str, speed: tuple[str, str]) -> tuple[str, 
     t = gil_tally(checks, good)
     verdict = t.outcome()
     hint = "run on a quieter host with 2 or more usable cores"
-    evidence = f"GIL check: {_explain(t, 'checks', hint)}; {_support(verdict, speed)}"
+    evidence = f"GIL check: {explain(t, 'checks', hint)}; {_support(verdict, speed)}"
     return verdict, evidence, "GIL check"
 
 
@@ -359,7 +247,7 @@ def claims(doc: dict) -> list[dict]:
             held = cells.select(**control)
             if held:
                 speed = (speed[0], speed[1] + "; control, GIL held while waiting: "
-                         + _listing([_cell_text(j) for j in held], 2))
+                         + listing([cell_text(j) for j in held], 2))
         if cid in GIL_CLAIMS:
             if needs_cores and one_core:
                 speed = ("not measured", one_core)
@@ -442,14 +330,6 @@ def _without_pickling(verdict: str, evidence: str) -> tuple[str, str]:
             "by these cells: `gilbench claims --experiments pickle` measures it")
 
 
-def _reach(j: Judged, cores: int) -> set[str]:
-    """The verdict regions a judged cell may be in: its own code when decided, the regions its
-    interval reaches when undecided, the two sides of a borderline one."""
-    if j.verdict.code == "undecided":
-        return _touched(j.cell, cores)
-    return set(j.verdict.sides or (j.verdict.code,))
-
-
 def _bandwidth_claim(cells: _Cells, one_core: str | None) -> tuple[str, str]:
     """Memory-bound GIL-free threads scale worse than compute-bound GIL-free threads: refuted
     when every memory cell reached the cores (decided parallel, or undecided only between
@@ -463,13 +343,13 @@ def _bandwidth_claim(cells: _Cells, one_core: str | None) -> tuple[str, str]:
     mem = [j for j in mem if j.verdict.code not in ("failed", "above-cores")]
     if not mem:
         return "not measured", "no GIL-free (cython-nogil/numpy) × threads cells on the memory kernel"
-    ev = "memory: " + _listing([_cell_text(j) for j in mem], 3)
+    ev = "memory: " + listing([cell_text(j) for j in mem], 3)
     if cpu:
-        ev += "; compute, for comparison: " + _listing([_cell_text(j) for j in cpu], 2)
+        ev += "; compute, for comparison: " + listing([cell_text(j) for j in cpu], 2)
     undecided = [j.cell for j in mem + cpu if j.verdict.code == "undecided"]
     # an undecided memory cell counts where every region its interval reaches agrees (up to
     # the core count or past it: scaled either way; short of parallel: held back)
-    side = {id(j): _reach(j, cells.cores) for j in mem}
+    side = {id(j): reach(j, cells.ceiling) for j in mem}
     scaled = [j for j in mem if side[id(j)] <= {"parallel", "above-cores"}]
     if len(scaled) == len(mem) and any(j.verdict.code == "parallel" for j in mem):
         # at this core count the memory bus kept up: bandwidth was not the limit here

@@ -104,7 +104,7 @@ def verdict_section(doc: dict) -> list[Block]:
         "[All numbers](#numbers)."))
     blocks.append(Table(["kernel", "variant", "serial"] + executors, rows,
                         ["l", "l", "r"] + ["l"] * len(executors), css="verdicts"))
-    blocks.append(RawMarkdown(RULE_MARKDOWN, css="rule"))
+    blocks.append(RawMarkdown(RULE_MARKDOWN + A.ceiling_rule(doc), css="rule"))
     return blocks
 
 
@@ -189,7 +189,7 @@ def startup_table(doc: dict) -> list[Block]:
 
 def scaling_section(doc: dict) -> list[Block]:
     """Parallel efficiency and the Karp–Flatt serial fraction for each curve."""
-    c = A.usable_cores(doc)
+    c = A.ceiling(doc)
     blocks: list[Block] = [Heading(2, "Scaling per curve: efficiency and Karp–Flatt", "scaling")]
     curves = {key: cells for key, cells in A.curves(doc["cells"]).items()
               if A.family(cells[0]) != "serial" and A.kind(cells[0]) != "io"}
@@ -200,7 +200,7 @@ def scaling_section(doc: dict) -> list[Block]:
     blocks.append(Para(
         "Per worker count *W*: parallel efficiency *E* = speedup / *p* and the Karp–Flatt "
         "serial fraction *e* = (1/*S* − 1/*p*) / (1 − 1/*p*), with *p* = min(*W*, usable "
-        f"cores = {c}). *e* near 0: almost all the work ran in parallel; near 1: none did "
+        f"cores = {c.cores:g}). *e* near 0: almost all the work ran in parallel; near 1: none did "
         "(the GIL serialised it); *e* growing with *W*: overhead that grows with workers. "
         "I/O kernels are left out (their speedup is overlap of waits, not cores)."))
     rows = []
@@ -301,7 +301,7 @@ def problems_section(doc: dict) -> list[Block]:
 
 def numbers_section(doc: dict) -> list[Block]:
     """Every cell's numbers, one collapsible table per kernel."""
-    c = A.usable_cores(doc)
+    c = A.ceiling(doc)
     # cells timed one at a time (pytest-benchmark) have no paired rounds: a bootstrap interval
     boot = sum(1 for x in doc["cells"] if isinstance(x.get("speedup"), dict)
                and A.family(x) != "serial" and not x.get("rounds"))
@@ -311,7 +311,8 @@ def numbers_section(doc: dict) -> list[Block]:
     blocks: list[Block] = [Heading(2, "All numbers", "numbers"), Para(
         "Times are medians of the warm repeats with their interquartile range; speedup = "
         f"T(serial, same variant) / T(cell) with {method}; cores = Σ CPU / wall; "
-        f"E and e as above (p = min(W, {c})); cold = the first call, start-up included.", "note")]
+        f"E and e as above (p = min(W, {c.cores:g})); cold = the first call, start-up "
+        "included.", "note")]
     executors = A.executor_order(doc["cells"])
     by_kernel: dict[str, list[dict]] = {}
     for x in doc["cells"]:  # grouped once, not searched per kernel

@@ -20,6 +20,8 @@ from gilbench import host
 from gilbench import kernels as _kernels
 from gilbench.errors import UsageError
 from gilbench.measure import CHUNKS_PER_WORKER, Budget
+from gilbench.run import estimate
+from gilbench.verdicts import Ceiling
 
 #: serial seconds per run: the default matrix (230 cells), undecided cells' extra rounds
 #: included, must finish in under 6 min on 2 cores (0.2 s left them too little room when noisy)
@@ -71,16 +73,24 @@ def default_timeout(target_time_s: float) -> float:
     return max(MIN_TIMEOUT_S, TIMEOUT_TARGETS * target_time_s)
 
 
-def default_workers(usable: int, quick: bool = False) -> list[int]:
-    """1, 2, 4, ... up to twice the usable cores (always including the usable count itself)."""
+def default_workers(ceiling: Ceiling | float, quick: bool = False) -> list[int]:
+    """1, 2, 4, ... up to the physical cores, the hardware threads and one oversubscribed
+    point (``estimate.ladder``; 1, 2, 4 on a 2-core host); quick: 1 and the cores (at least 2)."""
     if quick:
-        return sorted({1, max(2, usable)})
-    counts = {1, usable, 2 * usable}
-    w = 2
-    while w <= 2 * usable:
-        counts.add(w)
-        w *= 2
-    return sorted(counts)
+        return sorted({1, max(2, math.ceil(Ceiling.of(ceiling).cores - 1e-9))})
+    return estimate.ladder(ceiling)
+
+
+def fitted_workers(kernel_names: Sequence[str], variants: Sequence[str] | None,
+                   executor_names: Sequence[str], ceiling: Ceiling | float, quick: bool,
+                   target_s: float) -> list[int]:
+    """The default worker counts for this matrix, with ladder points dropped until the
+    estimated run fits ``estimate.LIMIT_S`` (see ``estimate.fit_counts``)."""
+    counts = default_workers(ceiling, quick)
+    max_time = QUICK_MAX_TIME_S if quick else DEFAULT_MAX_TIME_S
+    return estimate.fit_counts(counts, ceiling, lambda ws: estimate.estimate_s(
+        kernel_names, variants, executor_names, ws, ceiling, target_s, DEFAULT_REPEATS,
+        max_time))
 
 
 @dataclass
@@ -141,8 +151,6 @@ class RunConfig:
         their combination checked: UsageError says what is wrong and what is accepted."""
         kernel_names = list(kernels or _kernels.names())
         executor_names = list(executors or _executors.DEFAULT)
-        workers = (list(workers) if workers
-                   else default_workers(host.usable_cores(), quick))
         repeats = DEFAULT_REPEATS if repeats is None else repeats
         if repeats < MIN_REPEATS:
             raise UsageError(f"--repeats is the minimum number of paired rounds per cell: at "
@@ -153,6 +161,8 @@ class RunConfig:
                              f"({repeats})")
         target = target_time_s if target_time_s is not None else (
             QUICK_TARGET_S if quick else DEFAULT_TARGET_S)
+        workers = (list(workers) if workers else fitted_workers(
+            kernel_names, variants, executor_names, host.ceiling(), quick, target))
         for option, value in (("--target-time", target), ("--timeout", timeout_s),
                               ("--max-time", max_time_s)):
             if value is not None and not (value > 0 and math.isfinite(value)):

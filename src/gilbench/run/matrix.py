@@ -239,7 +239,7 @@ def _run_group(config: RunConfig, writer: results.ResultsWriter, events: Events,
         events.on_calibrated(kernel.name, variant.name, base, seconds)
         sized_specs = [sized(s, base, config) for s in needed]
         serial_spec = next(s for s in sized_specs if s.executor == "serial")
-        usable = host.usable_cores()
+        usable = host.ceiling()
 
         def decided(spec: CellSpec, raws: dict) -> bool:
             cell = summarize(spec, raws[spec.key], raws[serial_spec.key], kernel,
