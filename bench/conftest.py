@@ -11,7 +11,7 @@ same RunConfig, the cells come from ``gilbench.run.matrix.plan`` (serial first i
 kernel/variant group, so its baseline is known when the other cells finish), sizes from
 ``gilbench.measure.calibrate`` (once per kernel/variant per session), each cell's runs from
 ``gilbench.measure.CellRunner`` (the per-cell loop of ``gilbench run``, time limit included), and
-``extra_info`` holds the complete results cell, built by ``gilbench.measure.summarize``.
+``extra_info`` holds the complete results cell, built by ``gilbench.summary.summarize``.
 
 What differs, by nature of pytest-benchmark: each cell runs its rounds back to back, where
 ``gilbench run`` interleaves the cells of a group in a shuffled order so drift hits them alike.
@@ -32,8 +32,8 @@ import gilbench
 from gilbench import executors, host, kernels, results
 from gilbench.commands._args import add_run_options, run_config
 from gilbench.errors import USER_ERRORS
-from gilbench.measure import (CHUNKS_PER_WORKER, CellRunner, CellSpec, Raw, calibrate, describe,
-                              summarize)
+from gilbench.measure import CHUNKS_PER_WORKER, CellRunner, CellSpec, Raw, calibrate, describe
+from gilbench.summary import summarize
 from gilbench.run.config import RunConfig
 from gilbench.run.matrix import plan, sized, start_document
 

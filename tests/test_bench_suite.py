@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from gilbench import bench_convert, executors, kernels, results, stats
-from gilbench.measure import CellSpec, Raw, summarize
+from gilbench.measure import CellSpec, Raw
+from gilbench.summary import summarize
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"

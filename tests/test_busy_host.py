@@ -12,11 +12,12 @@ import pytest
 
 from cli_helpers import TINY, gilbench
 from gilbench import kernels, noise, verdicts
-from gilbench.measure import Budget, CellSpec, measure_group, summarize
+from gilbench.measure import Budget, CellSpec, measure_group
+from gilbench.summary import summarize
 from gilbench.report import claims_of
 from gilbench.report.analysis import busy_banner, noise_line, problems
 from gilbench.report.headline import headline
-from test_honest_report import cell, claim, set_speedup, verdict_doc
+from test_honest_report import claim, verdict_doc
 
 
 class ScriptedCounters:

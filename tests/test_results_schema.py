@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gilbench import kernels, results
-from gilbench.measure import CellSpec, Raw, summarize
+from gilbench.measure import CellSpec, Raw
+from gilbench.summary import summarize
 from gilbench.run.config import RunConfig
 
 

@@ -5,7 +5,8 @@ never timings."""
 from __future__ import annotations
 
 from gilbench import kernels
-from gilbench.measure import Budget, CellSpec, measure_group, summarize
+from gilbench.measure import Budget, CellSpec, measure_group
+from gilbench.summary import summarize
 
 
 def _specs() -> list[CellSpec]:

@@ -1,7 +1,7 @@
 """Turn the pytest-benchmark JSON of gilbench's ``bench/`` suite into a gilbench results document.
 
 ``pytest bench/ --benchmark-json out.json`` stores, for every cell, the complete results cell in
-the benchmark's ``extra_info`` (built by ``gilbench.measure.summarize`` in bench/conftest.py, as
+the benchmark's ``extra_info`` (built by ``gilbench.summary.summarize`` in bench/conftest.py, as
 ``gilbench run`` builds its cells), and a top-level ``"gilbench"`` header (host, config,
 command). ``to_results`` only copies the cells out under that header.
 """

@@ -34,7 +34,6 @@ Usable in a user's own test::
 
 from __future__ import annotations
 
-import math
 import sys
 import threading
 import time

@@ -4,9 +4,8 @@ A *group* is every cell of one (kernel, variant): the serial baseline and each e
 worker count, all on the same chunks (strong scaling) or the same chunks per worker (weak).
 ``measure_group`` opens every executor of the group, does one cold run in each (which includes
 pool start-up and doubles as warm-up), then ``repeats`` rounds in which each cell runs once, in a
-shuffled order, so that drift of a noisy machine hits every cell alike. ``summarize`` turns the
-raw times into the cell of the results schema (median, IQR, paired-round speedup, efficiency, CPU
-utilisation, stability).
+shuffled order, so that drift of a noisy machine hits every cell alike. ``gilbench.summary``
+turns the raw times into the cell of the results schema.
 
 Faults stay inside their cell: a run that raises, whose worker dies, or that lasts longer than
 the time limit (``timeout_s``, per run) fails that cell with a one-line ``error`` (and
@@ -22,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from gilbench import executors, kernels, noise, stats, verdicts
+from gilbench import executors, kernels, noise
 from gilbench.executors.base import RunTimeout, alarm
 from gilbench.kernels import Kernel
 
@@ -409,124 +408,3 @@ def _shut_down(opened: list[CellRunner], gracefully: bool) -> None:
             cell.abort()
     if pending is not None:
         raise pending
-
-
-def paired_times(serial: Raw, raw: Raw) -> tuple[list[float], list[float]]:
-    """The serial and cell wall times of the paired rounds both were measured in."""
-    base = dict(zip(serial.rounds, serial.wall_s))
-    pairs = [(base[r], w) for r, w in zip(raw.rounds, raw.wall_s) if r in base]
-    return [p[0] for p in pairs], [p[1] for p in pairs]
-
-
-def family_of(executor: str) -> str:
-    return executors.get(executor).family
-
-
-def summarize(spec: CellSpec, raw: Raw, serial: Raw | None, kernel: Kernel,
-              reference: Any = None,
-              usable_cores: "verdicts.Ceiling | float | None" = None) -> dict[str, Any]:
-    """The results-schema cell for ``spec`` from its raw times and the serial baseline's,
-    with its verdict as judged now (``verdicts.judge``) against the ceiling ``usable_cores``
-    (default: this host's, ``host.ceiling``)."""
-    cell = _summarize(spec, raw, serial, kernel, reference)
-    if usable_cores is None:
-        from gilbench import host
-
-        usable_cores = host.ceiling()
-    verdict = verdicts.judge(cell, usable_cores)
-    cell["verdict"] = verdict.as_dict()
-    if not verdict.decided and verdict.code == "undecided" and raw.budget_reason \
-            and not raw.host_busy:
-        cell["verdict"]["why"] += f"; measured {raw.budget_reason}"
-    return cell
-
-
-def _summarize(spec: CellSpec, raw: Raw, serial: Raw | None, kernel: Kernel,
-               reference: Any = None) -> dict[str, Any]:
-    error = raw.error
-    if error is None and reference is not None and raw.result is not None:
-        if not kernel.agrees(raw.result, reference):
-            error = f"result {raw.result!r} differs from the serial result {reference!r}"
-    cell: dict[str, Any] = {
-        "kernel": spec.kernel,
-        "variant": spec.variant,
-        "executor": spec.executor,
-        "family": family_of(spec.executor),
-        "kind": kernel.kind,
-        "unit": kernel.unit,
-        "workers": spec.workers,
-        "start_method": spec.start_method,
-        "scaling": spec.scaling,
-        "size": spec.size,
-        "n_chunks": spec.n_chunks,
-        "repeats": len(raw.wall_s),
-        "wall_s": raw.wall_s,
-        "cpu_s": raw.cpu_s,
-        "cold_wall_s": raw.cold_wall_s,
-        "startup_s": None,
-        "median_s": None,
-        "iqr_s": None,
-        "serial_median_s": None,
-        "speedup": None,
-        "efficiency": None,
-        "cpu_utilization": None,
-        "throughput": None,
-        "stable": False,
-        "unstable_reason": None,
-        "error": error,
-        "timed_out": raw.timed_out,
-        "result_ok": None if raw.result is None else error is None,
-    }
-    if raw.facts:  # kept on failed cells too: which workers, which GIL state
-        cell["engine"] = raw.facts
-    if raw.disturbed:  # kept for the record; nothing below reads them
-        cell["disturbed"] = raw.disturbed
-    cell["disturbed_rounds"] = len({d["round"] for d in raw.disturbed})
-    if raw.host_busy:
-        cell["host_busy"] = True
-    if raw.budget_reason:
-        cell["budget_reason"] = raw.budget_reason
-    if error is not None or not raw.wall_s:
-        if error is None and not raw.host_busy:
-            cell["error"] = "no measured runs"
-        return cell
-    med = stats.median(raw.wall_s)
-    cell["median_s"] = med
-    cell["iqr_s"] = stats.iqr(raw.wall_s)
-    cell["throughput"] = spec.size / med if med > 0 else None
-    cell["cpu_utilization"] = stats.median([c / w for c, w in zip(raw.cpu_s, raw.wall_s) if w > 0])
-    cls = executors.get(spec.executor)
-    if cls.uses_processes or cls.keeps_workers:
-        # what creating the pool and starting its workers added to the first run, when the
-        # cold run stands out of the warm runs' spread (else None and why)
-        cell["startup_s"], cell["startup_note"] = stats.startup_excess(raw.cold_wall_s,
-                                                                       raw.wall_s)
-    stable, reason = stats.stability(raw.wall_s)
-    cell["rounds"] = raw.rounds
-    kept = [n for n in raw.noise if n]
-    if kept:
-        cell["noise"] = {"other_cores_max": max(n["other_cores"] for n in kept),
-                         "steal_share_max": max(n["steal_share"] for n in kept),
-                         "involuntary_switches": sum(n["involuntary_switches"] for n in kept)}
-    elif raw.noise:
-        cell["noise"] = {"measured": False}
-    if serial is not None and serial.error is None and serial.wall_s:
-        cell["serial_median_s"] = stats.median(serial.wall_s)
-        if serial.cpu_s:
-            cell["serial_cpu_per_run_s"] = stats.median(serial.cpu_s)
-        scale = spec.workers if spec.scaling == "weak" else 1.0
-        if raw.rounds and serial.rounds and len(raw.rounds) == len(raw.wall_s):
-            base, mine = paired_times(serial, raw)
-            cell["speedup"] = stats.paired_ratio(base, mine, scale=scale)
-        else:  # measured one cell at a time (pytest-benchmark): two independent samples
-            cell["speedup"] = stats.bootstrap_ratio(serial.wall_s, raw.wall_s, scale=scale)
-        cell["efficiency"] = cell["speedup"]["median"] / spec.workers
-        if stable:
-            serial_ok, serial_reason = stats.stability(serial.wall_s)
-            if not serial_ok:
-                stable, reason = False, f"serial baseline unstable: {serial_reason}"
-    elif serial is not None and serial.error is not None:
-        reason = reason or f"no speedup: the serial baseline failed ({serial.error})"
-    cell["stable"] = stable
-    cell["unstable_reason"] = reason
-    return cell

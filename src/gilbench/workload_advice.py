@@ -8,7 +8,6 @@ guesses: when the intervals cannot decide, the advice says *undecided* and why.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
 
 from gilbench.verdicts import NO_GAIN_HIGH, cpu_interval
 

@@ -16,8 +16,8 @@ from typing import Any, Callable
 
 from gilbench import executors, host, kernels, noise, results, verdicts
 from gilbench.executors.base import RunTimeout
-from gilbench.measure import (CHUNKS_PER_WORKER, Budget, CellSpec, Raw, calibrate, measure_group,
-                              summarize)
+from gilbench.measure import CHUNKS_PER_WORKER, Budget, CellSpec, Raw, calibrate, measure_group
+from gilbench.summary import summarize
 from gilbench.run.config import MAX_TIME_CARRY, RunConfig
 
 
