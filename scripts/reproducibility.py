@@ -6,6 +6,7 @@
     python scripts/reproducibility.py --files A.json B.json                # two existing files
     python scripts/reproducibility.py --quick --load-duty 0.4 --load-burst 0.5  # B beside a load
     python scripts/reproducibility.py --quick --load-duty 1                     # one whole core
+    python scripts/reproducibility.py --against A.json --load-duty 1   # run b only, like A.json
 
 The second run re-measures the first one's matrix at the first one's sizes (`--like A.json`),
 as a user checking a result would. Printed:
@@ -166,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--min-change", type=float, default=0.05, metavar="F",
                         help="compare's minimum change (default 0.05, as `gilbench compare`)")
+    parser.add_argument("--against", metavar="A.json",
+                        help="use this existing run as run a (measure only run b, --like it)")
     parser.add_argument("--load-duty", type=float, metavar="D",
                         help="measure the second run beside a background load: one process "
                              "spinning this share of the time, in (0, 1] (1: a whole core)")
@@ -181,7 +184,11 @@ def main(argv: list[str] | None = None) -> int:
         out.mkdir(parents=True, exist_ok=True)
         path_a, path_b = out / "a.json", out / "b.json"
         base = ["run", *(["--quick"] if args.quick else []), *args.extra]
-        first = _run([*base, "--out", str(path_a)])
+        if args.against:
+            path_a = Path(args.against)
+            first = json.loads(path_a.read_text())["host"].get("duration_s") or 0.0
+        else:
+            first = _run([*base, "--out", str(path_a)])
         load = None
         if args.load_duty:
             # it stops by itself well after the run b could take (3x a, plus the wait budget)

@@ -88,6 +88,9 @@ def _summarize(spec: CellSpec, raw: Raw, serial: Raw | None, kernel: Kernel,
     if error is not None or not raw.wall_s:
         if error is None and not raw.host_busy:
             cell["error"] = "no measured runs"
+        elif error is None and raw.cold_wall_s is not None:
+            cell["startup_note"] = ("not measurable: the host was busy in every warm run, so "
+                                    "there is nothing to set the cold run against")
         return cell
     med = stats.median(raw.wall_s)
     cell["median_s"] = med
