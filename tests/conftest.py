@@ -175,6 +175,29 @@ def timed_quietly():
 
 
 @pytest.fixture
+def others_cores() -> Callable[[Callable[[], Any]], tuple[Any, float | None]]:
+    """``others_cores(fn) -> (fn(), cores)``: calls ``fn`` once and says how many cores, on
+    average, processes other than this one and its waited-for children used meanwhile (None
+    off Linux): a subprocess that measures (a test project's GIL checks) needs a quiet host."""
+    import resource
+
+    def children_s() -> float:
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
+
+    def run(fn: Callable[[], Any]) -> tuple[Any, float | None]:
+        busy0, own0, t0 = _busy_s(), _own_s() + children_s(), time.perf_counter()
+        out = fn()
+        wall = time.perf_counter() - t0
+        busy1, own1 = _busy_s(), _own_s() + children_s()
+        if busy0 is None or busy1 is None:
+            return out, None
+        return out, max(0.0, (busy1 - busy0) - (own1 - own0)) / wall
+
+    return run
+
+
+@pytest.fixture
 def scaled() -> Callable[[dict, float], dict]:
     """``scaled(doc, factor)``: a copy of a results document with every wall time times
     ``factor`` (the same run, uniformly faster or slower), for the compare tests."""
