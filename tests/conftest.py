@@ -35,13 +35,19 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import time
+from pathlib import Path
 from typing import Any, Callable, Iterator, NamedTuple
 
+import numpy as np
 import pytest
 
 from gilbench import host, kernels
 from gilbench.kernels import Kernel, Variant
+from gilbench.report import load_any
+
+DATA = Path(__file__).resolve().parent / "data"
 
 
 class KernelVariant(NamedTuple):
@@ -179,8 +185,6 @@ def others_cores() -> Callable[[Callable[[], Any]], tuple[Any, float | None]]:
     """``others_cores(fn) -> (fn(), cores)``: calls ``fn`` once and says how many cores, on
     average, processes other than this one and its waited-for children used meanwhile (None
     off Linux): a subprocess that measures (a test project's GIL checks) needs a quiet host."""
-    import resource
-
     def children_s() -> float:
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         return usage.ru_utime + usage.ru_stime
@@ -195,6 +199,37 @@ def others_cores() -> Callable[[Callable[[], Any]], tuple[Any, float | None]]:
         return out, max(0.0, (busy1 - busy0) - (own1 - own0)) / wall
 
     return run
+
+
+@pytest.fixture
+def paired_run() -> Callable[..., dict]:
+    """``paired_run(seed, group_factor=None, cell_factor=None, rounds=7)``: synthetic-gil.json's
+    matrix measured again in paired rounds: each group's serial time and each cell's speedup as
+    recorded there, 2% jitter, one slow repeat in ten, the whole run ~1.00 +- 3% per group
+    (times ``group_factor[(kernel, variant)]``), and a cell's own times times
+    ``cell_factor[(kernel, variant, executor, workers)]`` (for the compare tests)."""
+    def make(seed: int, group_factor: dict | None = None, cell_factor: dict | None = None,
+             rounds: int = 7) -> dict:
+        rng = np.random.default_rng(seed)
+        doc = load_any(DATA / "synthetic-gil.json")
+        serial_of = {(c["kernel"], c["variant"]): c["median_s"] for c in doc["cells"]
+                     if c["executor"] == "serial"}
+        group = {g: rng.uniform(0.97, 1.03) * (group_factor or {}).get(g, 1.0)
+                 for g in serial_of}
+        drift = np.exp(np.cumsum(rng.normal(0, 0.02, rounds)))
+        for c in doc["cells"]:
+            g = (c["kernel"], c["variant"])
+            key = (c["kernel"], c["variant"], c["executor"], c["workers"])
+            speedup = 1.0 if c["executor"] == "serial" else c["speedup"]["median"]
+            times = (serial_of[g] / speedup * group[g] * (cell_factor or {}).get(key, 1.0)
+                     * drift * np.exp(rng.normal(0, 0.02, rounds)))
+            slow = rng.random(rounds) < 0.1
+            times[slow] *= rng.uniform(1.2, 2.0, slow.sum())
+            c["wall_s"], c["rounds"], c["repeats"] = list(times), list(range(rounds)), rounds
+            c["median_s"] = float(np.median(times))
+        return doc
+
+    return make
 
 
 @pytest.fixture
