@@ -155,3 +155,48 @@ def test_unknown_claim_ids_are_refused_before_anything_runs(tmp_path, capsys):
             + ", ".join(CLAIM_IDS)) in " ".join(err.split())
     status, err = gilbench(["run", *TINY, "--out", str(out), "--check-claims", ","], capsys)
     assert status == 2 and "--check-claims needs at least one claim id" in err
+
+
+# ------------------------------------------------------------- the documented commands parse
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def workflow_commands(text: str) -> list[str]:
+    """The shell commands of a GitHub Actions workflow's ``run:`` steps (``>`` blocks folded
+    into one line, ``|`` blocks one command a line)."""
+    commands, lines, i = [], text.splitlines(), 0
+    while i < len(lines):
+        head, _, value = lines[i].partition("run:")
+        i += 1
+        if not _ or head.strip() not in ("", "-"):
+            continue
+        value = value.strip()
+        if value not in (">", "|"):
+            commands.append(value)
+            continue
+        indent = len(head) + 2
+        block = []
+        while i < len(lines) and (not lines[i].strip() or len(lines[i]) - len(lines[i].lstrip())
+                                  >= indent):
+            block.append(lines[i].strip())
+            i += 1
+        commands += [" ".join(block)] if value == ">" else block
+    return [c for c in commands if c]
+
+
+@pytest.mark.skipif(not (ROOT / "examples" / "ci").is_dir(), reason="needs the source tree")
+def test_the_ci_recipe_and_the_readme_use_options_that_exist():
+    import shlex
+
+    recipe = (ROOT / "examples" / "ci" / "gilbench.yml").read_text(encoding="utf-8")
+    section = (ROOT / "README.md").read_text(encoding="utf-8").split("## Using gilbench in CI")[1]
+    documented = [c for c in workflow_commands(recipe) if c.startswith("gilbench ")]
+    documented += [line.split("#")[0].strip() for line in section.split("## Reproducibility")[0]
+                   .splitlines() if line.startswith("gilbench ")]
+    assert {c.split()[1] for c in documented} >= {"try", "compare", "report", "run"}, documented
+    parser = cli.build_parser()
+    for command in documented:
+        args = parser.parse_args(shlex.split(command)[1:])  # argparse exits on a stale option
+        assert args.command in command
+    assert "--fail-on slower,scales-worse" in " ".join(documented)

@@ -264,14 +264,14 @@ def measure_gil(fn: Callable[..., Any], args: tuple = (), kwargs: dict[str, Any]
             break
     measured = tuple(fractions)
     if len(measured) < min(windows, 3):
-        return undecided("busy", f"host too busy: {busy} window(s) had a thread waiting for a CPU over "
-                         f"{BUSY_FRACTION:.0%} of the time", measured, solo, busy)
+        return undecided("busy", f"host too busy: {busy} window(s) had a thread waiting for a "
+                         f"CPU over {BUSY_FRACTION:.0%} of the time", measured, solo, busy)
     interval = median_interval(measured)
     verdict = classify(interval)
     if verdict is None:
-        return undecided("straddles", f"straddles a boundary: the interval {interval[0]:.2f}-{interval[1]:.2f} "
-                         f"crosses {HOLDS_BELOW} (holds below) or {RELEASES_ABOVE} (releases above)",
-                         measured, solo, busy)
+        return undecided("straddles", f"straddles a boundary: the interval "
+                         f"{interval[0]:.2f}-{interval[1]:.2f} crosses {HOLDS_BELOW} (holds below) "
+                         f"or {RELEASES_ABOVE} (releases above)", measured, solo, busy)
     rule = {"releases": f"interval above {RELEASES_ABOVE}",
             "holds": f"interval below {HOLDS_BELOW}",
             "partly": f"interval between {HOLDS_BELOW} and {RELEASES_ABOVE}"}[verdict]
@@ -306,5 +306,6 @@ def check_gil(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> GilCheck:
     return measure_gil(fn, args, kwargs)
 
 
-__all__ = ["Cause", "GilCheck", "HOST_CAUSES", "Verdict", "check_gil", "classify", "measure_gil", "run_delay_s",
-           "median_interval", "HOLDS_BELOW", "RELEASES_ABOVE", "CONFIDENCE", "BUSY_FRACTION", "MIN_CALL_S"]
+__all__ = ["Cause", "GilCheck", "HOST_CAUSES", "Verdict", "check_gil", "classify", "measure_gil",
+           "run_delay_s", "median_interval", "HOLDS_BELOW", "RELEASES_ABOVE", "CONFIDENCE",
+           "BUSY_FRACTION", "MIN_CALL_S"]
