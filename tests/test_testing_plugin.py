@@ -72,6 +72,7 @@ STRICT_INI = "[pytest]\naddopts = --strict-markers -p no:cacheprovider\nfilterwa
 
 @pytest.mark.slow
 @pytest.mark.needs_cores
+@pytest.mark.skipif(not host.gil_enabled(), reason="without a GIL every check skips as such")
 def test_marker_and_fixture_pass_releasing_and_fail_holding_with_the_measurement(
         pytester, others_cores):
     pytester.makeini(STRICT_INI)
