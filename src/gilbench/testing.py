@@ -40,8 +40,10 @@ MEANING = {
     "holds": "it keeps the GIL while it works, so threads calling it take turns on one core",
     "partly": "it lets other threads run for only part of its work, so threads calling it "
               "overlap only in part",
-    "undecided": "the measurement could not tell",
 }
+#: what was found, as the end of "expected to ..., but ..."
+FOUND = {"releases": "it releases the GIL", "holds": "it holds the GIL",
+         "partly": "it releases the GIL for only part of its run"}
 #: the rule, in words, printed in every message
 RULE = (f"releases: the whole interval above {RELEASES_ABOVE:.0%}; holds: below "
         f"{HOLDS_BELOW:.0%}; partly: in between")
@@ -77,7 +79,7 @@ def failure_message(name: str, expected: str, check: GilCheck) -> str:
                 "it releases the GIL for only part of its run")
         return (f"{name}: could not show that it does {wanted}: {describe(check)}. "
                 f"What to do: {hint}.")
-    return (f"{name} was expected to {wanted}, but it {check.verdict}: {describe(check)}. "
+    return (f"{name} was expected to {wanted}, but {FOUND[check.verdict]}: {describe(check)}. "
             f"Meaning: {MEANING[check.verdict]}.")
 
 
