@@ -36,13 +36,18 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from pathlib import Path
 from typing import Any, Callable, Iterator, NamedTuple
 
+import numpy as np
 import pytest
 
 from gilbench import host, kernels, noise
 from gilbench.kernels import Kernel, Variant
+from gilbench.report import load_any
 from gilbench.run.config import MAX_WAIT_ENV
+
+DATA = Path(__file__).resolve().parent / "data"
 
 # The suite's runs (in this process and in subprocesses) wait at most a few seconds in all for
 # a busy host to settle: a user's run should wait out a build beside it, a test should not;
@@ -166,6 +171,52 @@ def timed_quietly():
     which other processes used under a quarter of a core (a core taken by someone else is not
     the code under test's doing)."""
     return _timed_quietly
+
+
+@pytest.fixture
+def others_cores() -> Callable[[Callable[[], Any]], tuple[Any, float | None]]:
+    """``others_cores(fn) -> (fn(), cores)``: calls ``fn`` once and says how many cores, on
+    average, processes other than this one and its children used meanwhile (None
+    where the counters cannot be read; ``gilbench.noise``): a subprocess that measures (a
+    test project's GIL checks) needs a quiet host."""
+    def run(fn: Callable[[], Any]) -> tuple[Any, float | None]:
+        before = noise.snapshot()
+        out = fn()
+        seen = noise.disturbance(before, noise.snapshot())
+        return out, None if seen is None else seen.other_cores
+
+    return run
+
+
+@pytest.fixture
+def paired_run() -> Callable[..., dict]:
+    """``paired_run(seed, group_factor=None, cell_factor=None, rounds=7)``: synthetic-gil.json's
+    matrix measured again in paired rounds: each group's serial time and each cell's speedup as
+    recorded there, 2% jitter, one slow repeat in ten, the whole run ~1.00 +- 3% per group
+    (times ``group_factor[(kernel, variant)]``), and a cell's own times times
+    ``cell_factor[(kernel, variant, executor, workers)]`` (for the compare tests)."""
+    def make(seed: int, group_factor: dict | None = None, cell_factor: dict | None = None,
+             rounds: int = 7) -> dict:
+        rng = np.random.default_rng(seed)
+        doc = load_any(DATA / "synthetic-gil.json")
+        serial_of = {(c["kernel"], c["variant"]): c["median_s"] for c in doc["cells"]
+                     if c["executor"] == "serial"}
+        group = {g: rng.uniform(0.97, 1.03) * (group_factor or {}).get(g, 1.0)
+                 for g in serial_of}
+        drift = np.exp(np.cumsum(rng.normal(0, 0.02, rounds)))
+        for c in doc["cells"]:
+            g = (c["kernel"], c["variant"])
+            key = (c["kernel"], c["variant"], c["executor"], c["workers"])
+            speedup = 1.0 if c["executor"] == "serial" else c["speedup"]["median"]
+            times = (serial_of[g] / speedup * group[g] * (cell_factor or {}).get(key, 1.0)
+                     * drift * np.exp(rng.normal(0, 0.02, rounds)))
+            slow = rng.random(rounds) < 0.1
+            times[slow] *= rng.uniform(1.2, 2.0, slow.sum())
+            c["wall_s"], c["rounds"], c["repeats"] = list(times), list(range(rounds)), rounds
+            c["median_s"] = float(np.median(times))
+        return doc
+
+    return make
 
 
 @pytest.fixture

@@ -244,34 +244,11 @@ def test_speedup_change_interval_covers_the_truth(side):
 # the speedup test and the drift between runs, on whole synthetic runs with paired rounds
 
 
-def _run(seed: int, group_factor: dict | None = None, cell_factor: dict | None = None,
-         rounds: int = 7) -> dict:
-    """synthetic-gil.json's matrix measured again in paired rounds: each group's serial time and
-    each cell's speedup as recorded there, 2% jitter, one slow repeat in ten, the whole run
-    ~1.00 +- 3% per group (times ``group_factor[(kernel, variant)]``), and a cell's own times
-    times ``cell_factor[key]``."""
-    rng = np.random.default_rng(seed)
-    doc = load_any(DATA / "synthetic-gil.json")
-    serial_of = {(c["kernel"], c["variant"]): c["median_s"] for c in doc["cells"]
-                 if c["executor"] == "serial"}
-    group = {g: rng.uniform(0.97, 1.03) * (group_factor or {}).get(g, 1.0) for g in serial_of}
-    drift = np.exp(np.cumsum(rng.normal(0, 0.02, rounds)))
-    for c in doc["cells"]:
-        g = (c["kernel"], c["variant"])
-        speedup = 1.0 if c["executor"] == "serial" else c["speedup"]["median"]
-        times = (serial_of[g] / speedup * group[g] * (cell_factor or {}).get(_key(c), 1.0)
-                 * drift * np.exp(rng.normal(0, 0.02, rounds)))
-        slow = rng.random(rounds) < 0.1
-        times[slow] *= rng.uniform(1.2, 2.0, slow.sum())
-        c["wall_s"], c["rounds"], c["repeats"] = list(times), list(range(rounds)), rounds
-        c["median_s"] = float(np.median(times))
-    return doc
-
-
 @pytest.mark.parametrize("factor", [1.25, 1.5])
-def test_a_group_that_drifted_as_a_whole_is_not_a_change_but_its_serial_time_is(factor):
+def test_a_group_that_drifted_as_a_whole_is_not_a_change_but_its_serial_time_is(factor,
+                                                                                paired_run):
     group = ("stream", "numpy")
-    comp = compare(_run(1), _run(2, group_factor={group: factor}))
+    comp = compare(paired_run(1), paired_run(2, group_factor={group: factor}))
     rows = [r for r in comp.rows if r.key[:2] == group]
     moved = [r for r in rows if r.key[2] != "serial"]
     assert moved and all(r.basis == "speedup" for r in moved)
@@ -282,16 +259,16 @@ def test_a_group_that_drifted_as_a_whole_is_not_a_change_but_its_serial_time_is(
     serial = next(r for r in rows if r.key[2] == "serial")
     assert serial.basis == "time" and serial.status == "slower"  # among others ~1.00
     # the drift estimate is robust: the one group that moved barely changes it
-    plain = compare(_run(1), _run(2)).drift.scale
+    plain = compare(paired_run(1), paired_run(2)).drift.scale
     assert plain < comp.drift.scale < 1.3 * plain
     assert comp.changed <= 0.05 * comp.comparable
 
 
-def test_a_real_speedup_change_scales_better():
+def test_a_real_speedup_change_scales_better(paired_run):
     # one cell changed among 120: 12 rounds a side give it a p-value small enough for the false
     # discovery rate (7 and 7 rounds cannot: the smallest exact p is 2 / C(14, 7) = 0.0006)
     key = ("primes", "cython-nogil", "threads", 2)
-    comp = compare(_run(1, rounds=12), _run(2, cell_factor={key: 0.7}, rounds=12))
+    comp = compare(paired_run(1, rounds=12), paired_run(2, cell_factor={key: 0.7}, rounds=12))
     row = next(r for r in comp.rows if r.key == key)
     assert row.basis == "speedup" and row.status == "scales better"
     assert row.low > 1 and row.ratio == pytest.approx(1 / 0.7, rel=0.1)
@@ -307,8 +284,8 @@ def test_a_real_speedup_change_scales_better():
                getattr(b, "text", "") for b in build(comp))
 
 
-def test_a_resumed_run_whose_rounds_do_not_pair_is_judged_on_time():
-    a, b = _run(1), _run(2)
+def test_a_resumed_run_whose_rounds_do_not_pair_is_judged_on_time(paired_run):
+    a, b = paired_run(1), paired_run(2)
     key = ("primes", "python", "threads", 2)
     cell = next(c for c in b["cells"] if _key(c) == key)
     cell["speedup"] = {"median": 0.5, "low": 0.45, "high": 0.55, "method": stats.PAIRED_METHOD}
@@ -395,31 +372,31 @@ def test_shift_p_value_agrees_with_the_interval_it_inverts(m, n):
         assert (p <= 0.05) == (low > 0 or high < 0), (p, low, high)
 
 
-def test_with_few_rounds_one_changed_cell_among_many_is_not_selected():
+def test_with_few_rounds_one_changed_cell_among_many_is_not_selected(paired_run):
     """The price of holding the false discovery rate, stated in the test text: 7 rounds a side
     cannot single out one changed speedup among 120 cells, though many changes together can."""
     key = ("primes", "cython-nogil", "threads", 2)
-    comp = compare(_run(1), _run(2, cell_factor={key: 0.7}))
+    comp = compare(paired_run(1), paired_run(2, cell_factor={key: 0.7}))
     assert next(r for r in comp.rows if r.key == key).status == "not significant"
-    threads = {_key(c): 0.6 for c in _run(2)["cells"] if c["executor"] == "threads"}
-    comp = compare(_run(1), _run(2, cell_factor=threads))
+    threads = {_key(c): 0.6 for c in paired_run(2)["cells"] if c["executor"] == "threads"}
+    comp = compare(paired_run(1), paired_run(2, cell_factor=threads))
     assert comp.count("scales better") >= len(threads) // 2
 
 
-def test_the_false_discovery_rate_keeps_nothing_changed_quiet():
+def test_the_false_discovery_rate_keeps_nothing_changed_quiet(paired_run):
     """Twenty pairs of identical synthetic runs (same speedups, 2% jitter, slow repeats, group
     drift): with hundreds of cells, 95% intervals alone call some changed; held at a 5% false
     discovery rate almost none are, while a real change among them is still found."""
     called = total = 0
     for seed in range(0, 40, 2):
-        comp = compare(_run(seed), _run(seed + 1))
+        comp = compare(paired_run(seed), paired_run(seed + 1))
         called += comp.changed
         total += comp.comparable
         raw = sum(1 for r in comp.rows if r.compared and r.p is not None and r.p <= 0.05)
         assert comp.changed <= raw
     assert called / total <= 0.01, (called, total)
     key = ("primes", "cython-nogil", "threads", 2)
-    comp = compare(_run(40, rounds=12), _run(41, cell_factor={key: 0.7}, rounds=12))
+    comp = compare(paired_run(40, rounds=12), paired_run(41, cell_factor={key: 0.7}, rounds=12))
     row = next(r for r in comp.rows if r.key == key)
     assert row.status == "scales better" and comp.discoveries >= 1
     found, tests = comp.selected["speedup"]

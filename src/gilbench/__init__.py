@@ -9,6 +9,10 @@ The Python API (the command line is ``gilbench``):
 * ``gilbench.check_gil(fn, *args, **kwargs)``: how much of one call's run other threads can make
   progress (``.fraction`` with ``.low``/``.high``, ``.verdict``: releases / holds / partly /
   undecided, ``.reason``), for a test of your own.
+* ``gilbench.testing.assert_releases_gil(fn, *args)`` / ``assert_holds_gil``: that check as a
+  pytest assertion (fails with the measurement in words, skips where the host cannot tell);
+  the pytest plugin installed with gilbench adds the ``gil_check`` fixture and the
+  ``releases_gil`` / ``holds_gil`` markers.
 """
 
 from __future__ import annotations

@@ -43,6 +43,11 @@ from time import perf_counter
 from typing import Any, Callable, Literal
 
 Verdict = Literal["releases", "holds", "partly", "undecided"]
+#: Why a check is undecided: the first three are the host's doing (one usable core, a busy
+#: host, no GIL to release), the others the call's (too short, or on a boundary).
+Cause = Literal["one-core", "busy", "no-gil", "too-short", "straddles", "disagree"]
+#: The causes that say the host, not the call, cannot answer (a test skips on them).
+HOST_CAUSES: frozenset[str] = frozenset({"one-core", "busy", "no-gil"})
 
 #: Fraction of the caller's solo pace above which a call releases the GIL. Measured here:
 #: nogil C loops, zlib, NumPy and sleep 0.83-1.1, idle or moderately loaded.
@@ -81,6 +86,7 @@ class GilCheck:
     busy_windows: int  # windows discarded because a thread waited for a CPU
     usable_cores: int
     corrected: bool  # whether run-queue delay was known (Linux) and taken out
+    cause: Cause | None = None  # why it is undecided (None when decided)
 
     @property
     def low(self) -> float | None:
@@ -218,21 +224,23 @@ def measure_gil(fn: Callable[..., Any], args: tuple = (), kwargs: dict[str, Any]
     call()  # warm-up, and how long one call takes alone
     call_s = perf_counter() - t0
 
-    def undecided(reason: str, fractions: tuple[float, ...] = (), solo: float = 0.0,
-                  busy: int = 0) -> GilCheck:
+    def undecided(cause: Cause, reason: str, fractions: tuple[float, ...] = (),
+                  solo: float = 0.0, busy: int = 0) -> GilCheck:
         interval = median_interval(fractions) if fractions else None
         fraction = _median(fractions) if fractions else None
         return GilCheck("undecided", reason, fraction, interval, fractions, call_s, solo, busy,
-                        cores, corrected)
+                        cores, corrected, cause)
 
     if not _gil_enabled():
-        return undecided("the GIL is disabled in this interpreter: there is nothing to release")
+        return undecided("no-gil",
+                         "the GIL is disabled in this interpreter: there is nothing to release")
     if cores < 2:
-        return undecided("one usable core: a call that releases the GIL and one that "
-                         "shares it both halve the other thread's pace; needs 2 cores")
+        return undecided("one-core", "one usable core: a call that releases the GIL and one "
+                         "that shares it both halve the other thread's pace; needs 2 cores")
     if call_s < MIN_CALL_S:
-        return undecided(f"too short to judge: one call lasts {call_s * 1e6:.1f} us, under "
-                         f"{MIN_CALL_S * 1e6:.0f} us; give it more work per call")
+        return undecided("too-short", f"too short to judge: one call lasts "
+                         f"{call_s * 1e6:.1f} us, under {MIN_CALL_S * 1e6:.0f} us; "
+                         "give it more work per call")
 
     solo = 0.0
     fractions: list[float] = []
@@ -255,14 +263,14 @@ def measure_gil(fn: Callable[..., Any], args: tuple = (), kwargs: dict[str, Any]
             break
     measured = tuple(fractions)
     if len(measured) < min(windows, 3):
-        return undecided(f"host too busy: {busy} window(s) had a thread waiting for a CPU over "
-                         f"{BUSY_FRACTION:.0%} of the time", measured, solo, busy)
+        return undecided("busy", f"host too busy: {busy} window(s) had a thread waiting for a "
+                         f"CPU over {BUSY_FRACTION:.0%} of the time", measured, solo, busy)
     interval = median_interval(measured)
     verdict = classify(interval)
     if verdict is None:
-        return undecided(f"straddles a boundary: the interval {interval[0]:.2f}-{interval[1]:.2f} "
-                         f"crosses {HOLDS_BELOW} (holds below) or {RELEASES_ABOVE} (releases above)",
-                         measured, solo, busy)
+        return undecided("straddles", f"straddles a boundary: the interval "
+                         f"{interval[0]:.2f}-{interval[1]:.2f} crosses {HOLDS_BELOW} (holds below) "
+                         f"or {RELEASES_ABOVE} (releases above)", measured, solo, busy)
     rule = {"releases": f"interval above {RELEASES_ABOVE}",
             "holds": f"interval below {HOLDS_BELOW}",
             "partly": f"interval between {HOLDS_BELOW} and {RELEASES_ABOVE}"}[verdict]
@@ -297,5 +305,6 @@ def check_gil(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> GilCheck:
     return measure_gil(fn, args, kwargs)
 
 
-__all__ = ["GilCheck", "Verdict", "check_gil", "classify", "measure_gil", "run_delay_s",
-           "median_interval", "HOLDS_BELOW", "RELEASES_ABOVE", "CONFIDENCE", "BUSY_FRACTION", "MIN_CALL_S"]
+__all__ = ["Cause", "GilCheck", "HOST_CAUSES", "Verdict", "check_gil", "classify", "measure_gil",
+           "run_delay_s", "median_interval", "HOLDS_BELOW", "RELEASES_ABOVE", "CONFIDENCE",
+           "BUSY_FRACTION", "MIN_CALL_S"]

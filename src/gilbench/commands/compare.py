@@ -4,7 +4,10 @@ worker count; per cell: the ratio b/a of the median time per unit of work and, w
 have paired rounds, of the speedup, with 95% intervals, and faster / slower / scales better /
 scales worse / not significant (significant when the interval excludes 1 and the ratio moved by
 at least --min-change; the test is printed). Warns when the two runs did different sizes;
-nothing comparable is an error. Writes compare.md and compare.html and prints the table."""
+nothing comparable is an error. Writes compare.md and compare.html and prints the table.
+
+Exit status: 0, or with --fail-on STATUS,... 1 when a significant cell has one of those
+statuses (they are listed), a gate for CI against a stored baseline; 2 for a usage error."""
 
 from __future__ import annotations
 
@@ -24,6 +27,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-change", type=_fraction, default=None, metavar="F",
                         help="smallest change of a ratio (time or speedup) called a change, as a "
                              "fraction (default 0.05: 5%%; like asv's --factor)")
+    parser.add_argument("--fail-on", type=_statuses, default=(), metavar="STATUS,...",
+                        help="exit with status 1 when a significant cell has one of these "
+                             "statuses, and list them: faster, slower, scales-better, "
+                             "scales-worse (e.g. --fail-on slower,scales-worse in CI)")
     parser.add_argument("--all", action="store_true",
                         help="print every cell on the terminal (default: only significant "
                              "differences and problems)")
@@ -38,6 +45,16 @@ def _fraction(text: str) -> float:
     if not 0 <= value < 1:
         raise argparse.ArgumentTypeError(f"{text} is not a fraction in [0, 1) (e.g. 0.05 for 5%)")
     return value
+
+
+def _statuses(text: str) -> tuple[str, ...]:
+    """The statuses of --fail-on (``compare_rule.parse_statuses``)."""
+    from gilbench.report.compare_rule import parse_statuses
+
+    try:
+        return parse_statuses(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _names(a: str, b: str) -> tuple[str, str]:
@@ -117,4 +134,24 @@ def main(args: argparse.Namespace) -> int:
                   highlight=False)
     console.print(f"[bold]{comp.summary()}[/]", highlight=False)
     console.print(f"wrote {paths['html']} and {paths['markdown']}", highlight=False)
-    return 0
+    return _gate(comp, args.fail_on, console)
+
+
+def _gate(comp, statuses: tuple[str, ...], console) -> int:
+    """--fail-on: 1 and the cells listed when a significant cell has one of ``statuses``."""
+    from gilbench.report.compare import row_line
+
+    if not statuses:
+        return 0
+    named = ",".join(s.replace(" ", "-") for s in statuses)
+    failing = comp.with_status(statuses)
+    if not failing:
+        console.print(f"--fail-on {named}: no significant cell is {' or '.join(statuses)}",
+                      highlight=False)
+        return 0
+    console.print(f"[red]--fail-on {named}: {len(failing)} significant "
+                  f"cell{'s' if len(failing) != 1 else ''} of {comp.comparable} compared:[/]",
+                  highlight=False)
+    for r in failing:
+        console.print(f"  {row_line(r)}", highlight=False, soft_wrap=True, markup=False)
+    return 1

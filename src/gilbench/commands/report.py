@@ -1,21 +1,33 @@
 """Write a report from a results file: report.md, a self-contained report.html (plots embedded,
 opens offline) and the plots as PNG files. The report says, per kernel, variant and executor,
 whether the work ran in parallel here (the rule is printed under the verdict table), checks the
-classic claims about the GIL against the numbers, and lists every failed or unstable cell."""
+classic claims about the GIL against the numbers, and lists every failed or unstable cell.
+
+--format json|csv prints a machine-readable summary instead (to stdout, or to the file -o
+names): json, one small document with the host, the verdicts with their speedup intervals and
+the claims; csv, one row per cell. README.md documents the fields."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
-HELP = "write report.md, report.html and plots from a results file"
+HELP = "write report.md, report.html and plots from a results file (or a json/csv summary)"
+FORMATS = ("html", "json", "csv")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("results", metavar="RESULTS.json",
                         help="a results file written by `gilbench run`")
-    parser.add_argument("-o", "--out", metavar="DIR", default="gilbench-report",
+    parser.add_argument("-o", "--out", metavar="DIR",
                         help="directory for report.md, report.html and the plots "
-                             "(default: gilbench-report)")
+                             "(default: gilbench-report); with --format json|csv, the file "
+                             "to write (default: print to stdout)")
+    parser.add_argument("--format", choices=FORMATS, default="html",
+                        help="html: the report (report.html, report.md, plots; the default); "
+                             "json: a summary document (host, verdicts, speedup intervals, "
+                             "claims); csv: one row per cell")
     parser.add_argument("--quiet", action="store_true",
                         help="print only the paths written, not the verdicts")
 
@@ -80,14 +92,35 @@ def main(args: argparse.Namespace) -> int:
         doc = load_any(args.results)
     except ResultsError as exc:
         raise UsageError(str(exc)) from None
+    if args.format != "html":
+        return _summary(doc, args.format, args.out)
+    out = args.out or "gilbench-report"
     console = make_console(stderr=False)
     try:
-        paths = write_report(doc, args.out)
+        paths = write_report(doc, out)
     except OSError as exc:
-        raise UsageError(f"cannot write the report to {args.out}: {exc}") from None
+        raise UsageError(f"cannot write the report to {out}: {exc}") from None
     if not args.quiet:
         print_summary(doc, console)
     n_plots = sum(1 for k in paths if k.startswith("plot:"))
     console.print(f"wrote {paths['html']} (self-contained), {paths['markdown']} and "
                   f"{n_plots} plot{'s' if n_plots != 1 else ''}", highlight=False)
+    return 0
+
+
+def _summary(doc: dict, fmt: str, out: str | None) -> int:
+    """The json or csv summary, to stdout or to the file ``out``."""
+    from gilbench.errors import UsageError
+    from gilbench.report.summary import to_csv, to_json
+
+    text = to_json(doc) if fmt == "json" else to_csv(doc)
+    if out is None:
+        sys.stdout.write(text)
+        return 0
+    try:
+        Path(out).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write the {fmt} summary to {out}: "
+                         f"{exc.strerror or exc}") from None
+    print(f"wrote {out}", file=sys.stderr)
     return 0

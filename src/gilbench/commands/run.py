@@ -11,7 +11,10 @@ A worker that crashes, or a run longer than --timeout, fails that one cell (its 
 and the run goes on. Ctrl-C or SIGTERM stops the run cleanly: the workers are stopped, every
 kernel variant finished so far stays in the results file, and `gilbench run --resume FILE`
 measures the missing cells with the configuration recorded in FILE (options given along must
-agree with it; --timeout and --report may differ)."""
+agree with it; --timeout and --report may differ).
+
+--check-claims ID,... is a gate for CI: after the run, the named claims are decided from the
+results (as the report decides them) and the run exits with status 1 if one is refuted."""
 
 from __future__ import annotations
 
@@ -24,8 +27,9 @@ from collections import deque
 from gilbench import host, noise, results
 from gilbench.commands._terminal import make_console, terminal_table
 from gilbench.commands._args import (add_run_options, check_output_dir, check_output_file,
-                                     forwarded_arguments, given_run_options, run_config)
-from gilbench.errors import UsageError
+                                     forwarded_arguments, given_run_options, parse_names,
+                                     run_config)
+from gilbench.errors import UnknownNameError, UsageError
 from gilbench.executors.base import lingering_threads
 from gilbench.run import builds, estimate
 from gilbench.run.config import RESUME_CHECKED, RunConfig, resume_config
@@ -59,6 +63,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "every kernel variant, its size (so `gilbench compare FILE new` "
                              "compares like with like); --out, --report and --timeout may be "
                              "given")
+    parser.add_argument("--check-claims", metavar="ID,...",
+                        help="after the run, decide these claims from the results (as the "
+                             "report does; e.g. nogil-c-code-parallel) and exit with status 1 "
+                             "if one is refuted (an unknown id is an error that lists them all)")
     parser.add_argument("--sizes-from", metavar="FILE",
                         help="advanced: measure each kernel variant at the size of its serial "
                              "cell in FILE instead of calibrating it (what --python gives the "
@@ -67,11 +75,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def prepare(args: argparse.Namespace):
     """Everything ``main`` needs before it measures, every option checked (UsageError):
-    (config, results path, the document to resume or None, keys of the cells it already has).
-    Runs nothing."""
+    (config, results path, the document to resume or None, keys of the cells it already has);
+    sets ``args.claim_ids`` (--check-claims). Runs nothing."""
     def get(name: str):
         return getattr(args, name)
 
+    args.claim_ids = claim_ids(args.check_claims)
+    if args.claim_ids and args.pythons:
+        raise UsageError("--check-claims checks one results file; with --python, check each "
+                         "interpreter's own: PATH -m gilbench run --like FILE --check-claims ..")
     if args.report is not None:
         check_output_dir(args.report, "--report")
     if args.like is not None:
@@ -201,7 +213,7 @@ def _main(args: argparse.Namespace, config: RunConfig, out: str, resumed: dict |
     if resumed is not None:
         if not missing:
             console.print(f"nothing to resume: {out} already has all {n_cells} cells")
-            return 0
+            return check_claims(resumed, args.claim_ids, console) if args.claim_ids else 0
         console.print(f"[bold]resuming[/] {out}: {n_cells - missing} of {n_cells} cells are "
                       f"there; measuring the {missing} missing ones with its configuration")
     console.print(
@@ -347,7 +359,44 @@ def _measure(args: argparse.Namespace, config: RunConfig, out: str, doc: dict, d
                           f"{out}: gilbench report {out} -o DIR", soft_wrap=True, highlight=False)
             return _exit(2, console)
         console.print(f"report: {paths.get('html', args.report)}")
+    if args.claim_ids:
+        status = max(status, check_claims(writer.doc, args.claim_ids, console))
     return _exit(status, console)
+
+
+def claim_ids(text: str | None) -> list[str]:
+    """The claim ids of --check-claims (UsageError listing the valid ones)."""
+    from gilbench.report.claims import CLAIM_IDS
+
+    if text is None:
+        return []
+    try:
+        ids = parse_names(text, CLAIM_IDS, "claim")
+    except UnknownNameError as exc:
+        raise UsageError(f"--check-claims: {exc}") from None
+    except UsageError:  # nothing named
+        raise UsageError(f"--check-claims needs at least one claim id; valid claims: "
+                         f"{', '.join(CLAIM_IDS)}") from None
+    return ids or []
+
+
+def check_claims(doc: dict, ids: list[str], console) -> int:
+    """The named claims as the results decide them, printed; 1 if one is refuted, else 0."""
+    from rich.markup import escape
+
+    from gilbench.report import claims_of
+
+    decided = [c for c in claims_of(doc) if c["id"] in ids]
+    refuted = [c for c in decided if c["verdict"] == "refuted"]
+    colour = {"confirmed": "green", "refuted": "red"}
+    for c in decided:
+        console.print(f"claim {c['id']}: [{colour.get(c['verdict'], 'yellow')}]"
+                      f"{c['verdict']}[/] — {escape(c['evidence'])}", highlight=False)
+    if refuted:
+        console.print(f"[red]--check-claims: {len(refuted)} of {len(decided)} claims refuted: "
+                      f"{', '.join(c['id'] for c in refuted)}[/]", highlight=False)
+        return 1
+    return 0
 
 
 def _exit(status: int, console) -> int:

@@ -98,6 +98,6 @@ def check_declared(kernel: Kernel, variant: Variant, *, target_s: float = 0.1,
         again, second = measured()
         if again != "MISMATCH":
             status, check = "undecided", dataclasses.replace(
-                second, verdict="undecided",
+                second, verdict="undecided", cause="disagree",
                 reason=f"measurements disagree: {check.verdict}, then {second.verdict}")
     return DeclaredCheck(kernel.name, variant.name, variant.releases_gil, status, check)

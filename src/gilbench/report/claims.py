@@ -52,6 +52,9 @@ CLAIMS: list[tuple[str, str]] = [
     ("free-threaded-python-parallel", "On a free-threaded build pure-Python threads run in parallel."),
 ]
 
+#: every claim's id, in the report's order
+CLAIM_IDS = tuple(cid for cid, _ in CLAIMS)
+
 #: the claim verdicts, in the order the report counts them
 CLAIM_VERDICTS = ("confirmed", "refuted", "mixed", "inconclusive", "not measured")
 

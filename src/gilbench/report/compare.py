@@ -24,8 +24,8 @@ from . import format as F
 from .blocks import Badge, Block, Details, Heading, Para, Table, to_html, to_markdown
 from .compare_rule import (CHANGED, at_level, DEFAULT_MIN_CHANGE, FDR, JUDGED, MIN_REPEATS, TEST_TEXT,
                            Drift, estimate_drift, fcr_confidence, is_serial, paired_rounds,
-                           problem, scaling_significance, significance, speedup_p_value,
-                           speedup_ratio, test_text, time_p_value, time_ratio)
+                           parse_statuses, problem, scaling_significance, significance,
+                           speedup_p_value, speedup_ratio, test_text, time_p_value, time_ratio)
 
 KeyT = tuple
 
@@ -125,6 +125,12 @@ class Comparison:
 
     def count(self, status: str) -> int:
         return sum(1 for r in self.rows if r.status == status)
+
+    def with_status(self, statuses: tuple[str, ...]) -> list[Row]:
+        """The significant cells whose status is one of ``statuses`` (``parse_statuses``),
+        b's worst change first: what ``gilbench compare --fail-on`` fails on."""
+        return sorted((r for r in self.rows if r.changed and r.status in statuses),
+                      key=best_first, reverse=True)
 
     @property
     def not_compared(self) -> int:
@@ -316,6 +322,15 @@ HEADER = ["kernel", "variant", "executor", "W", "median a", "median b", "time b/
           "speedup b/a [95%]", "b vs a", "speedup a", "speedup b"]
 
 
+def row_line(r: Row) -> str:
+    """One changed cell on one line: 'primes cython-nogil threads W=2: scales 1.98× worse
+    (speedup b/a 0.504 [0.49–0.52])'."""
+    k = r.key
+    executor = k[2] + (f" ({k[4]})" if len(k) > 4 else "")
+    return (f"{k[0]} {k[1]} {executor} W={k[3]}: {_words(r)} "
+            f"({r.basis} b/a {F.fmt_ratio_interval(r.ratio, r.low, r.high)})")
+
+
 def best_first(r: Row) -> float:
     """Sort key of changed rows: b's best change first (time down, or speedup up)."""
     return r.ratio if r.basis == "time" else 1 / r.ratio
@@ -415,4 +430,5 @@ def write_compare(doc_a: dict, doc_b: dict, outdir: str | os.PathLike,
 
 
 __all__ = ["Comparison", "Row", "Drift", "compare", "significance", "scaling_significance",
-           "write_compare", "test_text", "TEST_TEXT", "DEFAULT_MIN_CHANGE"]
+           "write_compare", "test_text", "TEST_TEXT", "DEFAULT_MIN_CHANGE", "parse_statuses",
+           "row_line"]

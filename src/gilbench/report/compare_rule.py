@@ -46,6 +46,20 @@ CHANGED = ("faster", "slower", "scales better", "scales worse")
 JUDGED = CHANGED + ("not significant",)
 
 
+def parse_statuses(text: str) -> tuple[str, ...]:
+    """``"slower,scales-worse"`` -> ``("slower", "scales worse")``: statuses of ``CHANGED``,
+    written with hyphens or spaces; ValueError naming the valid ones otherwise."""
+    valid = ", ".join(s.replace(" ", "-") for s in CHANGED)
+    names = [n.strip().lower().replace("-", " ").replace("_", " ") for n in text.split(",")
+             if n.strip()]
+    if not names:
+        raise ValueError(f"name at least one status: {valid}")
+    for name in names:
+        if name not in CHANGED:
+            raise ValueError(f"unknown status {name.replace(' ', '-')!r}; valid: {valid}")
+    return tuple(dict.fromkeys(names))
+
+
 @dataclass(frozen=True)
 class Drift:
     """The drift between the two runs, from the serial cells compared: ``scale`` is
