@@ -190,7 +190,7 @@ def run_matrix(config: RunConfig, writer: results.ResultsWriter, events: Events 
             banked = left_over(banked, config.budget.time_s, budget.used_s)
             events.on_group_done(kernel.name, variant.name)
     finally:  # an interrupted run records how busy the host was too
-        writer.doc["host"]["busy"] = busy_summary(writer.doc, wait, first)
+        writer.doc.setdefault("host", {})["busy"] = busy_summary(writer.doc, wait, first)
     return writer.doc
 
 
