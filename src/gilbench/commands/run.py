@@ -22,7 +22,7 @@ import time
 from collections import deque
 
 from gilbench import host, noise, results
-from gilbench.commands._terminal import make_console, terminal_table
+from gilbench.commands._terminal import make_console, terminal_table, time_left_column
 from gilbench.commands._args import (add_run_options, check_output_dir, check_output_file,
                                      forwarded_arguments, given_run_options, run_config)
 from gilbench.errors import UsageError
@@ -238,7 +238,7 @@ def _measure(args: argparse.Namespace, config: RunConfig, out: str, doc: dict, d
     from rich.console import Group
     from rich.live import Live
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                               TimeElapsedColumn, TimeRemainingColumn)
+                               TimeElapsedColumn)
     from rich.table import Table
 
     writer = results.ResultsWriter(out, doc)
@@ -247,8 +247,8 @@ def _measure(args: argparse.Namespace, config: RunConfig, out: str, doc: dict, d
     # counts cells (a cell takes as many paired rounds as its verdict needs, so runs are not
     # known in advance); the estimate of the time left comes from the cells done so far
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TextColumn("cells"), TimeElapsedColumn(), TextColumn("left"),
-                        TimeRemainingColumn(), console=console)
+                        TextColumn("cells"), TimeElapsedColumn(), time_left_column(),
+                        console=console)
     task = progress.add_task("starting", total=missing)
     recent: deque = deque(maxlen=12)
 
@@ -330,11 +330,14 @@ def _measure(args: argparse.Namespace, config: RunConfig, out: str, doc: dict, d
         status = interrupted.exit_status if isinstance(interrupted, Interrupted) else 130
         return _exit(status, console)
     finish_document(writer, started)
-    console.print(f"{len(writer.doc['cells'])} cells in {time.perf_counter() - started:.0f} s; "
-                  f"results: {out}")
-    print_summary(writer.doc, console)
+    # the results go to stdout (`gilbench run ... > summary.txt`); progress and warnings
+    # stay on stderr
+    stdout = make_console(stderr=False)
+    stdout.print(f"{len(writer.doc['cells'])} cells in {time.perf_counter() - started:.0f} s; "
+                 f"results: {out}")
+    print_summary(writer.doc, stdout)
     print_busy(writer.doc, out, console)
-    failed = print_failures(writer.doc, console)
+    failed = print_failures(writer.doc, stdout)
     status = 1 if failed else 0  # like pytest: some cells failed, the rest are in the file
     if args.report:
         from gilbench.report import write_report
@@ -346,7 +349,7 @@ def _measure(args: argparse.Namespace, config: RunConfig, out: str, doc: dict, d
                           f"{args.report}: {exc.strerror or exc}; the results are complete in "
                           f"{out}: gilbench report {out} -o DIR", soft_wrap=True, highlight=False)
             return _exit(2, console)
-        console.print(f"report: {paths.get('html', args.report)}")
+        stdout.print(f"report: {paths.get('html', args.report)}")
     return _exit(status, console)
 
 
