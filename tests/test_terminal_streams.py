@@ -38,7 +38,9 @@ def test_every_command_prints_its_results_on_stdout(tmp_path, capsys):
                  ["compare", str(DATA / "synthetic-gil.json"), str(DATA / "synthetic-ft.json"),
                   "-o", str(tmp_path / "cmp")]):
         status, stdout, stderr = gilbench_streams(argv, capsys)
-        assert status == 0, (argv, stderr)
+        # verify's GIL check may say MISMATCH on a loaded host (exit 1): its table still is
+        # a result
+        assert status == 0 or (argv[0] == "verify" and status == 1), (argv, stdout, stderr)
         assert stdout.strip(), argv[0]
         assert not stderr.strip(), (argv[0], stderr)
 
