@@ -188,7 +188,7 @@ def _main(args: argparse.Namespace, config: RunConfig, out: str, resumed: dict |
                       f"{', '.join(sorted({str(w['host']) for w in cluster}))}")
     if args.pythons:
         return builds.run_builds(args.pythons, forwarded_arguments(args), args.out, args.report,
-                                 console)
+                                 console, make_console(stderr=False))
     groups = plan(config)
     n_cells = sum(len(specs) for _, _, specs in groups)
     missing = sum(1 for _, _, specs in groups for spec in specs if spec.key not in done)
