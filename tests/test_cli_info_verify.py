@@ -228,6 +228,32 @@ def test_verify_reports_a_crashing_variant_and_exits_1(capsys, wide, break_prime
     assert cli.main(["verify", "--kernels", "primes"]) == 1
     out = capsys.readouterr().out
     row = next(line for line in out.splitlines() if "FAILED" in line)
-    assert "cython-nogil" in row and "ZeroDivisionError" in row
+    assert "cython-nogil" in row
+    # the error, whole, on its own line below the table
+    assert "primes/cython-nogil: FAILED: 1 chunks: ZeroDivisionError: deliberate" in out
     # the honest variants of the same kernel are still reported ok
     assert any("python" in line and "ok" in line for line in out.splitlines())
+
+
+def test_verify_fits_80_columns_without_a_tty(capsys, monkeypatch) -> None:
+    """`COLUMNS=80 gilbench verify | cat`: one line per variant, values whole, nothing cut,
+    the GIL column a few words (its interval and reasons below the table)."""
+    monkeypatch.setenv("COLUMNS", "80")
+    assert cli.main(["verify", "--kernels", "checksum,sleep"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 80, out
+    assert "\u2026" not in out  # nothing cut with an ellipsis
+    for name in ("checksum", "sleep"):
+        kernel = kernels.get(name)
+        rows = [line.split() for line in lines if line.startswith(name + " ")]
+        assert [r[1] for r in rows] == [v.name for v in kernel.variants], out  # one line each
+        expected = str(kernel.run("python", kernel.verify_size))
+        assert all(r[3] == expected for r in rows), out
+
+
+def test_verify_shows_a_float_that_agrees_the_same_as_its_reference() -> None:
+    from gilbench.commands.verify import shown_value
+
+    assert shown_value(25950367.000000004) == shown_value(25950367.0) == "25950367"
+    assert shown_value(0.1 + 0.2) == "0.3" and shown_value(2891991334) == "2891991334"

@@ -255,3 +255,6 @@ def test_multi_run_end_to_end(tmp_path: Path) -> None:
     (row,) = combined["comparisons"][0]["rows"]
     assert row["sizes_match"] and row["serial_ratio"]["median"] > 0
     assert (tmp_path / "r-builds.md").read_text().startswith("# gilbench")
+    # the comparison is a result (stdout); the children's progress stays on stderr
+    assert "comparison of builds: " in proc.stdout and "builds compared" in proc.stdout
+    assert "comparison of builds: " not in proc.stderr

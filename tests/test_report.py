@@ -328,7 +328,7 @@ def test_failed_and_unstable_cells_are_listed_with_their_reasons(built):
     head = md.split("## Verdicts")[0]
     assert "5 failed" in head
     # the unstable cell's interval straddles a boundary: counted as undecided, not as a finding
-    assert re.search(r"\*\*1 of the \d+\*\* verdicts in the table are \*\*undecided", head), head
+    assert re.search(r"\*\*1 of \d+\*\* verdicts \*\*undecided", head), head
     assert "did not finish" in head
 
 
@@ -347,19 +347,23 @@ def test_failed_cells_are_marked_on_the_plots(built, tmp_path):
 # headline, scaling figures, claims
 
 
-def test_headline_names_host_and_what_reached_several_cores(built):
+def test_headline_names_host_and_what_reached_the_cores(built):
     doc, paths = built["synthetic-gil.json"]
     head = headline.headline(doc)
     assert "2 usable cores" in head["host"] and "GIL on" in head["host"]
     assert "default build" in head["host"] and "Synthetic CPU" in head["host"]
-    reached = head["answer"].split("Reached several cores here")[1].split(". ")[0]
-    # every (variant, executor) parallel on every CPU kernel is named in the sentence
+    sentences = {s.split(" reached the 2 cores")[0]: s.split(": ", 1)[1].split("; ")[0]
+                 for s in head["answer"].split(". ") if " reached the 2 cores" in s}
+    # every variant parallel in a family on every CPU kernel is named in its sentence
     judged = [j for j in analysis.judge(doc) if analysis.kind(j.cell) != "io"]
-    pairs = {(j.variant, j.executor) for j in judged}
-    for v, e in pairs:
-        js = [j for j in judged if (j.variant, j.executor) == (v, e)]
-        if all(j.verdict.code == "parallel" for j in js):
-            assert e in reached and (v in reached or "every variant" in reached), (v, e)
+    names = {"threads": "Threads", "processes": "Process pools"}
+    for fam, name in names.items():
+        in_family = [j for j in judged if analysis.family(j.cell) == fam]
+        for v in {j.variant for j in in_family}:
+            js = [j for j in in_family if j.variant == v]
+            if all(j.verdict.code == "parallel" for j in js):
+                reached = sentences[name]
+                assert f"**{v}**" in reached or "every variant" in reached, (fam, v)
     md = paths["markdown"].read_text(encoding="utf-8")
     assert head["answer"] in md
     ft = headline.headline(load_any(DATA / "synthetic-ft.json"))

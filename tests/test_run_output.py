@@ -134,7 +134,7 @@ def test_exit_status_is_1_when_some_cells_failed(tmp_path):
          "--size", "fault-raise=200,sleep=4", "--out", str(out)],
         env={**_fault_env(), "COLUMNS": "200"}, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1, proc.stderr
-    assert "1 cells failed" in proc.stderr
+    assert "1 cells failed" in proc.stdout  # a result: the failed cells' table
     doc = results.read(out)
     assert doc["finished"] is not None and len(doc["cells"]) == 4  # the rest was measured
 
@@ -147,9 +147,10 @@ def test_tables_fit_80_columns_and_keep_names_whole(tmp_path):
          "--size", "sleep=4", "--out", str(out)],
         env={**os.environ, "COLUMNS": "80"}, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    lines = proc.stderr.splitlines()
+    lines = proc.stderr.splitlines() + proc.stdout.splitlines()
     assert max(len(line) for line in lines) <= 80, "\n".join(l for l in lines if len(l) > 80)
-    summary = lines[next(i for i, l in enumerate(lines) if "speedup at 2 workers" in l):]
+    out_lines = proc.stdout.splitlines()  # the summary is a result: on stdout
+    summary = out_lines[next(i for i, l in enumerate(out_lines) if "speedup at 2 workers" in l):]
     rows = [l.split() for l in summary if l.startswith("sleep ")]
     assert {(r[1], r[2]) for r in rows} == {
         (v, e) for v in ("python", "cython-gil", "cython-nogil")
@@ -163,7 +164,7 @@ def test_tables_fit_80_columns_and_keep_names_whole(tmp_path):
         env={k: v for k, v in os.environ.items() if k != "COLUMNS"},
         capture_output=True, text=True, timeout=120)
     assert wide.returncode == 0, wide.stderr
-    assert max(len(line) for line in wide.stderr.splitlines()) > 100
+    assert max(len(line) for line in wide.stdout.splitlines()) > 100
 
 
 def test_report_and_compare_tables_fit_80_columns():

@@ -60,6 +60,9 @@ def test_try_prints_advice_and_its_report_renders(workdir: Path) -> None:
                  "--out", "out.json", "--report", "rep")
     assert r.returncode == 0, r.stderr
     assert "Rule:" in r.stdout and "mywork:double" in r.stdout
+    # results on stdout (the advice, the files written), progress on stderr
+    assert "results: out.json" in r.stdout and "report: " in r.stdout
+    assert "results:" not in r.stderr and "gilbench try" in r.stderr
     doc = json.loads((workdir / "out.json").read_text())
     assert doc["command"][:2] == ["gilbench", "try"]
     assert doc["workload"]["recommendation"]["text"] in r.stdout.replace("\n", " ") or \

@@ -47,3 +47,24 @@ def make_console(stderr: bool = True):
     if not console.is_terminal and not os.environ.get("COLUMNS", "").strip().isdigit():
         console.width = max(console.width, 140)
     return console
+
+
+def time_left_column(min_done: int = 3):
+    """A progress column "left H:MM:SS", or "left ?" until ``min_done`` steps are done: the
+    first cells (calibration, pool start-up) say nothing of the pace of the rest, and rich's own
+    column would show "left 0:00:01" from a single step."""
+    from rich.progress import ProgressColumn, TimeRemainingColumn
+    from rich.text import Text
+
+    class TimeLeftColumn(ProgressColumn):
+        def __init__(self) -> None:
+            super().__init__()
+            self._remaining = TimeRemainingColumn()
+
+        def render(self, task) -> Text:
+            if task.completed < min_done or task.time_remaining is None:
+                return Text("left ?", style="progress.remaining")
+            shown = self._remaining.render(task)
+            return Text(f"left {shown.plain}", style="progress.remaining")
+
+    return TimeLeftColumn()

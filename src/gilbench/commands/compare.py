@@ -3,8 +3,9 @@ vs free-threaded, before/after a change). Cells are matched by kernel, variant, 
 worker count; per cell: the ratio b/a of the median time per unit of work and, where both files
 have paired rounds, of the speedup, with 95% intervals, and faster / slower / scales better /
 scales worse / not significant (significant when the interval excludes 1 and the ratio moved by
-at least --min-change; the test is printed). Warns when the two runs did different sizes;
-nothing comparable is an error. Writes compare.md and compare.html and prints the table.
+at least --min-change; the test is printed in two lines, in full in compare.md). Warns when
+the two runs did different sizes; nothing comparable is an error. Writes compare.md and
+compare.html and prints the table.
 
 Exit status: 0, or with --fail-on STATUS,... 1 when a significant cell has one of those
 statuses (they are listed), a gate for CI against a stored baseline; 2 for a usage error."""
@@ -130,8 +131,7 @@ def main(args: argparse.Namespace) -> int:
     if only and not args.all:
         console.print(f"{len(only)} cells are in one file only (listed in {paths['markdown']}).",
                       highlight=False)
-    console.print(comp.test_text().replace("**", "").replace("`", ""),
-                  highlight=False)
+    console.print(comp.short_test_text(paths["markdown"]), highlight=False)
     console.print(f"[bold]{comp.summary()}[/]", highlight=False)
     console.print(f"wrote {paths['html']} and {paths['markdown']}", highlight=False)
     return _gate(comp, args.fail_on, console)

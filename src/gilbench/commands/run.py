@@ -25,7 +25,7 @@ import time
 from collections import deque
 
 from gilbench import host, noise, results
-from gilbench.commands._terminal import make_console, terminal_table
+from gilbench.commands._terminal import make_console, terminal_table, time_left_column
 from gilbench.commands._args import (add_run_options, check_output_dir, check_output_file,
                                      forwarded_arguments, given_run_options, parse_names,
                                      run_config)
@@ -200,7 +200,7 @@ def _main(args: argparse.Namespace, config: RunConfig, out: str, resumed: dict |
                       f"{', '.join(sorted({str(w['host']) for w in cluster}))}")
     if args.pythons:
         return builds.run_builds(args.pythons, forwarded_arguments(args), args.out, args.report,
-                                 console)
+                                 console, make_console(stderr=False))
     groups = plan(config)
     n_cells = sum(len(specs) for _, _, specs in groups)
     missing = sum(1 for _, _, specs in groups for spec in specs if spec.key not in done)
@@ -250,7 +250,7 @@ def _measure(args: argparse.Namespace, config: RunConfig, out: str, doc: dict, d
     from rich.console import Group
     from rich.live import Live
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                               TimeElapsedColumn, TimeRemainingColumn)
+                               TimeElapsedColumn)
     from rich.table import Table
 
     writer = results.ResultsWriter(out, doc)
@@ -259,8 +259,8 @@ def _measure(args: argparse.Namespace, config: RunConfig, out: str, doc: dict, d
     # counts cells (a cell takes as many paired rounds as its verdict needs, so runs are not
     # known in advance); the estimate of the time left comes from the cells done so far
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TextColumn("cells"), TimeElapsedColumn(), TextColumn("left"),
-                        TimeRemainingColumn(), console=console)
+                        TextColumn("cells"), TimeElapsedColumn(), time_left_column(),
+                        console=console)
     task = progress.add_task("starting", total=missing)
     recent: deque = deque(maxlen=12)
 
@@ -342,11 +342,14 @@ def _measure(args: argparse.Namespace, config: RunConfig, out: str, doc: dict, d
         status = interrupted.exit_status if isinstance(interrupted, Interrupted) else 130
         return _exit(status, console)
     finish_document(writer, started)
-    console.print(f"{len(writer.doc['cells'])} cells in {time.perf_counter() - started:.0f} s; "
-                  f"results: {out}")
-    print_summary(writer.doc, console)
+    # the results go to stdout (`gilbench run ... > summary.txt`); progress and warnings
+    # stay on stderr
+    stdout = make_console(stderr=False)
+    stdout.print(f"{len(writer.doc['cells'])} cells in {time.perf_counter() - started:.0f} s; "
+                 f"results: {out}")
+    print_summary(writer.doc, stdout)
     print_busy(writer.doc, out, console)
-    failed = print_failures(writer.doc, console)
+    failed = print_failures(writer.doc, stdout)
     status = 1 if failed else 0  # like pytest: some cells failed, the rest are in the file
     if args.report:
         from gilbench.report import write_report
@@ -358,9 +361,9 @@ def _measure(args: argparse.Namespace, config: RunConfig, out: str, doc: dict, d
                           f"{args.report}: {exc.strerror or exc}; the results are complete in "
                           f"{out}: gilbench report {out} -o DIR", soft_wrap=True, highlight=False)
             return _exit(2, console)
-        console.print(f"report: {paths.get('html', args.report)}")
+        stdout.print(f"report: {paths.get('html', args.report)}")
     if args.claim_ids:
-        status = max(status, check_claims(writer.doc, args.claim_ids, console))
+        status = max(status, check_claims(writer.doc, args.claim_ids, stdout))
     return _exit(status, console)
 
 

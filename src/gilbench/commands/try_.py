@@ -98,12 +98,12 @@ def main(args: argparse.Namespace) -> int:
     rec = doc["workload"]["recommendation"]
     out.print(f"\n[bold]{escape(rec['text'])}[/]")
     out.print(f"[dim]{escape(rec['rule'])}[/]")
-    console.print(f"results: {escape(out_file)}")
+    out.print(f"results: {escape(out_file)}")
     if args.report:
         from gilbench.report import write_report
 
         paths = write_report(doc, args.report)
-        console.print(f"report: {escape(str(paths.get('html', args.report)))}")
+        out.print(f"report: {escape(str(paths.get('html', args.report)))}")
     if rec.get("code") == "failed":  # the function itself fails: say where, exit 1
         section = doc["workload"]
         console.print(f"[bold red]{escape(work.name)} failed in the serial check run on "

@@ -47,40 +47,91 @@ def verify_kernel(kernel, chunkings: list[int]) -> list[dict]:
     return rows
 
 
+def shown_value(value) -> str:
+    """A result as the table shows it, whole: floats to 10 significant digits (a sum that
+    agrees within the tolerance reads the same), everything else as str()."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return format(value, ".10g")
+    return str(value)
+
+
+#: the GIL column's short words; the interval and the reason go below the table
+_GIL_STATUS = {"ok": "[green]ok[/]", "MISMATCH": "[red]MISMATCH[/]",
+               "undecided": "[yellow]undecided[/]"}
+
+
+def gil_cell(gil) -> str:
+    """The GIL column for one row: the check's status and the measured share, in a few words
+    (e.g. "ok releases 97%"); the interval and reasons go in ``gil_note``."""
+    if gil is None:
+        return ""
+    check = gil.check
+    status = _GIL_STATUS.get(gil.status, gil.status)
+    if check is None or check.fraction is None:
+        return f"{status} (below)" if gil.status != "ok" else status
+    verdict = "" if check.verdict == gil.status else f" {check.verdict}"
+    return f"{status}{verdict} {check.fraction:.0%}"
+
+
+def gil_note(row: dict) -> str | None:
+    """A line below the table for a row whose GIL check is not plainly ok (interval, reason)."""
+    gil = row.get("gil")
+    if gil is None or gil.status == "ok":
+        return None
+    return f"{row['kernel']}/{row['variant']}: GIL {gil.status}: {gil.detail}"
+
+
 def main(args: argparse.Namespace) -> int:
-    from rich.console import Console
+    from rich import box
+    from rich.markup import escape
     from rich.table import Table
 
     from gilbench import kernels
     from gilbench.commands._args import parse_names, parse_positive_ints
+    from gilbench.commands._terminal import make_console
 
     names = parse_names(args.kernels, kernels.names(), "kernel") or kernels.names()
     chunkings = parse_positive_ints(args.chunks, "--chunks")
-    console = Console()
-    table = Table(title="gilbench verify: every variant against the python reference")
-    for col in ("kernel", "variant", "size", "expected", "got", "status", "GIL as declared"):
-        table.add_column(col, justify="right" if col in ("size", "expected", "got") else "left")
+    console = make_console(stderr=False)
+    # every column whole (values, names, a few words): the details go below the table
+    table = Table(title="gilbench verify: every variant against the python reference",
+                  box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    for column in ("kernel", "variant", "size", "expected", "got", "status", "GIL"):
+        table.add_column(column, no_wrap=True, overflow="fold",
+                         justify="right" if column in ("size", "expected", "got") else "left")
     bad = 0
     unavailable = 0
+    notes: list[str] = []
     for name in names:
         for row in verify_kernel(kernels.get(name), chunkings):
             status = row["status"]
+            where = f"{row['kernel']}/{row['variant']}"
             if status in ("FAILED", "MISMATCH"):
                 bad += 1
-                shown = f"[red]{status}[/] {row['detail']}"
+                shown = f"[red]{status}[/]"
+                notes.append(f"{where}: {status}: {row['detail']}")
             elif status == "unavailable":
                 unavailable += 1
-                shown = f"[yellow]unavailable[/] {row['detail']}"
+                shown = "[yellow]unavail.[/]"
+                notes.append(f"{where}: unavailable: {row['detail']}")
             else:
                 shown = "[green]ok[/]"
             gil = row.get("gil")
             bad += gil is not None and gil.status == "MISMATCH"
-            gil_shown = "" if gil is None else {"ok": "[green]ok[/] ", "MISMATCH": "[red]MISMATCH[/] ",
-                                                "undecided": "[yellow]undecided[/] "}.get(
-                gil.status, "") + gil.summary
-            table.add_row(row["kernel"], row["variant"], str(row["size"]), str(row["expected"]),
-                          "" if row["got"] is None else str(row["got"]), shown, gil_shown)
+            note = gil_note(row)
+            if note is not None:
+                notes.append(note)
+            expected, got = shown_value(row["expected"]), shown_value(row["got"])
+            table.add_row(row["kernel"], row["variant"], str(row["size"]), expected,
+                          "same" if got == expected else got, shown, gil_cell(gil))
     console.print(table)
+    console.print("GIL: the variant's releases_gil declaration against a measurement (ok: they "
+                  "agree) and the share of its pace another thread keeps beside the call; "
+                  "the rows not ok are explained below", highlight=False)
+    for note in notes:
+        console.print(escape(note), highlight=False)
     if bad:
         console.print(f"[red]{bad} check(s) failed: a variant disagrees with the reference, "
                       "failed, or does not do with the GIL what it declares[/]")

@@ -25,7 +25,8 @@ from .blocks import Badge, Block, Details, Heading, Para, Table, to_html, to_mar
 from .compare_rule import (CHANGED, at_level, DEFAULT_MIN_CHANGE, FDR, JUDGED, MIN_REPEATS, TEST_TEXT,
                            Drift, estimate_drift, fcr_confidence, is_serial, paired_rounds,
                            parse_statuses, problem, scaling_significance, significance,
-                           speedup_p_value, speedup_ratio, test_text, time_p_value, time_ratio)
+                           speedup_p_value, speedup_ratio, short_test_text, test_text,
+                           time_p_value, time_ratio)
 
 KeyT = tuple
 
@@ -50,6 +51,8 @@ class Row:
     #: the p-value of "no change" (the test the interval inverts), before the false discovery
     #: rate is held across the comparison's cells
     p: float | None = None
+    #: the false discovery rate selected this cell's test (it may still be under --min-change)
+    selected: bool = False
 
     @property
     def compared(self) -> bool:
@@ -157,6 +160,14 @@ class Comparison:
         """The test, and the drift estimated here, in words."""
         return test_text(self.min_change, self.drift, self.selected)
 
+    def short_test_text(self, details: str) -> str:
+        """The test in two lines for the terminal, saying why a cell the false discovery rate
+        selected is not "changed"; the full text is in ``details`` (the compare.md file)."""
+        under = [r for r in self.rows if r.selected and not r.changed]
+        excluded = sum(1 for r in under if r.low is not None and (r.low > 1 or r.high < 1))
+        return short_test_text(self.min_change, self.discoveries, self.tests, excluded,
+                               len(under) - excluded, details)
+
 
 def _keyed(doc: dict) -> dict[KeyT, dict]:
     """Cells by (kernel, variant, executor, workers); the start method joins the key only where
@@ -251,7 +262,7 @@ def compare(doc_a: dict, doc_b: dict, names: tuple[str, str] = ("a", "b"),
                 ratio, low, high = time
             judged = significance(ratio, low, high, min_change) if selected \
                 else "not significant"
-        comp.rows.append(Row(k, a, b, judged, ratio, low, high, basis, time, p))
+        comp.rows.append(Row(k, a, b, judged, ratio, low, high, basis, time, p, selected))
     return comp
 
 

@@ -143,6 +143,26 @@ def test_text(min_change: float = DEFAULT_MIN_CHANGE, drift: Drift | None = None
 TEST_TEXT = test_text()
 
 
+def short_test_text(min_change: float, found: int, tests: int, under_min_change: int,
+                    interval_spans_1: int, details: str) -> str:
+    """The test in two lines (the terminal's; ``test_text`` is the full one, in ``details``):
+    what makes a cell changed, then what the false discovery rate selected and why a selected
+    cell is not changed (under the minimum change, or an interval that still spans 1 at the
+    level it was selected at)."""
+    first = (f"Test: a cell changed when the 95% interval of b/a (speedups, else times) "
+             f"excludes 1, b/a moved by at least {100 * min_change:g}% (--min-change) and the "
+             f"false discovery rate ({100 * FDR:g}%) selects it; method: {details}.")
+    second = f"Selected {found} of {tests} tests"
+    why = [f"{n} under the {100 * min_change:g}% minimum change" for n in (under_min_change,) if n]
+    why += [f"{n} with an interval that still spans 1 at the level selected"
+            for n in (interval_spans_1,) if n]
+    if why:
+        n = under_min_change + interval_spans_1
+        second += (f"; {n} of them {'is' if n == 1 else 'are'} not counted as changed: "
+                   + ", ".join(why))
+    return f"{first}\n{second}."
+
+
 def significance(ratio: float, low: float, high: float, min_change: float) -> str:
     """faster | slower | not significant, for a ratio of times b/a: the interval must exclude 1
     and the ratio move by at least ``min_change`` (a factor 1 + min_change, either way)."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from gilbench.verdicts import BORDERLINE_TEXT
 
-from .analysis import (Judged, busy_banner, contention, describe_cell, executor_sort_key,
-                       judge, kind, noise_line, problems, usable_cores, variant_sort_key)
+from .analysis import (Judged, busy_banner, contention, describe_cell, family, judge, kind,
+                       noise_line, problems, usable_cores, variant_sort_key)
 from .format import fmt_speedup_range, join_words
 
 
@@ -59,8 +59,7 @@ def headline(doc: dict) -> dict[str, str]:
              "unstable": "with a wide spread between rounds"}
     named = [f"{n} {words[s]}" for s, n in counts.items() if n]
     if named:
-        sentences.append(f"Of the cells, {join_words(named)} (listed under *Problems* with "
-                         "the undecided ones).")
+        sentences.append(f"Under *Problems* also: {join_words(named)}.")
     if not doc.get("finished"):
         sentences.append("The run did not finish (interrupted or still running): "
                          "only the finished cells are shown.")
@@ -70,80 +69,101 @@ def headline(doc: dict) -> dict[str, str]:
 
 
 def _findings(doc: dict, judged: list[Judged], cores: int) -> list[str]:
-    """Sentences drawn from the same verdicts as the table: each names only cells whose
-    verdict says so, quotes only those cells' medians, and counts undecided cells apart."""
-    executor_key = executor_sort_key(doc)
+    """Sentences drawn from the same verdicts as the table, threads first, then processes, then
+    the other families, waits, anomalies and what was undecided: each names only cells whose
+    verdict says so and quotes only those cells' medians."""
     cpu = [j for j in judged if kind(j.cell) != "io"]
-    by_pair: dict[tuple[str, str], list[Judged]] = {}
-    for j in cpu:
-        # a verdict with a note is an anomaly (named below), never a plain finding
-        if j.verdict.decided and j.verdict.code in _GROUP and not j.verdict.note:
-            by_pair.setdefault((j.variant, j.executor), []).append(j)
-    groups: dict[str, list[tuple[str, str, list[float]]]] = {g: [] for g in _SENTENCE}
-    split: list[str] = []
-    for (v, e), js in sorted(by_pair.items(), key=lambda kv: (variant_sort_key(kv[0][0]),
-                                                               executor_key(kv[0][1]))):
-        kinds = {_GROUP[j.verdict.code] for j in js}
-        if len(kinds) == 1:
-            groups[kinds.pop()].append((v, e, [_median(j) for j in js]))
-        else:
-            split.append(f"{v} with {e} (" + ", ".join(
-                f"{j.kernel}: {j.verdict.label} {_median(j):.2f}×" for j in js) + ")")
-    all_variants = {j.variant for j in cpu}
-    w_counts = sorted({j.workers for j in cpu})
-    at = f" at {join_words([str(w) for w in w_counts])} workers" if w_counts else ""
-    out = []
-    if groups["parallel"]:
-        out.append(f"Reached several cores here{at}: "
-                   f"{_pairs_text(groups['parallel'], all_variants)}.")
-    elif any(j.verdict.decided for j in cpu) and cores >= 2 \
-            and not any(j.verdict.code == "parallel" for j in cpu):
-        out.append(f"No cell was judged parallel on CPU work{at}.")
-    if split:
-        out.append(f"Depends on the kernel: {join_words(_shorten(split))}.")
-    if groups["partial"]:
-        out.append("A real gain, short of parallel: "
-                   f"{_pairs_text(groups['partial'], all_variants)}.")
-    if groups["none"]:
-        out.append("No gain over serial (concurrent only or slower; medians in brackets): "
-                   f"{_pairs_text(groups['none'], all_variants)}.")
+    # a verdict with a note is an anomaly (named below), never a plain finding
+    found = [j for j in cpu if j.verdict.decided and j.verdict.code in _GROUP
+             and not j.verdict.note]
+    gil_on = doc.get("host", {}).get("gil_enabled")
+    families = sorted({family(j.cell) for j in found},
+                      key=lambda f: (_FAMILY_ORDER.index(f) if f in _FAMILY_ORDER else 9, f))
+    out = [_family_sentence(f, [j for j in found if family(j.cell) == f], cores, gil_on)
+           for f in families]
+    if cores >= 2 and found and not any(j.verdict.code == "parallel" for j in cpu):
+        out.append(f"No cell ran in parallel on CPU work (on the {cores} cores).")
+    out += _io_sentences(judged)
     above = [j for j in judged if j.verdict.code == "above-cores"
              or (j.verdict.decided and j.verdict.note)]
     if above:
-        out.append("Not a finding but an anomaly to explain (above the core count: "
-                   f"beyond the {cores} usable cores): " + ", ".join(
-                       f"{describe_cell(j.cell)} {_median(j):.2f}×" for j in above[:4])
-                   + (f" and {len(above) - 4} more" if len(above) > 4 else "")
-                   + " (the checks are under *Problems*).")
-    out += _io_sentences(judged)
+        out.append(f"Not a finding but an anomaly (above the {cores} usable cores; checks "
+                   "under *Problems*): " + _cells_text(above) + ".")
     borderline = [j for j in judged if j.verdict.code == "borderline"]
     if borderline:
-        out.append("On the line between two verdicts (the interval within "
-                   f"{BORDERLINE_TEXT} of the boundary): "
-                   + ", ".join(f"{describe_cell(j.cell)} {_median(j):.2f}× ({j.verdict.label})"
-                               for j in borderline[:4])
-                   + (f" and {len(borderline) - 4} more" if len(borderline) > 4 else "") + ".")
+        out.append(f"On a line between two verdicts (within {BORDERLINE_TEXT}): "
+                   + _cells_text(borderline, labels=True) + ".")
     undecided = [j for j in judged if j.verdict.code == "undecided" and not j.verdict.host_busy]
     busy = [j for j in judged if j.verdict.host_busy]
+    parts = []
     if undecided:
         n_all = sum(1 for p in problems(doc) if p.status == "undecided"
                     and not p.why.startswith("host busy"))
-        also = f" ({n_all} cells in all, other worker counts included)" if n_all > len(
-            undecided) else ""
-        out.append(f"**{len(undecided)} of the {len(judged)}** verdicts in the table are "
-                   f"**undecided — on a boundary**{also}: their intervals still straddle a "
-                   "boundary after the round budget (medians in the table, reasons under "
-                   "*Problems*); the sentences above leave them out.")
+        also = f" ({n_all} cells at all worker counts)" if n_all > len(undecided) else ""
+        parts.append(f"**{len(undecided)} of {len(judged)}** verdicts **undecided — on a "
+                     f"boundary**{also}")
     if busy:
-        out.append(f"**{len(busy)} of the {len(judged)}** are **undecided — host busy**: other "
-                   "processes disturbed too many of their rounds, so no verdict is guessed; "
-                   "measure them again on a quieter host with `gilbench run --resume FILE`.")
+        parts.append(f"**{len(busy)}** are **undecided — host busy** (measure them again: "
+                     "`gilbench run --resume FILE`)")
+    if parts:
+        out.append("; ".join(parts) + "; see *Problems*.")
     return out
 
 
-#: verdict code -> the headline sentence it belongs to
+#: verdict code -> the part of a family's sentence it belongs to
 _GROUP = {"parallel": "parallel", "partial": "partial", "concurrent": "none", "slower": "none"}
-_SENTENCE = ("parallel", "partial", "none")
+_FAMILY_ORDER = ("threads", "processes", "asyncio", "interpreters")
+_FAMILY_NAME = {"threads": "Threads", "processes": "Process pools", "asyncio": "asyncio",
+                "interpreters": "Subinterpreters"}
+
+
+def _family_sentence(fam: str, found: list[Judged], cores: int, gil_on: bool | None) -> str:
+    """'Threads reached the 2 cores when the code released the GIL: **cython-nogil** (1.88×);
+    no gain: **python** (0.99×).' One family's decided CPU verdicts, per variant; a variant
+    whose verdicts differ between kernels or executors is named apart ("depends on the
+    kernel")."""
+    by_variant: dict[str, list[Judged]] = {}
+    for j in sorted(found, key=lambda j: variant_sort_key(j.variant)):
+        by_variant.setdefault(j.variant, []).append(j)
+    parts: dict[str, list[tuple[str, list[float]]]] = {g: [] for g in _PART_WORDS}
+    for v, js in by_variant.items():
+        groups = {_GROUP[j.verdict.code] for j in js}
+        part = groups.pop() if len(groups) == 1 else "depends"
+        parts[part].append((v, [_median(j) for j in js]))
+    if fam == "threads":
+        head = ("Threads reached the {n} cores when the code released the GIL" if gil_on
+                is not False else "Threads (GIL off) reached the {n} cores")
+    else:
+        head = _FAMILY_NAME.get(fam, fam) + " reached the {n} cores"
+    words = []
+    for part, items in parts.items():
+        if not items:
+            continue
+        names = ("every variant" if len(items) == len(by_variant) > 1
+                 else join_words([f"**{v}**" for v, _ in items]))
+        if part == "depends":
+            words.append(f"{_PART_WORDS[part]} {join_words([v for v, _ in items])}")
+            continue
+        speeds = fmt_speedup_range([x for _, sp in items for x in sp])
+        words.append(f"{_PART_WORDS[part]} {names} ({speeds})")
+    if parts["parallel"]:
+        words[0] = head.format(n=cores) + ": " + words[0].removeprefix(
+            _PART_WORDS["parallel"] + " ")
+        return "; ".join(words) + "."
+    return f"{_FAMILY_NAME.get(fam, fam)}: " + "; ".join(words) + "."
+
+
+#: how a family's sentence introduces each group of variants
+_PART_WORDS = {"parallel": "parallel:", "partial": "short of it:",
+               "none": "no gain:", "depends": "depends on the kernel:"}
+
+
+def _cells_text(js: list[Judged], labels: bool = False, limit: int = 3) -> str:
+    """'checksum/stdlib/threads@2 2.60×, …' (with the verdict label), the first ``limit``."""
+    text = ", ".join(f"{describe_cell(j.cell)} {_median(j):.2f}×"
+                     + (f" ({j.verdict.label.removeprefix('borderline ').strip('()')})"
+                        if labels else "") for j in js[:limit])
+    return text + (f" and {len(js) - limit} more" if len(js) > limit else "")
 
 
 def _median(j: Judged) -> float:
@@ -151,22 +171,23 @@ def _median(j: Judged) -> float:
 
 
 def _io_sentences(judged: list[Judged]) -> list[str]:
-    """One sentence per I/O kernel: which decided cells overlapped their waits, which not."""
+    """One sentence per I/O kernel: how many decided cells overlapped their waits, and which
+    did not."""
     out = []
     io_kernels = list(dict.fromkeys(j.kernel for j in judged if kind(j.cell) == "io"))
     for k in io_kernels:
         io = [j for j in judged if j.kernel == k and j.verdict.decided]
         vs = {j.variant for j in io}
-        ov = [(j.variant, j.executor, [_median(j)]) for j in io if j.verdict.code == "parallel"]
-        no = [(j.variant, j.executor, [_median(j)]) for j in io
+        ov = [_median(j) for j in io if j.verdict.code == "parallel"]
+        no = [(j.variant, j.executor, []) for j in io
               if j.verdict.code in ("concurrent", "slower")]
-        parts = []
-        if ov:
-            parts.append(f"overlapped for {_pairs_text(ov, vs, bold=False)}")
+        if not (ov or no):
+            continue
+        text = f"Waits ({k}) overlapped in {len(ov)} of {len(io)} cells"
+        text += f" ({fmt_speedup_range(ov)})" if ov else ""
         if no:
-            parts.append(f"did not overlap for {_pairs_text(no, vs, bold=False)}")
-        if parts:
-            out.append(f"Waits ({k}) " + "; ".join(parts) + ".")
+            text += f"; not {_pairs_text(no, vs, bold=False)}"
+        out.append(text + ".")
     return out
 
 
@@ -191,7 +212,3 @@ def _pairs_text(pairs: list[tuple[str, str, list[float]]], all_variants: set[str
         sp = [x for v in vs for x in speeds[v]]
         parts.append(f"{who} with {join_words(list(es))}" + (f" ({fmt_speedup_range(sp)})" if sp else ""))
     return "; ".join(parts)
-
-
-def _shorten(items: list[str], limit: int = 8) -> list[str]:
-    return items if len(items) <= limit else items[:limit] + [f"{len(items) - limit} more"]

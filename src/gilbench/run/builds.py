@@ -181,10 +181,12 @@ def threading_is_main() -> bool:
 
 
 def run_builds(pythons: Sequence[str], forwarded: list[str], out: str, report: str | None,
-               console) -> int:
+               console, results_console=None) -> int:
     """``gilbench run --python A --python B ...``: run the matrix under each interpreter (each
     child is given the run options ``forwarded``), then compare the builds; the exit status.
-    UsageError if an interpreter cannot take part. Progress goes to the rich ``console``."""
+    UsageError if an interpreter cannot take part. Progress goes to the rich ``console``, the
+    files written and the comparison to ``results_console`` (default: ``console``)."""
+    shown = results_console or console
     interpreters = [probe(p) for p in pythons]  # MultiRunError: a UsageError
     assign_tags(interpreters)
     ref = reference_index(interpreters)
@@ -224,14 +226,14 @@ def run_builds(pythons: Sequence[str], forwarded: list[str], out: str, report: s
             tags.append(interpreters[i].tag)
         except results.ResultsError as exc:
             failed.append(f"{interpreters[i].tag} ({exc})")
-    console.rule("builds compared")
+    shown.rule("builds compared")
     for f in files:
-        console.print(f"results: {f}")
+        shown.print(f"results: {f}")
     if len(docs) >= 2:
         json_path, md_path, combined = write_combined(docs, files, os.path.abspath(out), tags)
-        print_comparisons(combined, console)
-        console.print(f"comparison of builds: {json_path} and {md_path}")
-        console.print(f"side by side, cell by cell: gilbench compare {files[0]} {files[1]}")
+        print_comparisons(combined, shown)
+        shown.print(f"comparison of builds: {json_path} and {md_path}")
+        shown.print(f"side by side, cell by cell: gilbench compare {files[0]} {files[1]}")
     if failed:
         console.print(f"[red]failed[/]: {', '.join(failed)}")
         return 1
