@@ -12,8 +12,11 @@ measure gilbench beside a busy host. The load is pure Python spinning on ``time.
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import subprocess
 import sys
+import time
 
 #: the load process: spin for ``burst`` seconds, sleep so the spin is ``duty`` of the time,
 #: until ``seconds`` have passed (so a load never outlives a crashed benchmark for long)
@@ -31,21 +34,36 @@ while time.perf_counter() < end:
 """
 
 
-def start(duty: float, burst_s: float, seconds: float) -> subprocess.Popen:
-    """Start the load process (``duty`` in (0, 1], bursts of ``burst_s``, for ``seconds``)."""
+#: starts the load detached (its parent exits at once), so that it is no descendant of the
+#: process that measures: gilbench counts its own process tree as its own work, not as noise
+_DETACH = """
+import subprocess, sys
+proc = subprocess.Popen([sys.executable, "-c", sys.argv[1]], start_new_session=True,
+                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL)
+print(proc.pid, flush=True)
+"""
+
+
+def start(duty: float, burst_s: float, seconds: float) -> int:
+    """Start the load process (``duty`` in (0, 1], bursts of ``burst_s``, for ``seconds``),
+    detached from this one; its pid."""
     if not 0 < duty <= 1:
         raise ValueError(f"duty must be in (0, 1], got {duty}")
     if burst_s <= 0 or seconds <= 0:
         raise ValueError("burst and seconds must be positive")
     code = _LOOP.format(duty=float(duty), burst=float(burst_s), seconds=float(seconds))
-    return subprocess.Popen([sys.executable, "-c", code])
+    out = subprocess.run([sys.executable, "-c", _DETACH, code], capture_output=True, text=True,
+                         check=True)
+    return int(out.stdout.split()[0])
 
 
-def stop(proc: subprocess.Popen) -> None:
+def stop(pid: int) -> None:
     """Stop the load now (it would stop by itself at its deadline)."""
-    if proc.poll() is None:
-        proc.terminate()
-        proc.wait(timeout=10)
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass  # it had stopped by itself
 
 
 def describe(duty: float, burst_s: float) -> str:
@@ -65,13 +83,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=300.0, help="stop after this long "
                         "(default 300)")
     args = parser.parse_args(argv)
-    proc = start(args.duty, args.burst, args.seconds)
-    print(f"load: {describe(args.duty, args.burst)}, pid {proc.pid}, for {args.seconds:g} s",
+    pid = start(args.duty, args.burst, args.seconds)
+    print(f"load: {describe(args.duty, args.burst)}, pid {pid}, for {args.seconds:g} s",
           file=sys.stderr)
     try:
-        return proc.wait()
+        time.sleep(args.seconds)
+        return 0
     except KeyboardInterrupt:
-        stop(proc)
+        stop(pid)
         return 130
 
 

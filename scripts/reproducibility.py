@@ -172,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--load-duty", type=float, metavar="D",
                         help="measure the second run beside a background load: one process "
                              "spinning this share of the time, in (0, 1] (1: a whole core)")
+    parser.add_argument("--max-wait", metavar="S",
+                        help="run b's waiting budget (--max-wait; default: run a's)")
     parser.add_argument("--load-burst", type=float, default=0.5, metavar="S",
                         help="seconds of one burst of the load (default 0.5)")
     parser.add_argument("extra", nargs="*", help="more `gilbench run` options, after --")
@@ -196,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"run b beside a load: {busy_load.describe(args.load_duty, args.load_burst)}",
                   flush=True)
         try:
-            second = _run(["run", "--like", str(path_a), "--out", str(path_b)])
+            second = _run(["run", "--like", str(path_a), "--out", str(path_b),
+                           *(["--max-wait", args.max_wait] if args.max_wait else [])])
         finally:
             if load is not None:
                 busy_load.stop(load)

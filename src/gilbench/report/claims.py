@@ -345,6 +345,9 @@ def _bandwidth_claim(cells: _Cells, one_core: str | None) -> tuple[str, str]:
     cpu = cells.select(variants=free, families={"threads"}, kinds=("cpu",))
     mem = [j for j in mem if j.verdict.code not in ("failed", "above-cores")]
     if not mem:
+        n_busy, busy = cells.busy_text(variants=free, families={"threads"}, kinds=("memory",))
+        if n_busy:
+            return "inconclusive", busy
         return "not measured", "no GIL-free (cython-nogil/numpy) × threads cells on the memory kernel"
     ev = "memory: " + listing([cell_text(j) for j in mem], 3)
     if cpu:

@@ -36,7 +36,7 @@ DEFAULT_MAX_TIME_S, QUICK_MAX_TIME_S = 5.0, 2.5
 #: seconds a run may wait in all for a busy host to settle (rounds that other processes
 #: disturbed never count): about the length of the run itself, so a busy host at most
 #: doubles it before its cells say "host busy"
-DEFAULT_MAX_WAIT_S, QUICK_MAX_WAIT_S = 180.0, 60.0
+DEFAULT_MAX_WAIT_S, QUICK_MAX_WAIT_S = 300.0, 120.0
 #: what a kernel variant leaves of its time budget carries over to the next ones, so a noisy
 #: variant may spend up to this many times its own budget more (the run's total stays within
 #: the sum of the budgets)
