@@ -72,3 +72,28 @@ def test_sample_is_a_window_of_the_live_host() -> None:
     d = noise.sample(0.05)
     assert time.perf_counter() - started >= 0.05
     assert d is not None and d.other_cores >= 0 and 0 <= d.steal_share <= 1
+
+
+def test_an_engines_processes_outside_our_tree_count_as_ours_when_named() -> None:
+    """An existing Dask cluster's workers are no descendants of gilbench, but their CPU is the
+    cell's work: named in ``also``, they are counted as ours, once."""
+    spawn = ("import subprocess, sys\n"
+             "p = subprocess.Popen([sys.executable, '-c', sys.argv[1]], start_new_session=True,"
+             " stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+             "print(p.pid, flush=True)")
+    burn = ("import time\nt = time.process_time()\n"
+            "while time.process_time() - t < 0.4: pass\ntime.sleep(30)")
+    out = subprocess.run([sys.executable, "-c", spawn, burn], capture_output=True, text=True,
+                         check=True)
+    worker = int(out.stdout.split()[0])
+    try:
+        time.sleep(0.8)  # it has burnt its CPU by now
+        counters = noise.PsutilCounters()
+        alone, _ = counters.own(os.getpid())
+        with_worker, _ = counters.own(os.getpid(), (worker,))
+        twice, _ = counters.own(os.getpid(), (worker, worker, os.getpid()))
+    finally:
+        os.kill(worker, 9)
+    assert with_worker - alone >= 0.3
+    assert twice == pytest.approx(with_worker, abs=0.05)  # each process counted once
+    assert noise.snapshot(also=(worker,)) is not None  # an ended engine process is skipped

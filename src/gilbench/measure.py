@@ -16,6 +16,8 @@ SIGTERM) aborts every executor of the group before it propagates, so no worker o
 from __future__ import annotations
 
 import math
+import os
+import platform
 import random
 import time
 from dataclasses import dataclass, field
@@ -313,8 +315,10 @@ def measure_group(specs: list[CellSpec], budget: Budget | int,
     rng = random.Random(seed)
     finished = False
 
+    engine_pids: tuple[int, ...] = ()
+
     def look() -> noise.Snapshot | None:
-        return noise.snapshot(counters=counters) if noise_check else None
+        return noise.snapshot(counters=counters, also=engine_pids) if noise_check else None
 
     try:
         for s in sorted(specs, key=_start_order):
@@ -323,6 +327,7 @@ def measure_group(specs: list[CellSpec], budget: Budget | int,
             cell.run_once(cold=True)
             if on_run:
                 on_run(cell.spec, cell.raw)
+        engine_pids = _engine_pids(opened)
         serial = next((c for c in opened if c.spec.executor == "serial"), None)
         active = [c for c in opened if c is not serial]
         extra_since: float | None = None  # the time budget counts rounds after the minimum
@@ -391,6 +396,16 @@ def measure_group(specs: list[CellSpec], budget: Budget | int,
     finally:
         _shut_down(opened, gracefully=finished)
     return {cell.spec.key: cell.raw for cell in opened}
+
+
+def _engine_pids(opened: list[CellRunner]) -> tuple[int, ...]:
+    """Processes on this host that the cells' engines run outside gilbench's own process tree
+    (an existing Dask cluster's workers, from ``Executor.facts``): their CPU is the cells'
+    work, not other processes' noise."""
+    here, me = platform.node(), os.getpid()
+    return tuple(sorted({w["pid"] for c in opened for w in c.raw.facts.get("workers") or []
+                         if isinstance(w, dict) and w.get("hostname") == here
+                         and isinstance(w.get("pid"), int) and w["pid"] != me}))
 
 
 def _shut_down(opened: list[CellRunner], gracefully: bool) -> None:

@@ -18,7 +18,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Callable, Protocol, Sequence
 
 import psutil
 
@@ -47,7 +47,8 @@ class Counters(Protocol):
 
     def own(self, pid: int) -> tuple[float, int]:
         """(CPU seconds of ``pid`` and its descendants, living or reaped; its involuntary
-        context switches)."""
+        context switches). ``PsutilCounters.own`` also takes the pids of an engine's
+        processes outside that tree (``also``)."""
 
 
 #: psutil's system-wide fields that are not work: idle and waiting (guest time is already
@@ -64,19 +65,30 @@ class PsutilCounters:
         steal = times.get("steal", 0.0)
         return busy, steal, busy + times.get("idle", 0.0) + times.get("iowait", 0.0) + steal
 
-    def own(self, pid: int) -> tuple[float, int]:
-        proc = psutil.Process(pid)
-        with proc.oneshot():
-            t = proc.cpu_times()
-            switches = proc.num_ctx_switches().involuntary
-            children = proc.children(recursive=True)
-        total = t.user + t.system + t.children_user + t.children_system  # + reaped children
-        for child in children:
+    def own(self, pid: int, also: Sequence[int] = ()) -> tuple[float, int]:
+        """The CPU seconds of ``pid``'s process tree and of ``also``'s (processes an engine
+        runs for gilbench outside its tree, such as an existing Dask cluster's workers), each
+        process counted once; ``pid``'s involuntary context switches."""
+        root = psutil.Process(pid)
+        with root.oneshot():
+            switches = root.num_ctx_switches().involuntary
+        procs = {pid: root}
+        for r in [pid, *also]:
             try:
-                c = child.cpu_times()
+                proc = procs.get(r) or psutil.Process(r)
+                procs[r] = proc
+                procs.update((c.pid, c) for c in proc.children(recursive=True))
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue  # an engine's process that ended: its time went with it
+        total = 0.0
+        for p, proc in procs.items():
+            try:
+                t = proc.cpu_times()
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 continue  # it ended while we looked (its time moves to its parent's reaped)
-            total += c.user + c.system
+            total += t.user + t.system
+            if p == pid or p in also:  # + the children they have reaped
+                total += t.children_user + t.children_system
         return total, switches
 
 
@@ -107,12 +119,15 @@ class Disturbance:
         return f"other processes use {self.other_cores:.2f} cores"
 
 
-def snapshot(pid: int | None = None, counters: Counters | None = None) -> Snapshot | None:
-    """The counters now, or None where they cannot be read."""
+def snapshot(pid: int | None = None, counters: Counters | None = None,
+             also: Sequence[int] = ()) -> Snapshot | None:
+    """The counters now, or None where they cannot be read; ``also``: processes of this host
+    that work for gilbench outside its process tree (their CPU is not noise)."""
     counters = counters or COUNTERS
     try:
         busy, steal, total = counters.host()
-        own, switches = counters.own(os.getpid() if pid is None else pid)
+        me = os.getpid() if pid is None else pid
+        own, switches = counters.own(me, also) if also else counters.own(me)
     except (OSError, ValueError, psutil.Error, NotImplementedError):
         return None
     return Snapshot(time.perf_counter(), busy, steal, total, own, switches)
