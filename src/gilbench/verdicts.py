@@ -4,7 +4,8 @@ The speedup axis is cut into regions (below). A cell is *decided* when its whole
 lies inside one region; otherwise it is **undecided**, shown with its median and the boundary
 its interval straddles. The measurement loop keeps adding paired rounds to undecided cells
 (``gilbench.measure``), the run stores each cell's verdict in the results file, and the report
-prints the same verdict and this rule. Ground floor: imports nothing of gilbench but stats.
+prints the same verdict and this rule. Ground floor: imports nothing of gilbench but stats and
+noise's limits.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+# the disturbance limits are part of the printed rule; they live with the counters
+from gilbench.noise import OTHER_CORES_LIMIT, STEAL_LIMIT
 from gilbench.stats import median_interval
 
 # --- the rule's constants (the printed rule is generated from them, so text and code agree) ---
@@ -26,13 +29,6 @@ ABOVE_CORES_FACTOR = 1.1
 #: an interval that straddles one boundary but lies within this factor of it either way is
 #: *borderline*: the speedup is known to sit on the line (the 5% a change must reach in compare)
 BORDERLINE_MARGIN = 1.05
-#: a round is *disturbed* (kept in the file, never counted) when other processes used more than
-#: this many cores on average. Calibrated on a 2-core VM (scripts/noise-calibration.py, README
-#: "A busy host"): a steady 0.06 core of other work cost a 2-worker speedup 2-5%, 0.17 core
-#: 11-17%; a round at this limit stays about within the borderline margin (5%)
-OTHER_CORES_LIMIT = 0.1
-#: ... or the hypervisor stole more than this share of the host's CPU time
-STEAL_LIMIT = 0.05
 #: the margin in words ("5%")
 BORDERLINE_TEXT = f"{round(100 * (BORDERLINE_MARGIN - 1)):g}%"
 #: a core's second hardware thread (SMT, Hyper-Threading) adds at most this fraction of a core
