@@ -335,7 +335,7 @@ def cpu_interval(cell: dict) -> tuple[float, float] | None:
 
 def busy_text(cell: dict) -> str:
     """How busy the host was for a cell's rounds: 'other processes used 0.85–1.06 cores in 7 of
-    9 rounds (2 undisturbed, 5 needed)' (from the disturbed runs the cell keeps)."""
+    9 rounds (2 undisturbed)' (from the disturbed runs the cell keeps)."""
     seen = [d for d in cell.get("disturbed") or [] if isinstance(d, dict)]
     rounds = {d.get("round") for d in seen}
     kept = len(cell.get("wall_s") or [])
