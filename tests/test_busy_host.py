@@ -6,18 +6,24 @@ tests assert what was counted and said, never a timing."""
 from __future__ import annotations
 
 import copy
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
-from cli_helpers import TINY, gilbench
 from gilbench import kernels, noise, verdicts
 from gilbench.measure import Budget, CellSpec, measure_group
-from gilbench.summary import summarize
 from gilbench.report import claims_of
 from gilbench.report.analysis import busy_banner, noise_line, problems
 from gilbench.report.headline import headline
-from test_honest_report import claim, verdict_doc
+from gilbench.summary import summarize
+
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from cli_helpers import TINY, gilbench  # noqa: E402
+from test_honest_report import claim, verdict_doc  # noqa: E402  (its crafted documents)
 
 
 class ScriptedCounters:
