@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -146,8 +147,11 @@ def test_console_script_runs() -> None:
 # --- verify -----------------------------------------------------------------------------------
 
 
-def test_verify_everything_agrees() -> None:
+def test_verify_everything_agrees(two_full_cores) -> None:
     proc = run_cli("verify")
+    values_bad = re.search(r"[\w-]+/[\w-]+: (MISMATCH|FAILED): ", proc.stdout)
+    if proc.returncode == 1 and not values_bad:  # only a GIL check disagreed
+        two_full_cores("verify's GIL checks")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
     assert "all variants agree with the python reference" in out
@@ -158,9 +162,12 @@ def test_verify_everything_agrees() -> None:
             assert v.name in out
 
 
-def test_verify_one_kernel_in_process(capsys, wide) -> None:
-    assert cli.main(["verify", "--kernels", "primes"]) == 0
+def test_verify_one_kernel_in_process(capsys, wide, two_full_cores) -> None:
+    status = cli.main(["verify", "--kernels", "primes"])
     out = capsys.readouterr().out
+    if status == 1 and not re.search(r"[\w-]+/[\w-]+: (MISMATCH|FAILED): ", out):
+        two_full_cores("verify's GIL check of primes")  # only a GIL check disagreed
+    assert status == 0, out
     assert "primes" in out and "all variants agree" in out
     # the reference result for the verify size is in the table
     primes = kernels.get("primes")
@@ -239,7 +246,9 @@ def test_verify_fits_80_columns_without_a_tty(capsys, monkeypatch) -> None:
     """`COLUMNS=80 gilbench verify | cat`: one line per variant, values whole, nothing cut,
     the GIL column a few words (its interval and reasons below the table)."""
     monkeypatch.setenv("COLUMNS", "80")
-    assert cli.main(["verify", "--kernels", "checksum,sleep"]) == 0
+    # the layout is under test: a GIL check that disagrees on a loaded host (exit 1) is
+    # laid out the same
+    assert cli.main(["verify", "--kernels", "checksum,sleep"]) in (0, 1)
     out = capsys.readouterr().out
     lines = out.splitlines()
     assert max(len(line) for line in lines) <= 80, out

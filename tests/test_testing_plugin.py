@@ -74,7 +74,7 @@ STRICT_INI = "[pytest]\naddopts = --strict-markers -p no:cacheprovider\nfilterwa
 @pytest.mark.needs_cores
 @pytest.mark.skipif(not host.gil_enabled(), reason="without a GIL every check skips as such")
 def test_marker_and_fixture_pass_releasing_and_fail_holding_with_the_measurement(
-        pytester, others_cores):
+        pytester, others_cores, two_full_cores):
     pytester.makeini(STRICT_INI)
     pytester.makepyfile(test_lib=PROJECT)
     result, others = others_cores(lambda: pytester.runpytest_subprocess("-rA", timeout=240))
@@ -87,6 +87,10 @@ def test_marker_and_fixture_pass_releasing_and_fail_holding_with_the_measurement
                     f"{others:.2f} cores (over {QUIET_CORES}); its outcomes: "
                     f"{result.parseoutcomes()}")
     got = result.parseoutcomes()
+    if got.get("passed") != 3 and "releases the GIL for only part of its run" in text:
+        # hashlib read as partly releasing: on a host whose second CPU is not a full core
+        # now (2-vCPU VMs on one physical core), no GIL check can tell
+        two_full_cores("the test project's releasing call read as partly releasing")
     assert got.get("passed") == 3 and got.get("failed") == 3, text
     for name in ("test_marker_releasing", "test_fixture_releasing", "test_marker_holds"):
         assert re.search(rf"PASSED .*::{name}\b", text), (name, text)
