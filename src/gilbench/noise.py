@@ -20,8 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol, Sequence
 
-import psutil
-
 #: a round is *disturbed* (kept in the file, never counted) when other processes used more than
 #: this many cores on average. Calibrated on a 2-core VM (scripts/noise-calibration.py, README
 #: "A busy host"): a steady 0.06 core of other work cost a 2-worker speedup 2-5%, 0.17 core
@@ -65,6 +63,8 @@ class PsutilCounters:
     """The counters of this host, through psutil."""
 
     def host(self) -> tuple[float, float, float]:
+        import psutil  # late: see snapshot()
+
         times = psutil.cpu_times()._asdict()
         busy = sum(v for k, v in times.items() if k not in _NOT_BUSY)
         steal = times.get("steal", 0.0)
@@ -74,6 +74,8 @@ class PsutilCounters:
         """The CPU seconds of ``pid``'s process tree and of ``also``'s (processes an engine
         runs for gilbench outside its tree, such as an existing Dask cluster's workers), each
         process counted once; ``pid``'s involuntary context switches."""
+        import psutil  # late: see snapshot()
+
         root = psutil.Process(pid)
         with root.oneshot():
             switches = root.num_ctx_switches().involuntary
@@ -128,6 +130,11 @@ def snapshot(pid: int | None = None, counters: Counters | None = None,
              also: Sequence[int] = ()) -> Snapshot | None:
     """The counters now, or None where they cannot be read; ``also``: processes of this host
     that work for gilbench outside its process tree (their CPU is not noise)."""
+    # psutil is imported late, here and in PsutilCounters: the limits above are read by the
+    # verdicts in every process, subinterpreters included, and psutil's C extension does not
+    # load in a subinterpreter
+    import psutil
+
     counters = counters or COUNTERS
     try:
         busy, steal, total = counters.host()
