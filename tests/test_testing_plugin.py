@@ -87,10 +87,11 @@ def test_marker_and_fixture_pass_releasing_and_fail_holding_with_the_measurement
                     f"{others:.2f} cores (over {QUIET_CORES}); its outcomes: "
                     f"{result.parseoutcomes()}")
     got = result.parseoutcomes()
-    if got.get("passed") != 3 and "releases the GIL for only part of its run" in text:
-        # hashlib read as partly releasing: on a host whose second CPU is not a full core
-        # now (2-vCPU VMs on one physical core), no GIL check can tell
-        two_full_cores("the test project's releasing call read as partly releasing")
+    if got.get("passed") != 3:
+        # hashlib read as partly releasing or holding: on a host whose second CPU is not a
+        # full core now (2-vCPU VMs on one physical core, steal), no GIL check can tell
+        two_full_cores(f"the test project's releasing call did not read as releasing "
+                       f"({got})")
     assert got.get("passed") == 3 and got.get("failed") == 3, text
     for name in ("test_marker_releasing", "test_fixture_releasing", "test_marker_holds"):
         assert re.search(rf"PASSED .*::{name}\b", text), (name, text)
@@ -98,8 +99,11 @@ def test_marker_and_fixture_pass_releasing_and_fail_holding_with_the_measurement
                  "test_assert_holds_on_a_releasing_call"):
         assert re.search(rf"FAILED .*::{name}\b", text), (name, text)
     # a reviewer's message: what was expected, what was measured, the rule and the meaning
-    assert text.count("was expected to release the GIL, but it holds the GIL") == 2, text
-    assert "test_lib.spin was expected" in text and "the body of test_marker_holding" in text
+    # (each message shows in the failures section, and again in -rA's summary when the
+    # terminal is wide enough: count the two tests, not the lines)
+    for who in ("test_lib.spin", "the body of test_marker_holding"):
+        assert f"{who} was expected to release the GIL, but it holds the GIL" in text, text
+    assert "test_lib.digest was expected to release" not in text, text
     assert "test_lib.digest was expected to hold the GIL, but it releases the GIL" in text
     assert re.search(r"another thread kept \d+% of its pace while the call ran "
                      r"\(interval \d+%-\d+% over \d+ windows", text), text
