@@ -144,6 +144,16 @@ def kernel_variant(
 
 # --- timing on a shared host ----------------------------------------------------------------
 
+def _watched(fn: Callable[[], Any]) -> tuple[Any, float, noise.Disturbance | None]:
+    """``(fn(), wall seconds, what other processes did meanwhile)``; the last is None where
+    ``gilbench.noise`` cannot read the counters."""
+    before = noise.snapshot()
+    t0 = time.perf_counter()
+    out = fn()
+    wall = time.perf_counter() - t0
+    return out, wall, noise.disturbance(before, noise.snapshot())
+
+
 def _timed_quietly(fn, attempts: int = 6, others_limit: float = 0.25) -> list[float]:
     """Wall times of ``fn()`` in up to ``attempts`` tries, keeping only tries in which other
     processes used less than ``others_limit`` of a core (``gilbench.noise``: the host is shared,
@@ -151,11 +161,7 @@ def _timed_quietly(fn, attempts: int = 6, others_limit: float = 0.25) -> list[fl
     tries."""
     kept = []
     for _ in range(attempts):
-        before = noise.snapshot()
-        t0 = time.perf_counter()
-        fn()
-        wall = time.perf_counter() - t0
-        seen = noise.disturbance(before, noise.snapshot())
+        _, wall, seen = _watched(fn)
         if seen is not None and (seen.other_cores > others_limit
                                  or seen.steal_share > noise.STEAL_LIMIT):
             continue
@@ -210,9 +216,7 @@ def others_cores() -> Callable[[Callable[[], Any]], tuple[Any, float | None]]:
     where the counters cannot be read; ``gilbench.noise``): a subprocess that measures (a
     test project's GIL checks) needs a quiet host."""
     def run(fn: Callable[[], Any]) -> tuple[Any, float | None]:
-        before = noise.snapshot()
-        out = fn()
-        seen = noise.disturbance(before, noise.snapshot())
+        out, _, seen = _watched(fn)
         return out, None if seen is None else seen.other_cores
 
     return run
