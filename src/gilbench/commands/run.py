@@ -460,17 +460,13 @@ def results_argv() -> list[str]:
 def print_busy(doc: dict, out: str, console) -> None:
     """The busy banner: how long the run waited for a busy host, how many rounds it set aside
     and which cells it left *undecided: host busy*, with what to do (nothing on a quiet run)."""
-    busy = doc["host"].get("busy") or {}
-    left = busy.get("cells_host_busy") or 0
-    if not (left or busy.get("waited_s") or busy.get("cells_with_disturbed_rounds")):
-        return
-    text = (f"[yellow]host busy[/]: the run waited {busy.get('waited_s', 0):.0f} s for quiet "
-            f"moments and set aside disturbed rounds in {busy.get('cells_with_disturbed_rounds', 0)}"
-            f" cells (kept in {out}, never counted)")
-    if left:
-        text += (f"; {left} cells are 'undecided — host busy'. Close what else runs and measure "
-                 f"them again with: gilbench run --resume {out}")
-    console.print(text, highlight=False)
+    from rich.markup import escape
+
+    from gilbench.report.analysis import busy_words
+
+    words = busy_words(doc, out)
+    if words is not None:
+        console.print(f"[yellow]host busy[/]: {escape(words)}", highlight=False)
 
 
 def print_summary(doc: dict, console) -> None:

@@ -340,9 +340,11 @@ def host_busy_cells(doc: dict) -> list[dict]:
             and verdict(c, usable_cores(doc)).host_busy]
 
 
-def busy_banner(doc: dict) -> str | None:
-    """The busy-host banner (Markdown) when the run waited for the host or left cells
-    *undecided: host busy*; None on a quiet run."""
+def busy_words(doc: dict, results_file: str = "FILE") -> str | None:
+    """What the run did about a busy host, in words (no markup): how busy it got, how long the
+    run waited, how many cells' disturbed rounds it set aside and which cells it left
+    *undecided: host busy*, with what to do; None on a quiet run. The report's banner and the
+    run's last lines both say this."""
     busy = doc.get("host", {}).get("busy")
     left = host_busy_cells(doc)
     if not isinstance(busy, dict) or not (left or busy.get("waited_s")
@@ -352,17 +354,24 @@ def busy_banner(doc: dict) -> str | None:
     seen = [d.get("other_cores") for c in doc["cells"] for d in c.get("disturbed") or []
             if isinstance(d, dict) and isinstance(d.get("other_cores"), (int, float))]
     worst = max([worst, *seen])
-    text = (f"**Busy host:** other processes used up to {worst:.2f} cores during this run. "
-            f"It waited {busy.get('waited_s', 0):g} s (of --max-wait {busy.get('budget_s', 0):g} "
-            f"s) for quiet moments, and set aside the disturbed rounds of "
+    text = (f"other processes used up to {worst:.2f} cores during this run. It waited "
+            f"{busy.get('waited_s', 0):.0f} s (of --max-wait {busy.get('budget_s', 0):g} s) "
+            f"for quiet moments, and set aside the disturbed rounds of "
             f"{busy.get('cells_with_disturbed_rounds', 0)} cells: they are kept in the file, "
             "but no interval or verdict uses them.")
     if left:
-        text += (f" **{len(left)} cells are undecided — host busy**: they could not gather "
+        text += (f" {len(left)} cells are undecided — host busy: they could not gather "
                  "enough undisturbed rounds, so no verdict is guessed and no claim rests on "
                  "them. Close what else runs and measure them again with "
-                 "`gilbench run --resume FILE` (it re-measures only those cells).")
+                 f"`gilbench run --resume {results_file}` (it re-measures only those cells).")
     return text
+
+
+def busy_banner(doc: dict) -> str | None:
+    """The busy-host banner (Markdown) when the run waited for the host or left cells
+    *undecided: host busy*; None on a quiet run."""
+    words = busy_words(doc)
+    return None if words is None else f"**Busy host:** {words}"
 
 
 @dataclass(frozen=True)
@@ -421,9 +430,10 @@ def describe_cell(cell: dict) -> str:
 __all__ = [
     "Verdict", "Judged", "verdict", "verdict_workers", "judge", "karp_flatt", "efficiency",
     "serial_fraction", "throughput", "curves", "family", "kind", "is_failed", "is_unstable",
-    "failure_text", "cores_ceiling", "usable_cores", "ceiling", "ceiling_rule", "unstable_text", "kernel_names",
+    "failure_text", "cores_ceiling", "usable_cores", "ceiling", "ceiling_rule", "unstable_text",
+    "kernel_names",
     "kernel_facts", "executor_order", "executor_sort_key", "executor_families", "sort_key",
     "variant_sort_key", "contention", "startup_is_cold_minus_warm", "describe_cell",
     "more_rounds_hint", "disturbed", "noise_line", "noise_measured", "host_busy_cells",
-    "busy_banner", "DISTURBED_MARK", "Problem", "problems",
+    "busy_banner", "busy_words", "DISTURBED_MARK", "Problem", "problems",
 ]
