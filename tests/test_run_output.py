@@ -10,10 +10,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
-
-import pytest
 
 from gilbench import results
 

@@ -52,7 +52,6 @@ def _verdict(cell: dict, cores: int) -> tuple[str, str]:
 
 def summary(doc: dict) -> dict[str, Any]:
     """The summary document (see the module doc and README)."""
-    cores = A.usable_cores(doc)
     host = doc.get("host", {})
     curves = A.curves(doc["cells"])
     verdicts = []
