@@ -1,8 +1,8 @@
 """Free-threaded builds and multi-interpreter runs (`gilbench run --python`).
 
-The first group needs a free-threaded CPython (3.13t; ``scripts/ci-freethreaded.sh`` runs the
-suite under one) and skips elsewhere, saying so. The rest runs on any build: comparing builds,
-probing interpreters, and one small end-to-end multi-interpreter run.
+The first group needs a free-threaded CPython (3.13t; README's free-threaded test line, which
+``.ci/run`` runs, runs the suite under one) and skips elsewhere, saying so. The rest runs on any
+build: comparing builds, probing interpreters, and one small end-to-end multi-interpreter run.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 needs_free_threading = pytest.mark.skipif(
     not FREE_THREADED,
     reason="needs a free-threaded CPython build (Py_GIL_DISABLED); this one has a GIL "
-           "(run scripts/ci-freethreaded.sh to test under 3.13t)")
+           "(run README's free-threaded test line to test under 3.13t)")
 
 
 def _env_without_python_gil() -> dict[str, str]:

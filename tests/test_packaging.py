@@ -1,4 +1,4 @@
-"""A package that ships: the sdist holds what a build needs and nothing generated, installs into a
+"""A package that ships: README's set-up lines are the ones CI runs; the sdist holds what a build needs and nothing generated, installs into a
 fresh venv and works there (``gilbench verify``, ``gilbench info``, a tiny run); the
 ``[tool.cibuildwheel]`` configuration parses and selects CPython 3.10-3.14 and 3.13t/3.14t."""
 
@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -28,6 +29,25 @@ needs_source = pytest.mark.skipif(
 def pyproject() -> dict:
     tomllib = pytest.importorskip("tomllib", reason="tomllib is in the standard library from 3.11")
     return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+
+
+def readme_commands() -> list[str]:
+    """The command lines of README's ```bash blocks (comments left out)."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```bash\n(.*?)```", readme, flags=re.S)
+    return [line for block in blocks for line in block.splitlines()
+            if line.strip() and not line.lstrip().startswith("#")]
+
+
+@pytest.mark.skipif(not (ROOT / ".ci" / "run").is_file(), reason="needs the source tree's .ci/run")
+def test_ci_runs_readme_test_lines_as_written():
+    # README's test command (command 2) and its free-threaded test line are run by CI verbatim:
+    # an edit to one without the other would leave a README line nobody checks
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    tests = [c for c in readme_commands() if c.endswith("&& python -m pytest")]
+    assert len(tests) == 2 and any("python3.13t" in c for c in tests), tests
+    for command in tests:
+        assert any(line.strip() == command for line in ci), command
 
 
 @needs_source
