@@ -178,8 +178,6 @@ def rule_from_text(cell: dict, usable: int) -> str:
             return "slower"
         if x <= 1.1:
             return "concurrent"
-        if io:
-            return "parallel" if 0.75 * n > 1.1 and x >= 0.75 * n else "partial"
         if n >= 2 and 0.75 * n > 1.1:
             if x < 0.75 * n:
                 return "partial"
@@ -188,7 +186,8 @@ def rule_from_text(cell: dict, usable: int) -> str:
 
     words = {"slower": "slower", "concurrent": "no overlap" if io else "concurrent only",
              "partial": "partial overlap" if io else "partial",
-             "parallel": "overlaps waits" if io else "parallel", "above": "above the core count"}
+             "parallel": "overlaps waits" if io else "parallel",
+             "above": "above the overlapped waits" if io else "above the core count"}
     # CPU use rules parallel out when the interval of its median lies below 0.75 n
     utils = [c / w for c, w in zip(cell.get("cpu_s") or [], cell.get("wall_s") or [])]
     cpu_high = (stats.median_interval(utils)[1] if utils and len(utils) == len(cell["wall_s"])
@@ -287,6 +286,11 @@ def make_cell(**kw) -> dict:
       "cpu_utilization": 0.02}, 2, "parallel"),
     ({"kind": "io", "workers": 4, "speedup": {"median": 2.0, "low": 1.9, "high": 2.1},
       "cpu_utilization": 0.02}, 2, "partial"),
+    # ...and the ceiling: W workers overlap at most W waits (one worker: none)
+    ({"kind": "io", "workers": 1, "speedup": {"median": 1.65, "low": 1.15, "high": 1.96},
+      "cpu_utilization": 0.02}, 2, "above-cores"),
+    ({"kind": "io", "workers": 4, "speedup": {"median": 5.0, "low": 4.6, "high": 5.3},
+      "cpu_utilization": 0.02}, 2, "above-cores"),
     ({"error": "BrokenProcessPool", "speedup": None}, 2, "failed"),
     ({"result_ok": False, "speedup": {"median": 1.9, "low": 1.8, "high": 2.0}}, 2, "failed"),
     ({"executor": "serial", "family": "serial", "workers": 1}, 2, "baseline"),

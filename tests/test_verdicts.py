@@ -55,6 +55,25 @@ def test_io_has_no_core_ceiling() -> None:
     assert v.code == "parallel" and v.label == "overlaps waits"
 
 
+def test_io_above_the_overlapped_waits_is_an_anomaly_with_per_unit_times() -> None:
+    # echo through a 1-worker process pool at 1.65x [1.15-1.96]: one worker overlaps no wait;
+    # its round trips were faster than the serial baseline's (the baseline's waits were longer)
+    c = cell(1.15, 1.96, median=1.65, workers=1, kind="io", util=0.3, unit="round trips",
+             size=4000, median_s=0.4, serial_median_s=0.66)
+    v = verdicts.judge(c, usable_cores=2)
+    assert (v.code, v.label, v.decided) == ("above-cores", "above the overlapped waits", True)
+    assert "above 1 overlapped wait (" in v.why
+    assert "each round trip took 100 µs per worker here against 165 µs in the serial" in v.note
+    # two workers at 2.4x [2.3-2.6]: above the 2 waits they can overlap
+    v = verdicts.judge(cell(2.3, 2.6, workers=2, kind="io", util=0.3), usable_cores=2)
+    assert v.code == "above-cores" and "can overlap at most 2 waits" in v.note
+    # a parallel I/O cell whose median exceeds W: the same check as a note
+    c = cell(1.6, 2.15, median=2.1, workers=2, kind="io", util=0.3, unit="round trips",
+             size=100, median_s=0.01, serial_median_s=0.021)
+    v = verdicts.judge(c, usable_cores=2)
+    assert v.code == "parallel" and "above the 2 waits 2 workers can overlap" in v.note
+
+
 def test_one_core_gain_is_above_cores() -> None:
     assert verdicts.judge(cell(1.2, 1.3, workers=1), 2).code == "above-cores"
     assert verdicts.judge(cell(0.97, 1.02, workers=1), 2).code == "concurrent"

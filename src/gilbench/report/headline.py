@@ -87,8 +87,11 @@ def _findings(doc: dict, judged: list[Judged], cores: int) -> list[str]:
     above = [j for j in judged if j.verdict.code == "above-cores"
              or (j.verdict.decided and j.verdict.note)]
     if above:
-        out.append(f"Not a finding but an anomaly (above the {cores} usable cores; checks "
-                   "under *Problems*): " + _cells_text(above) + ".")
+        io = {kind(j.cell) == "io" for j in above}
+        where = " or ".join(([f"above the {cores} usable cores"] if False in io else [])
+                            + (["above the waits the workers can overlap"] if True in io else []))
+        out.append(f"Not a finding but an anomaly ({where}; checks under *Problems*): "
+                   + _cells_text(above) + ".")
     borderline = [j for j in judged if j.verdict.code == "borderline"]
     if borderline:
         out.append(f"On a line between two verdicts (within {BORDERLINE_TEXT}): "
