@@ -426,3 +426,27 @@ def test_compare_rejects_a_bad_min_change(capsys):
         cli.main(["compare", str(DATA / "synthetic-gil.json"), str(DATA / "synthetic-gil.json"),
                   "--min-change", "5"])
     assert exc.value.code == 2 and "fraction" in capsys.readouterr().err
+
+
+def test_a_releasing_variant_slower_under_threads_is_an_anomaly_with_its_cpu_check():
+    # mandelbrot/numpy: GIL check 'releases' (0.94), threads@2 0.73x: said, with the CPU time
+    # the threads spent on the serial run's work (here 1.6x: lost between them)
+    doc = verdict_doc()
+    slow = cell(doc, "checksum", "stdlib", "threads", 2)
+    slow["cpu_s"] = [0.16] * len(slow["wall_s"])
+    slow["serial_cpu_per_run_s"] = 0.10
+    set_speedup(doc, slow, 0.73, 0.68, 0.78, util=1.2)
+    held = cell(doc, "checksum", "python", "threads", 2)  # holds the GIL: slower is no surprise
+    set_speedup(doc, held, 0.8, 0.75, 0.85, util=1.0)
+    found = {(p.cell["variant"], p.cell["workers"]): p for p in analysis.problems(doc)
+             if p.cell["kernel"] == "checksum" and p.cell["executor"] == "threads"}
+    p = found[("stdlib", 2)]
+    assert p.status == "anomaly"
+    assert "slower although its GIL check reads 'releases' (another thread kept 96%" in p.why
+    assert "the threads spent 1.60× the serial run's CPU time on the same work" in p.why
+    assert "hand the GIL to each other" in p.why
+    assert ("python", 2) not in found or found[("python", 2)].status != "anomaly"
+    # the same cell without the CPU figures still says what contradicts what
+    del slow["serial_cpu_per_run_s"]
+    p = next(p for p in analysis.problems(doc) if p.cell is slow)
+    assert p.status == "anomaly" and "Check:" not in p.why

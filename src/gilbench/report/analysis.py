@@ -374,6 +374,36 @@ def busy_banner(doc: dict) -> str | None:
     return None if words is None else f"**Busy host:** {words}"
 
 
+def released_yet_no_gain(doc: dict, cell: dict, v: Verdict) -> str | None:
+    """Why a thread cell of a variant whose GIL check reads *releases* gains nothing (or is
+    slower) on CPU work, with the check from its numbers: the CPU time the threads spent on the
+    serial run's work. None for any other cell."""
+    if family(cell) != "threads" or kind(cell) == "io" or v.code not in ("slower", "concurrent") \
+            or int(cell["workers"]) < 2 or usable_cores(doc) < 2:
+        return None
+    facts = (kernel_facts(doc, cell["kernel"]).get("variants") or {}).get(cell["variant"]) or {}
+    check = facts.get("gil_check") or {}
+    if check.get("verdict") != "releases":
+        return None
+    share = check.get("fraction")
+    share_text = f" (another thread kept {100 * share:.0f}% of its pace)" if isinstance(
+        share, (int, float)) else ""
+    text = (f"{v.label} although its GIL check reads 'releases'{share_text}: the call lets "
+            "other threads run for most of its time, yet threads running it together gain "
+            "nothing")
+    base, cpu = cell.get("serial_cpu_per_run_s"), cell.get("cpu_s")
+    if isinstance(base, (int, float)) and base > 0 and isinstance(cpu, list) and cpu:
+        mine = sorted(cpu)[len(cpu) // 2]
+        text += (f". Check: the threads spent {mine / base:.2f}× the serial run's CPU time on "
+                 "the same work")
+        if mine > 1.1 * base:
+            text += (" — time lost between them, not waiting: a call that drops the GIL only "
+                     "inside many short operations (NumPy on small arrays) takes it back "
+                     "between them, and threads running it hand the GIL to each other at every "
+                     "one, each hand-off a thread wake-up")
+    return text + "."
+
+
 @dataclass(frozen=True)
 class Problem:
     """A cell the report must not let pass as a plain finding: ``status`` is ``failed``,
@@ -410,6 +440,8 @@ def problems(doc: dict) -> list[Problem]:
             out.append(Problem(x, "undecided", why))
         elif v is not None and (v.code == "above-cores" or v.note):
             out.append(Problem(x, "anomaly", f"{v.label}: {v.note or v.why}"))
+        elif v is not None and (why := released_yet_no_gain(doc, x, v)):
+            out.append(Problem(x, "anomaly", why))
         elif is_unstable(x):
             out.append(Problem(x, "unstable", unstable_text(x)))
             continue
