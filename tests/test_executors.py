@@ -209,7 +209,9 @@ def test_faults_are_cells_not_crashes(fault_kernels, no_leftover_processes):
     raws = measure_group(specs, 2, timeout_s=60)
     by_executor = {key[2]: raw for key, raw in raws.items()}
     for name in ("serial", "threads"):  # the crash is armed in worker processes only
-        assert by_executor[name].error is None and len(by_executor[name].wall_s) == 2
+        raw = by_executor[name]
+        # a busy host sets disturbed rounds aside (never counted): fewer kept rounds, said so
+        assert raw.error is None and (len(raw.wall_s) == 2 or raw.disturbed), raw
     assert by_executor["process-pool"].error.startswith("BrokenProcessPool: worker pid")
     assert by_executor["processes"].error.startswith("WorkerDied: worker pid")
     for name in ("process-pool", "processes"):

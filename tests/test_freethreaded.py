@@ -253,7 +253,12 @@ def test_multi_run_end_to_end(tmp_path: Path) -> None:
     combined = json.loads((tmp_path / "r-builds.json").read_text())
     assert combined["baseline"] == tag and combined["comparisons"][0]["other"] == f"{tag}-2"
     (row,) = combined["comparisons"][0]["rows"]
-    assert row["sizes_match"] and row["serial_ratio"]["median"] > 0
+    assert row["sizes_match"]
+    if row["serial_ratio"] is None:  # a serial baseline with no undisturbed round: said so
+        busy = [c for d in (first, second) for c in d["cells"] if c.get("host_busy")]
+        assert busy, row
+        pytest.skip(f"host busy: {len(busy)} cells without enough undisturbed rounds")
+    assert row["serial_ratio"]["median"] > 0
     assert (tmp_path / "r-builds.md").read_text().startswith("# gilbench")
     # the comparison is a result (stdout); the children's progress stays on stderr
     assert "comparison of builds: " in proc.stdout and "builds compared" in proc.stdout
