@@ -2,12 +2,15 @@
 
 Every ``ext/NAME.pyx`` becomes the extension ``gilbench.kernels._NAME_c``.
 Cython directives live in one place (``DIRECTIVES``); set ``GILBENCH_CYTHON_DEBUG=1``
-to turn the safety checks back on (bounds, wraparound, initialised memoryviews).
+to turn the safety checks back on (bounds, wraparound, initialised memoryviews). One directive
+is per module, in its header: ``subinterpreters_compatible``, which only the twins without
+typed memoryviews declare (see ``declares_subinterpreters``).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -28,6 +31,22 @@ DIRECTIVES = {
 }
 
 
+def declares_subinterpreters(pyx: Path) -> bool:
+    """Whether the module's header directives declare it safe in subinterpreters
+    (``subinterpreters_compatible=shared_gil`` or ``own_gil``; each ext/*.pyx says so itself).
+
+    Cython emits the ``Py_mod_multiple_interpreters`` slot only when the C code is built with
+    ``CYTHON_USE_MODULE_STATE=1`` (per-module state instead of C globals); without it the
+    directive has no effect and CPython refuses the module in an isolated subinterpreter."""
+    for line in pyx.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            break  # header directives come before any code
+        found = re.match(r"#\s*cython:.*\bsubinterpreters_compatible\s*=\s*(\w+)", line)
+        if found:
+            return found.group(1) != "no"
+    return False
+
+
 def compile_args() -> list[str]:
     """Optimisation flags for the compiler in use."""
     if sys.platform == "win32":
@@ -44,16 +63,18 @@ def extensions() -> list[Extension]:
     """One extension per ext/*.pyx, each told how it was built (read back by ext/buildinfo.pyx)."""
     import Cython
 
-    modules = sorted(p.stem for p in (HERE / "ext").glob("*.pyx"))
+    sources = sorted((HERE / "ext").glob("*.pyx"))
     flags = compile_args()
     macros = [
         ("GILBENCH_CYTHON_VERSION", f'"{Cython.__version__}"'),
         ("GILBENCH_CFLAGS", '"' + " ".join(flags) + '"'),
     ]
+    state = [("CYTHON_USE_MODULE_STATE", "1")]
     return [
-        Extension(f"gilbench.kernels._{name}_c", [f"ext/{name}.pyx"],
-                  extra_compile_args=flags, define_macros=macros)
-        for name in modules
+        Extension(f"gilbench.kernels._{pyx.stem}_c", [f"ext/{pyx.name}"],
+                  extra_compile_args=flags,
+                  define_macros=macros + (state if declares_subinterpreters(pyx) else []))
+        for pyx in sources
     ]
 
 

@@ -1,4 +1,4 @@
-# cython: freethreading_compatible=True
+# cython: freethreading_compatible=True, subinterpreters_compatible=own_gil
 """How the extensions were built (read by `gilbench info` and recorded in results)."""
 
 cdef extern from *:

@@ -1,4 +1,6 @@
 # cython: freethreading_compatible=True
+# Not subinterpreters_compatible: Cython 3.3 does not support typed memoryviews in isolated
+# subinterpreters ("will likely crash"), so its cython variants are unavailable there.
 """Compiled twin of gilbench.kernels.checksum: Adler-32 over a byte buffer."""
 
 cdef enum:

@@ -1,4 +1,4 @@
-# cython: freethreading_compatible=True
+# cython: freethreading_compatible=True, subinterpreters_compatible=own_gil
 """Compiled twin of gilbench.kernels.mandelbrot (same operations, same order)."""
 
 
@@ -6,10 +6,11 @@ cdef enum:
     WIDTH = 200
     MAX_ITER = 200
 
-cdef double X0 = -2.0, DX = 2.5, Y0 = -1.25, DY = 2.5
-
 
 cdef long long escape_rows(long long first, long long n_rows, long long step) noexcept nogil:
+    # the view's corner and extent as locals: a module-level cdef global is one C variable for
+    # the whole process, written again by each interpreter that imports the module
+    cdef double X0 = -2.0, DX = 2.5, Y0 = -1.25, DY = 2.5
     cdef long long row, total = 0
     cdef int col, it
     cdef double cx, cy, x, y, x2, y2

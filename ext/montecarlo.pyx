@@ -1,10 +1,7 @@
-# cython: freethreading_compatible=True
+# cython: freethreading_compatible=True, subinterpreters_compatible=own_gil
 """Compiled twin of gilbench.kernels.montecarlo: SplitMix64 in uint64 arithmetic."""
 
 from libc.stdint cimport uint64_t
-
-cdef uint64_t SEED = 0x5EED0F611B
-cdef uint64_t RADIUS2 = (<uint64_t>1) << 62
 
 
 cdef inline uint64_t splitmix64(uint64_t state) noexcept nogil:
@@ -16,6 +13,10 @@ cdef inline uint64_t splitmix64(uint64_t state) noexcept nogil:
 
 cdef long long count_hits(uint64_t start, uint64_t stop) noexcept nogil:
     cdef uint64_t i, x, y
+    # constants as locals: a module-level cdef global is one C variable for the whole process,
+    # written again by each interpreter that imports the module
+    cdef uint64_t SEED = 0x5EED0F611B
+    cdef uint64_t RADIUS2 = (<uint64_t>1) << 62
     cdef long long hits = 0
     i = start
     while i < stop:

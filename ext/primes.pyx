@@ -1,4 +1,4 @@
-# cython: freethreading_compatible=True
+# cython: freethreading_compatible=True, subinterpreters_compatible=own_gil
 """Compiled twin of gilbench.kernels.primes: one C loop, called with and without the GIL."""
 
 cdef long long count_strided(long long start, long long stop, long long step) noexcept nogil:

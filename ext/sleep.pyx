@@ -1,4 +1,4 @@
-# cython: freethreading_compatible=True
+# cython: freethreading_compatible=True, subinterpreters_compatible=own_gil
 """Compiled twin of gilbench.kernels.sleep: C nanosleep with and without the GIL."""
 
 from posix.time cimport nanosleep, timespec

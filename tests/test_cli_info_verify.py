@@ -271,3 +271,37 @@ def test_verify_shows_a_float_that_agrees_the_same_as_its_reference() -> None:
 
     assert shown_value(25950367.000000004) == shown_value(25950367.0) == "25950367"
     assert shown_value(0.1 + 0.2) == "0.3" and shown_value(2891991334) == "2891991334"
+
+
+# --- verify --subinterpreter ------------------------------------------------------------------
+
+def _subinterpreters_missing() -> str:
+    from gilbench.executors.interpreters import InterpretersExecutor
+
+    return InterpretersExecutor.unavailable_reason()
+
+
+@pytest.mark.skipif(bool(_subinterpreters_missing()),
+                    reason=f"no subinterpreters here: {_subinterpreters_missing()}")
+def test_verify_in_a_subinterpreter_checks_the_twins_there_and_lists_numpy_unavailable() -> None:
+    from gilbench.commands.verify import verify_in_subinterpreter
+
+    mandelbrot = kernels.get("mandelbrot")
+    rows = {row["variant"]: row for row in verify_in_subinterpreter(mandelbrot, [1, 3])}
+    assert set(rows) == set(mandelbrot.variant_names)
+    for name in ("python", "cython-gil", "cython-nogil"):
+        if mandelbrot.variant(name).available:  # computed there, against the reference
+            assert rows[name]["status"] == "ok", rows[name]
+            assert rows[name]["got"] == rows[name]["expected"]
+            assert rows[name]["gil"] is not None  # the GIL check ran there too
+    if mandelbrot.variant("numpy").available:  # here, but not there: unavailable, not failed
+        assert rows["numpy"]["status"] == "unavailable"
+        assert rows["numpy"]["detail"].startswith("NumPy does not load in subinterpreters "
+                                                  "(numpy#24755")
+
+
+@pytest.mark.skipif(not _subinterpreters_missing(), reason="this Python has subinterpreters")
+def test_verify_subinterpreter_without_them_exits_2_saying_why(capsys) -> None:
+    assert cli.main(["verify", "--kernels", "primes", "--subinterpreter"]) == 2
+    err = capsys.readouterr().err
+    assert "--subinterpreter" in err and "_interpreters" in err

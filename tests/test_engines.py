@@ -78,11 +78,7 @@ def test_missing_engine_names_the_install_command() -> None:
 @pytest.mark.parametrize("name", NEW)
 def test_results_equal_serial(name: str, variant: str, workers: int) -> None:
     _skip_unless_available(name)
-    if name == "interpreter-pool" and variant != "python":
-        # Cython modules do not opt in to subinterpreters: a clear failure, not a wrong result
-        with pytest.raises(Exception, match="subinterpreter"):
-            _run(name, variant, workers)
-        return
+    # cython-nogil under interpreter-pool too: the primes twin declares subinterpreter support
     serial, _ = _run("serial", variant, 1, runs=1)
     values, facts = _run(name, variant, workers)
     assert values == serial * 2

@@ -8,7 +8,8 @@ import time
 import pytest
 
 from gilbench import executors, host, kernels, results
-from gilbench.executors.interpreters import InterpretersExecutor, SubinterpreterError, _one_line
+from gilbench.commands import run as run_command
+from gilbench.executors.interpreters import InterpretersExecutor, _one_line
 from gilbench.run.config import RunConfig
 from gilbench.run.matrix import run_matrix
 
@@ -16,7 +17,10 @@ HAVE = InterpretersExecutor.unavailable_reason() == ""
 needs_subinterpreters = pytest.mark.skipif(
     not HAVE, reason=f"no subinterpreters here: {InterpretersExecutor.unavailable_reason()}")
 
-
+#: the twins whose .pyx declares subinterpreters_compatible=own_gil (setup.py builds them with
+#: module state); the others use typed memoryviews, which Cython does not support there yet
+OWN_GIL_TWINS = ["primes", "mandelbrot", "montecarlo", "sleep"]
+MEMORYVIEW_TWINS = ["stream", "checksum"]
 
 
 def _run(tmp_path, config: RunConfig) -> dict[str, dict]:
@@ -60,6 +64,11 @@ def test_extension_import_error_is_one_clear_line() -> None:
     assert "gilbench.kernels._primes_c does not support loading in subinterpreters" in text
     assert "reinstall" not in text  # the extension is installed; that hint would mislead
     assert "\n" not in _one_line("ValueError", "two\nlines")
+    numpy = _one_line("ImportError", "\n\nIMPORTANT: PLEASE READ THIS ...\nOriginal error was: "
+                      "module numpy._core._multiarray_umath does not support loading in "
+                      "subinterpreters\n")
+    assert numpy == ("NumPy does not load in subinterpreters (numpy#24755: module "
+                     "numpy._core._multiarray_umath does not support loading in subinterpreters)")
 
 
 @needs_subinterpreters
@@ -86,36 +95,73 @@ def test_float_partials_cross_back_exactly() -> None:
         assert ex.run(chunks).partials == expected
 
 
-@needs_subinterpreters
-def test_compiled_variant_fails_at_start_with_the_reason() -> None:
-    variant = kernels.get("primes").variant("cython-nogil")
+def _compiled(kernel_name: str, variant_name: str) -> kernels.Variant:
+    variant = kernels.get(kernel_name).variant(variant_name)
     if not variant.available:
-        pytest.skip(f"extension not compiled: {variant.reason}")
-    ex = InterpretersExecutor("primes", "cython-nogil", 2, 1_000)
-    try:
-        ex.start()
-    except SubinterpreterError as exc:
-        message = str(exc)
-        assert message.startswith("primes/cython-nogil cannot start in a subinterpreter: ")
-        assert "gilbench.kernels._primes_c" in message and "\n" not in message
-    else:  # the extension declares multi-interpreter support: then it must compute right
-        chunks = kernels.get("primes").split(1_000, 4)
-        assert ex.run(chunks).partials == [variant(c) for c in chunks]
-    finally:
-        ex.close()
+        pytest.skip(f"{kernel_name}/{variant_name} unavailable here: {variant.reason}")
+    return variant
 
 
 @needs_subinterpreters
-def test_runner_records_compiled_failure_as_a_cell_error(tmp_path) -> None:
-    if not kernels.get("primes").variant("cython-gil").available:
-        pytest.skip("extension not compiled")
-    config = RunConfig(["primes"], ["cython-gil"], ["serial", "interpreters"], [2], repeats=5, max_repeats=5,
-                       sizes={"primes": 2_000})
+@pytest.mark.parametrize("variant_name", ["cython-gil", "cython-nogil"])
+@pytest.mark.parametrize("kernel_name", OWN_GIL_TWINS)
+def test_cython_twin_in_subinterpreters_computes_the_python_reference(
+        kernel_name: str, variant_name: str) -> None:
+    _compiled(kernel_name, variant_name)
+    # declared (own_gil) and built with module state: loads in an isolated subinterpreter
+    assert InterpretersExecutor.variant_unavailable_reason(kernel_name, variant_name) == ""
+    kernel = kernels.get(kernel_name)
+    size = kernel.verify_size
+    chunks = kernel.split(size, 5)  # more chunks than workers, not a multiple of them
+    reference = kernel.reduce([kernel.variant("python")(c) for c in kernel.split(size, 1)])
+    with InterpretersExecutor(kernel_name, variant_name, 2, size, timeout_s=60) as ex:
+        cold, warm = ex.run(chunks), ex.run(chunks)
+    for result in (cold, warm):
+        assert kernel.agrees(kernel.reduce(result.partials), reference)
+
+
+@needs_subinterpreters
+@pytest.mark.parametrize("kernel_name", MEMORYVIEW_TWINS)
+def test_twins_on_typed_memoryviews_are_unavailable_in_subinterpreters(kernel_name: str) -> None:
+    _compiled(kernel_name, "cython-nogil")
+    why = InterpretersExecutor.variant_unavailable_reason(kernel_name, "cython-nogil")
+    assert why.startswith(f"extension module gilbench.kernels._{kernel_name}_c does not support "
+                          "loading in subinterpreters (a C extension must opt in")
+    assert "reinstall" not in why and "\n" not in why
+
+
+@needs_subinterpreters
+def test_numpy_variants_are_unavailable_with_the_reason(tmp_path) -> None:
+    _compiled("mandelbrot", "numpy")
+    why = InterpretersExecutor.variant_unavailable_reason("mandelbrot", "numpy")
+    if not why:  # a NumPy that loads in subinterpreters (numpy#24755 fixed): it must compute
+        with InterpretersExecutor("mandelbrot", "numpy", 2, 6, timeout_s=60) as ex:
+            chunks = kernels.get("mandelbrot").split(6, 3)
+            assert ex.run(chunks).partials == [kernels.get("mandelbrot").variant("python")(c)
+                                               for c in chunks]
+        return
+    assert why.startswith("NumPy does not load in subinterpreters (numpy#24755: module numpy.")
+    assert "\n" not in why and "IMPORTANT" not in why  # not NumPy's page of install advice
+    names = ["serial", "interpreters", "interpreter-pool"]
+    config = RunConfig(["mandelbrot"], ["numpy"], names, [2], repeats=5, max_repeats=5,
+                       sizes={"mandelbrot": 6})
     cells = _run(tmp_path, config)
     assert cells["serial"]["error"] is None
-    err = cells["interpreters"]["error"]
-    if err is not None:
-        assert "subinterpreter" in err and "_primes_c" in err
+    for name in names[1:]:  # listed as unavailable with the reason, not failed
+        assert cells[name]["error"] == f"variant unavailable: {why}"
+        assert run_command.unavailable(cells[name])
+
+
+@needs_subinterpreters
+def test_runner_measures_a_cython_twin_in_subinterpreters(tmp_path) -> None:
+    _compiled("primes", "cython-gil")
+    config = RunConfig(["primes"], ["cython-gil"], ["serial", "interpreters"], [2], repeats=5,
+                       max_repeats=5, sizes={"primes": 2_000})
+    cells = _run(tmp_path, config)
+    assert cells["serial"]["error"] is None
+    # it ran, and its result agreed with serial's
+    assert cells["interpreters"]["error"] is None
+    assert cells["interpreters"]["result_ok"] is True
 
 
 @needs_subinterpreters

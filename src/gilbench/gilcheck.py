@@ -34,6 +34,8 @@ Usable in a user's own test::
 
 from __future__ import annotations
 
+import math
+import statistics
 import sys
 import threading
 import time
@@ -162,7 +164,11 @@ def _overlap_window(call: Callable[[], Any], window_s: float) -> _Window:
         except BaseException as exc:  # re-raised in the caller's thread
             errors.append(exc)
 
-    thread = threading.Thread(target=work, name="gilcheck-call", daemon=True)
+    try:  # a daemon: after a Ctrl-C in the window nothing sets `stop`, and the loop must not
+        # keep the process alive
+        thread = threading.Thread(target=work, name="gilcheck-call", daemon=True)
+    except RuntimeError:  # an isolated subinterpreter allows no daemon threads (its GIL check)
+        thread = threading.Thread(target=work, name="gilcheck-call")
     t0 = perf_counter()
     thread.start()
     # The window is fixed in wall-clock time from before the start, so time the loop spends
@@ -288,9 +294,8 @@ def median_interval(values: tuple[float, ...], confidence: float = CONFIDENCE
 
 
 def _median(values: tuple[float, ...]) -> float:
-    from gilbench import stats
-
-    return stats.median(values)
+    # statistics, not NumPy: the check also runs in subinterpreters (numpy#24755)
+    return statistics.median(values) if values else math.nan
 
 
 def check_gil(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> GilCheck:

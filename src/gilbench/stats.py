@@ -1,4 +1,8 @@
-"""Statistics for timings: median, IQR, bootstrap intervals on ratios, Karp–Flatt, stability."""
+"""Statistics for timings: median, IQR, bootstrap intervals on ratios, Karp–Flatt, stability.
+
+NumPy is imported inside the functions that use it: the GIL check (``median_interval``, pure
+Python) also runs inside subinterpreters, where NumPy does not load (numpy#24755).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,6 @@ import functools
 import math
 from statistics import NormalDist
 from typing import Any, Sequence
-
-import numpy as np
 
 #: a cell whose IQR exceeds this share of its median is flagged unstable
 UNSTABLE_IQR_FRACTION = 0.20
@@ -17,11 +19,15 @@ BOOTSTRAP_SEED = 20240607  # fixed: the same data always gives the same interval
 
 def median(values: Sequence[float]) -> float:
     """The median (nan for no values)."""
+    import numpy as np
+
     return float(np.median(values)) if len(values) else math.nan
 
 
 def iqr(values: Sequence[float]) -> float:
     """Interquartile range (75th minus 25th percentile)."""
+    import numpy as np
+
     if not len(values):
         return math.nan
     q1, q3 = np.percentile(values, [25, 75])
@@ -36,6 +42,8 @@ def bootstrap_ratio(numerator: Sequence[float], denominator: Sequence[float],
     Each side is resampled with replacement independently (the two samples are separate runs).
     Returns ``{"median", "low", "high"}``.
     """
+    import numpy as np
+
     num = np.asarray(numerator, dtype=float)
     den = np.asarray(denominator, dtype=float)
     point = scale * float(np.median(num)) / float(np.median(den))
@@ -136,6 +144,8 @@ def pseudo_median_interval(values: Sequence[float], confidence: float = 0.95
     a few Walsh averages, not the interval. Narrower than the order-statistic interval of the
     median for the same values (about 20% for normal data), so a verdict needs fewer rounds.
     """
+    import numpy as np
+
     xs = sorted(values)
     n = len(xs)
     if n == 0:
@@ -239,6 +249,8 @@ def shift_interval(xs: Sequence[float], ys: Sequence[float], confidence: float =
     not the interval. With 5 values each the widest interval, (min, max) of the differences,
     covers 99.2%.
     """
+    import numpy as np
+
     x = np.asarray(xs, dtype=float)
     y = np.asarray(ys, dtype=float)
     m, n = len(x), len(y)
@@ -278,6 +290,8 @@ def drift_scale(log_ratios: Sequence[float]) -> float:
     """A robust spread of log ratios: 1.4826 x their median absolute deviation from their
     median (the standard deviation for normal data; a few real changes among them barely move
     it). nan for no values."""
+    import numpy as np
+
     values = np.asarray(log_ratios, dtype=float)
     if not len(values):
         return math.nan
@@ -288,6 +302,8 @@ def shift_p_value(xs: Sequence[float], ys: Sequence[float]) -> float:
     """Two-sided p-value of the Mann-Whitney test of no shift between ``xs`` and ``ys`` (the
     test ``shift_interval`` inverts): U counts the pairs with y > x (ties count a half); exact
     below ``EXACT_U_STEPS``, else the normal approximation with a continuity correction."""
+    import numpy as np
+
     x = np.asarray(xs, dtype=float)
     y = np.asarray(ys, dtype=float)
     m, n = len(x), len(y)

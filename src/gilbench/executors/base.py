@@ -315,6 +315,13 @@ class Executor:
         """Empty if this executor can run in this interpreter, else why not."""
         return ""
 
+    @classmethod
+    def variant_unavailable_reason(cls, kernel_name: str, variant_name: str) -> str:
+        """Empty if this (available) executor can run the variant here, else why not: the
+        variant works in this interpreter but cannot load where this executor runs it (e.g.
+        NumPy in a subinterpreter). Its cells are then unavailable, not failed."""
+        return ""
+
     def facts(self) -> dict[str, Any]:
         """Extra facts about the engine and its workers for the cell (e.g. the version of the
         library, the workers' hosts and GIL state); empty by default. Valid after start()."""

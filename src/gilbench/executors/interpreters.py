@@ -13,9 +13,12 @@ at once, each under a different GIL. Two implementations, chosen by what the int
   cross-interpreter queue (``_interpqueues``), one per interpreter. The main-interpreter thread
   that calls ``exec`` waits with its own interpreter's GIL released, so the W threads overlap.
 
-Extension modules must declare support for several interpreters; NumPy does not, and Cython
-modules do not by default, so those variants fail in a subinterpreter. The cell then says so
-(``start()`` checks the variant in every interpreter, so the cold run fails with the reason).
+Extension modules must declare support for several interpreters with their own GIL. The Cython
+twins without module state do (``subinterpreters_compatible=own_gil``, see setup.py), so their
+variants run here; NumPy does not (numpy#24755), nor do the twins built on typed memoryviews.
+``variant_unavailable_reason`` finds those in a throw-away subinterpreter before a run, so their
+cells are listed as unavailable with the reason, not failed; ``start()`` still checks the
+variant in every interpreter, so anything else that breaks there fails the cold run, saying why.
 
 Time limit (3.13): code running in one interpreter cannot be interrupted from another, so each
 interpreter runs a watchdog thread of its own during a run, which sends the task thread
@@ -25,6 +28,7 @@ blocked in C code is abandoned (``lingering_threads``), as are 3.14 pool workers
 
 from __future__ import annotations
 
+import functools
 import pickle
 import queue
 import re
@@ -103,14 +107,19 @@ class SubinterpreterError(RuntimeError):
 
 
 def _one_line(type_name: str, message: str) -> str:
-    text = " ".join((f"{type_name}: {message}" if message else type_name).split())
+    text = " ".join(": ".join(part for part in (type_name, message) if part).split())
     found = re.search(r"module (\S+) " + _NOT_SUBINTERPRETER_SAFE, text)
     if found:
-        # load_extension's "reinstall with a C compiler" hint would be wrong: the extension is
-        # installed and works in the main interpreter, it just does not declare itself safe for
-        # several interpreters (Py_mod_multiple_interpreters).
-        return (f"extension module {found.group(1)} {_NOT_SUBINTERPRETER_SAFE} (a C extension "
-                f"must opt in to multiple interpreters; Cython's default and NumPy do not)")
+        # load_extension's "reinstall with a C compiler" hint (and NumPy's page of install
+        # advice) would be wrong: the extension is installed and works in the main interpreter,
+        # it just does not declare itself safe for several (Py_mod_multiple_interpreters).
+        module = found.group(1)
+        if module.split(".")[0] == "numpy":
+            return f"NumPy does not load in subinterpreters (numpy#24755: module {module} " \
+                   f"{_NOT_SUBINTERPRETER_SAFE})"
+        return (f"extension module {module} {_NOT_SUBINTERPRETER_SAFE} (a C extension must opt "
+                "in: the Py_mod_multiple_interpreters slot, or Cython's directive "
+                "subinterpreters_compatible)")
     return text
 
 
@@ -135,6 +144,42 @@ def _backend() -> str:
     except ImportError:
         return ""
     return "interpreters"
+
+
+# Run in a throw-away subinterpreter by _unloadable, then one lookup per variant.
+_PROBE = """\
+import sys
+sys.path[:] = list(sys_path)
+from gilbench.executors.base import lookup
+"""
+
+
+@functools.lru_cache(maxsize=None)
+def _unloadable(kernel_name: str) -> dict[str, str]:
+    """The variants of ``kernel_name`` (available here) that cannot be loaded in an isolated
+    subinterpreter, each with the reason in one line. Once per kernel and process: about 0.15 s
+    (one interpreter, importing gilbench). Empty where gilbench itself does not import there:
+    then ``start()`` fails, with that reason."""
+    import _interpreters
+
+    from gilbench import kernels
+
+    variants = [v.name for v in kernels.get(kernel_name).available_variants()]
+    reasons: dict[str, str] = {}
+    iid = _interpreters.create("isolated")
+    try:
+        if _interpreters.exec(iid, _PROBE, shared={"sys_path": tuple(sys.path)}) is not None:
+            return {}
+        for name in variants:
+            excinfo = _interpreters.exec(iid, "lookup(kernel_name, variant_name)",
+                                         shared={"kernel_name": kernel_name,
+                                                 "variant_name": name})
+            if excinfo is not None and excinfo.type.__name__ == "VariantUnavailable":
+                # "kernel/variant: why": the cell already names the variant
+                reasons[name] = _one_line("", (excinfo.msg or "").split(": ", 1)[-1])
+    finally:
+        _interpreters.destroy(iid)
+    return reasons
 
 
 def _init_pool_worker(sys_path: tuple, kernel_name: str, variant_name: str, size: int) -> None:
@@ -163,6 +208,17 @@ class InterpretersExecutor(Executor):
             return ("this Python has no subinterpreter API (needs 3.13's _interpreters or "
                     "3.14's concurrent.futures.InterpreterPoolExecutor)")
         return ""
+
+    @classmethod
+    def variant_unavailable_reason(cls, kernel_name: str, variant_name: str) -> str:
+        if cls.unavailable_reason():
+            return ""  # the executor's own reason says it all
+        try:
+            import _interpreters  # noqa: F401  (3.14 has it too, under its public API)
+        except ImportError:
+            return ""  # cannot look ahead: start() checks the variant, and fails with the reason
+        why = _unloadable(kernel_name).get(variant_name, "")
+        return why if not why or "subinterpreter" in why else f"in a subinterpreter: {why}"
 
     # -- life cycle -------------------------------------------------------------------------
 

@@ -297,7 +297,7 @@ def run(
                             t0 = time.perf_counter()
                             try:
                                 results = go(_task, kind, chunks)
-                            except Exception as exc:  # e.g. Cython in a subinterpreter
+                            except Exception as exc:  # e.g. NumPy in a subinterpreter
                                 p["errors"][executor] = " ".join(
                                     f"{type(exc).__name__}: {exc}".split())[:300]
                                 continue

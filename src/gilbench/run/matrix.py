@@ -206,10 +206,15 @@ def _run_group(config: RunConfig, writer: results.ResultsWriter, events: Events,
         return
     runnable, broken = [], []
     for spec in todo:
-        reason = executors.get(spec.executor).unavailable_reason()
+        cls = executors.get(spec.executor)
+        reason = cls.unavailable_reason()
+        if reason:
+            reason = f"executor unavailable: {reason}"
+        else:  # e.g. NumPy under subinterpreters: unavailable there, not failed
+            why = cls.variant_unavailable_reason(kernel.name, variant.name)
+            reason = f"variant unavailable: {why}" if why else ""
         (broken if reason else runnable).append((spec, reason))
-    _add_cells(writer, [error_cell(spec, kernel, f"executor unavailable: {reason}")
-                        for spec, reason in broken], events)
+    _add_cells(writer, [error_cell(spec, kernel, reason) for spec, reason in broken], events)
     if not runnable:
         return
     # the serial baseline is measured with every group, even when resuming
