@@ -14,7 +14,7 @@ import pytest
 
 from gilbench import host, kernels, placement, verdicts
 from gilbench.errors import UsageError
-from gilbench.executors import asyncio_, processes, serial, threads
+from gilbench.executors import asyncio_, interpreters, processes, serial, threads
 from gilbench.measure import CellSpec, measure_group
 from gilbench.report import analysis
 from gilbench.run.config import RunConfig
@@ -165,6 +165,26 @@ def test_pinned_threads_run_on_the_cpus_chosen(here, monkeypatch, module, name) 
         result = ex.run([(i,) for i in range(workers)])
     assert sorted(map(tuple, result.partials)) == [(c,) for c in here.cpus]
     assert os.sched_getaffinity(0) == before  # the calling thread was not moved
+
+
+@pytest.mark.skipif(interpreters.InterpretersExecutor.unavailable_reason() != ""
+                    or interpreters._backend() != "interpreters",
+                    reason="needs 3.13's _interpreters (the threads that run subinterpreters)")
+def test_pinned_subinterpreter_threads(here, monkeypatch) -> None:
+    """A subinterpreter's code runs in the OS thread that calls exec: each driving thread's
+    own mask, read right after it pinned itself, is its worker's CPU."""
+    seen: list[tuple[int, ...]] = []
+
+    def pin_and_look(cpus):
+        placement.pin_thread(cpus)
+        seen.append(tuple(sorted(os.sched_getaffinity(0))))
+
+    monkeypatch.setattr(interpreters, "pin_thread", pin_and_look)
+    workers = len(here.cpus)
+    with interpreters.InterpretersExecutor("primes", "python", workers, 1000,
+                                           placement=here) as ex:
+        ex.run(kernels.get("primes").split(1000, workers))
+    assert sorted(seen) == [(c,) for c in here.cpus]
 
 
 def test_serial_baseline_runs_on_worker_zeros_cpu(here, monkeypatch) -> None:
