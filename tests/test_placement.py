@@ -94,11 +94,19 @@ def test_default_places_nothing(shapes) -> None:
     assert p.record(4)["cpus"] is None and "not asked" in p.record(4)["why"]
 
 
+def test_info_line_names_the_choices(shapes) -> None:
+    assert placement.choices_line(shapes["hybrid-6p8e"]) == (
+        "--pin physical: CPUs 0,2,4,6,8,10,12-19; --core-type: efficiency, performance")
+    assert placement.choices_line(shapes["laptop-8c16t"]).endswith(
+        "--core-type: none (the cores are all alike)")
+
+
 def test_no_sched_setaffinity_is_an_error(shapes, monkeypatch) -> None:
     monkeypatch.delattr(os, "sched_setaffinity")
     with pytest.raises(UsageError, match="no os.sched_setaffinity"):
         placement.choose(shapes["laptop-8c16t"], "physical")
     assert not placement.choose(shapes["laptop-8c16t"]).active  # the default still runs
+    assert "no os.sched_setaffinity" in placement.choices_line(shapes["laptop-8c16t"])
 
 
 def test_core_type_sets_the_ceiling_the_run_judges_by(shapes, monkeypatch) -> None:

@@ -148,6 +148,17 @@ def choose(topology: "Topology", pin: str = "none", core_type: str | None = None
     return Placement(pin, core_type, tuple(sorted(cpus)), note)
 
 
+def choices_line(topology: "Topology") -> str:
+    """What ``--pin`` and ``--core-type`` can do on ``topology``, in one line (``gilbench info``)."""
+    why = unavailable_reason()
+    if why:
+        return f"none: {why}"
+    first = choose(topology, "physical")
+    types = sorted(topology.core_types(topology.available_cores))
+    return (f"--pin physical: CPUs {cpu_list_text(first.cpus)}; --core-type: "
+            + (", ".join(types) if types else "none (the cores are all alike)"))
+
+
 def pin_thread(cpus: frozenset[int] | None) -> None:
     """Pin the calling thread to ``cpus`` (None: leave it be); OSError says which CPUs failed."""
     if cpus is None:
