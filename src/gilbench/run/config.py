@@ -131,7 +131,7 @@ class RunConfig:
     def ceiling(self) -> Ceiling:
         """The ceiling the verdicts use: the host's, narrowed to the CPUs the placement lets
         the workers use."""
-        return self.placement.ceiling(host.topology()) if self.placement.active else host.ceiling()
+        return placed_ceiling(self.placement)
 
     @property
     def wait_budget_s(self) -> float:
@@ -181,9 +181,8 @@ class RunConfig:
         target = target_time_s if target_time_s is not None else (
             QUICK_TARGET_S if quick else DEFAULT_TARGET_S)
         placement = placed(pin or "none", core_type, executor_names)
-        ceiling = (placement.ceiling(host.topology()) if placement.active else host.ceiling())
         workers = (list(workers) if workers else fitted_workers(
-            kernel_names, variants, executor_names, ceiling, quick, target))
+            kernel_names, variants, executor_names, placed_ceiling(placement), quick, target))
         for option, value in (("--target-time", target), ("--timeout", timeout_s),
                               ("--max-time", max_time_s)):
             if value is not None and not (value > 0 and math.isfinite(value)):
@@ -352,6 +351,12 @@ def placed(pin: str, core_type: str | None, executor_names: Sequence[str]) -> Pl
                                 "leave them out of --executors")
                              + ", or run without --pin/--core-type")
     return placement
+
+
+def placed_ceiling(placement: Placement) -> Ceiling:
+    """This host's ceiling for workers placed so (``host.ceiling()`` itself without a
+    placement, so the default run judges exactly as before)."""
+    return placement.ceiling(host.topology()) if placement.active else host.ceiling()
 
 
 def check_dask_request(executor_names: Sequence[str], dask_scheduler: str | None) -> None:
