@@ -33,6 +33,7 @@ from gilbench import executors, host, kernels, results
 from gilbench.commands._args import add_run_options, run_config
 from gilbench.errors import USER_ERRORS
 from gilbench.measure import CHUNKS_PER_WORKER, CellRunner, CellSpec, Raw, calibrate, describe
+from gilbench.placement import pinned
 from gilbench.summary import summarize
 from gilbench.run.config import RunConfig
 from gilbench.run.matrix import plan, sized, start_document
@@ -96,10 +97,12 @@ class BenchSession:
             try:
                 if kernel.name in self.config.sizes:
                     self.sizes[key] = (self.config.sizes[kernel.name], math.nan)
-                else:
-                    self.sizes[key] = calibrate(kernel, variant, self.config.target_time_s,
-                                                CHUNKS_PER_WORKER * max(self.config.workers),
-                                                timeout_s=self.config.run_timeout_s)
+                else:  # placed (--gb-pin, --gb-core-type): on the serial baseline's CPU
+                    with pinned(self.config.placement.cpus_for(0)):
+                        self.sizes[key] = calibrate(
+                            kernel, variant, self.config.target_time_s,
+                            CHUNKS_PER_WORKER * max(self.config.workers),
+                            timeout_s=self.config.run_timeout_s)
             except Exception as exc:  # every cell of the group reports it
                 self.sizes[key] = f"calibration failed: {describe(exc)}"
         found = self.sizes[key]
@@ -171,7 +174,8 @@ class BenchCell:
         is_serial = self.spec.executor == "serial"
         serial = self.raw if is_serial else self.session.serial.get(group)
         reference = None if serial is None or is_serial else serial.result
-        cell = summarize(self.spec, self.raw, serial, self.kernel, reference)
+        cell = summarize(self.spec, self.raw, serial, self.kernel, reference,
+                         usable_cores=self.session.config.ceiling)
         if is_serial and cell["error"] is None:
             self.session.serial[group] = self.raw
         result = self.raw.result

@@ -26,6 +26,7 @@ from typing import Any, Callable
 from gilbench import executors, kernels, noise
 from gilbench.executors.base import RunTimeout, alarm
 from gilbench.kernels import Kernel
+from gilbench.placement import Placement
 
 #: chunks per worker in strong scaling: enough to balance load when chunk costs differ a little
 CHUNKS_PER_WORKER = 4
@@ -44,6 +45,8 @@ class CellSpec:
     n_chunks: int
     start_method: str | None = None
     scaling: str = "strong"
+    #: where the workers run (``--pin``, ``--core-type``); None: the OS decides
+    placement: Placement | None = None
 
     @property
     def key(self) -> tuple:
@@ -163,7 +166,7 @@ class CellRunner:
         self.chunks = kernel.split(spec.size, spec.n_chunks)
         cls = executors.get(spec.executor)
         self.executor = cls(spec.kernel, spec.variant, spec.workers, spec.size, spec.start_method,
-                            timeout_s=timeout_s)
+                            timeout_s=timeout_s, placement=spec.placement)
         self.raw = Raw()
         self.started = False
 

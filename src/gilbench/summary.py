@@ -10,6 +10,7 @@ from typing import Any
 from gilbench import executors, host, stats, verdicts
 from gilbench.kernels import Kernel
 from gilbench.measure import CellSpec, Raw
+from gilbench.placement import Placement
 
 
 def paired_times(serial: Raw, raw: Raw) -> tuple[list[float], list[float]]:
@@ -56,6 +57,9 @@ def _summarize(spec: CellSpec, raw: Raw, serial: Raw | None, kernel: Kernel,
         "workers": spec.workers,
         "start_method": spec.start_method,
         "scaling": spec.scaling,
+        # the CPUs each worker was pinned to, or the ones all may use, or why none
+        "placement": (spec.placement or Placement()).record(
+            1 if executors.get(spec.executor).one_thread else spec.workers),
         "size": spec.size,
         "n_chunks": spec.n_chunks,
         "repeats": len(raw.wall_s),

@@ -197,6 +197,16 @@ def add_run_options(addoption: Callable[..., Any], prefix: str = "") -> list[str
     addoption(f"--{prefix}size", action="append", metavar="K=N",
               help="advanced: measure kernel K at size N instead of calibrating it "
                    "(repeatable, or K=N,K2=N2)")
+    addoption(f"--{prefix}pin", metavar="MODE",
+              help="where the workers run: 'none' (default: the OS places them) or 'physical' "
+                   "(one CPU per physical core, the first hardware thread of each, as CPython's "
+                   "Tools/ftscalingbench does; worker i is pinned to the i-th of them, so no "
+                   "two workers share a core until every core has one). Linux only; the CPUs "
+                   "used are recorded in each cell")
+    addoption(f"--{prefix}core-type", metavar="TYPE",
+              help="keep the workers on the cores of one type of a hybrid host, e.g. "
+                   "'performance' or 'efficiency' (`gilbench info` lists this host's); the "
+                   "verdicts are then judged against those cores only")
     addoption(f"--{prefix}dask-scheduler", metavar="ADDRESS",
               help="measure the executor 'dask' on the existing Dask cluster whose scheduler "
                    "is at ADDRESS (what `dask scheduler` prints, e.g. tcp://127.0.0.1:8786; "
@@ -207,7 +217,7 @@ def add_run_options(addoption: Callable[..., Any], prefix: str = "") -> list[str
 #: the names ``add_run_options`` declares (as argparse ``dest``s, without the prefix)
 RUN_OPTIONS = ("kernels", "variants", "executors", "workers", "repeats", "max_repeats",
                "max_time", "max_wait", "target_time", "quick", "weak", "start_method", "timeout",
-               "size", "dask_scheduler")
+               "size", "dask_scheduler", "pin", "core_type")
 
 
 def run_config(get: Callable[[str], Any]):
@@ -236,7 +246,8 @@ def run_config(get: Callable[[str], Any]):
         weak=bool(get("weak")), start_method=get("start_method"),
         sizes=parse_sizes(get("size"), kernels.names(), lambda name: kernels.get(name).min_size),
         timeout_s=get("timeout"), max_repeats=get("max_repeats"), max_time_s=get("max_time"),
-        dask_scheduler=scheduler, max_wait_s=get("max_wait"))
+        dask_scheduler=scheduler, max_wait_s=get("max_wait"), pin=get("pin"),
+        core_type=get("core_type"))
 
 
 def given_run_options(get: Callable[[str], Any]) -> list[str]:

@@ -45,6 +45,7 @@ def main(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from gilbench import host, kernels
+    from gilbench.placement import choices_line
 
     info = host.host_info()
     status = kernels.compiled_status()
@@ -66,6 +67,7 @@ def main(args: argparse.Namespace) -> int:
         ("usable cores", f"{info['usable_cores']}  (logical CPUs in the mask, quota rounded down)"),
         ("topology", info["topology"]["line"]),
         ("CPU ceiling", f"{info['ceiling']['text']}  (what CPU-bound verdicts are judged against)"),
+        ("placement", choices_line(host.topology())),
         ("Python", f"{info['python_implementation']} {info['python_version']} "
                    f"({info['python_executable']})"),
         ("build", f"{info['build']} (Py_GIL_DISABLED={int(info['py_gil_disabled'])})"),

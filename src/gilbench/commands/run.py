@@ -205,7 +205,7 @@ def _main(args: argparse.Namespace, config: RunConfig, out: str, resumed: dict |
     n_cells = sum(len(specs) for _, _, specs in groups)
     missing = sum(1 for _, _, specs in groups for spec in specs if spec.key not in done)
     usable = host.usable_cores()
-    ceiling = host.ceiling()
+    ceiling = config.ceiling  # the placement's CPUs (--pin, --core-type), else the host's
     estimate_s = estimate.estimate_s(config.kernels, config.variants, config.executors,
                                      config.workers, ceiling, config.target_time_s,
                                      config.repeats, config.budget.time_s)
@@ -223,9 +223,9 @@ def _main(args: argparse.Namespace, config: RunConfig, out: str, resumed: dict |
         f"{config.target_time_s:g} s; {usable} usable cores; start method {config.start_method}; "
         f"time limit {config.run_timeout_s:g} s per run"
     )
-    console.print(f"host: {host.topology().line()}; ceiling {ceiling.text()}; estimated "
-                  f"≤ {estimate_s:.0f} s (a model, gilbench.run.estimate)",
-                  highlight=False)
+    console.print(f"host: {host.topology().line()}; workers {config.placement.text()}; ceiling "
+                  f"{ceiling.text()}; estimated ≤ {estimate_s:.0f} s (a model, "
+                  "gilbench.run.estimate)", highlight=False)
     if not noise.measured():
         console.print("[yellow]noise is not measured here[/]: this system's CPU counters cannot "
                       "be read, so a round disturbed by other processes cannot be told from a "

@@ -23,6 +23,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Awaitable, Callable, Sequence
 
 from gilbench import kernels
+from gilbench.placement import NextCPU, pinned
 
 from .base import (STOP_GRACE_S, Executor, RunResult, RunTimeout, alarm, collect,
                    init_worker_process, linger, stop_message, stop_task_threads, timed_task)
@@ -107,6 +108,7 @@ class AsyncioExecutor(_LoopExecutor):
     name = "asyncio"
     family = "asyncio"
     description = "W coroutines in one event loop; CPU work is called directly and blocks the loop"
+    one_thread = True  # placed: the loop's thread on worker 0's CPU
 
     def run(self, chunks: Sequence[tuple]) -> RunResult:
         assert self.loop is not None, "start() first"
@@ -127,7 +129,7 @@ class AsyncioExecutor(_LoopExecutor):
         # One thread runs every coroutine, so its CPU time over the run is the Σ over tasks.
         cpu0 = time.thread_time()
         # a CPU-bound call blocks the loop, so wait_for cannot end it: the timer signal can
-        with alarm(self.timeout_s, "the asyncio run"):
+        with pinned(self.cpus_for(0)), alarm(self.timeout_s, "the asyncio run"):
             try:
                 partials = self._run(chunks, work)
             except asyncio.TimeoutError:
@@ -146,7 +148,8 @@ class AsyncioToThreadExecutor(_LoopExecutor):
     def start(self) -> None:
         super().start()
         assert self.loop is not None
-        self.pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="gilbench-aio")
+        self.pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="gilbench-aio",
+                                       initializer=NextCPU(self.placement).pin)
         self.loop.set_default_executor(self.pool)
 
     def run(self, chunks: Sequence[tuple]) -> RunResult:
@@ -189,7 +192,8 @@ class AsyncioProcessExecutor(_LoopExecutor):
         ctx = multiprocessing.get_context(self.start_method)
         self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx,
                                         initializer=init_worker_process,
-                                        initargs=(self.kernel_name, self.size))
+                                        initargs=(self.kernel_name, self.size, self.placement,
+                                                  ctx.Value("i", 0) if self.placement else None))
 
     def run(self, chunks: Sequence[tuple]) -> RunResult:
         assert self.loop is not None and self.pool is not None, "start() first"

@@ -30,6 +30,7 @@ from typing import Any, Callable, ClassVar, Iterable, Iterator, Sequence
 
 from gilbench import host, kernels
 from gilbench.lifeline import die_with_parent
+from gilbench.placement import Placement, pin_process
 
 #: how long a stopped thread gets to unwind, and an aborted worker process to exit, before
 #: it is given up on (threads) or killed (processes)
@@ -241,8 +242,14 @@ def alarm(timeout_s: float | None, what: str = "the run") -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def init_worker_process(kernel_name: str, size: int) -> None:
-    """First thing in every worker process: signal dispositions, then ``prepare_worker``.
+def init_worker_process(kernel_name: str, size: int, placement: Placement | None = None,
+                        worker: Any = None) -> None:
+    """First thing in every worker process: its placement, signal dispositions, then
+    ``prepare_worker``.
+
+    With a ``placement``, the process pins itself to the CPUs of worker ``worker``: its number,
+    or a shared counter (``multiprocessing.Value``) when a pool starts its workers with one
+    set of arguments; first, so that the kernel's buffers are built on the CPU that uses them.
 
     Ctrl-C reaches the whole process group; workers ignore it and let the parent stop them in
     order. SIGTERM gets its default action back, because a forked worker inherits the parent's
@@ -251,6 +258,12 @@ def init_worker_process(kernel_name: str, size: int) -> None:
     leaves no worker behind.
     """
     global _worker_process
+    if placement is not None and placement.active:
+        if not isinstance(worker, int):
+            with worker.get_lock():
+                number, worker.value = worker.value, worker.value + 1
+            worker = number
+        pin_process(placement.cpus_for(worker))
     die_with_parent()
     _worker_process = True
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -287,9 +300,12 @@ class Executor:
     #: start() creates workers that outlive a run (a pool, a cluster), so the cold run minus
     #: the warm median is their start-up cost (process executors always do)
     keeps_workers: ClassVar[bool] = False
+    #: the runs happen in the calling thread alone (serial, asyncio): one CPU when pinned
+    one_thread: ClassVar[bool] = False
 
     def __init__(self, kernel_name: str, variant_name: str, workers: int, size: int,
-                 start_method: str | None = None, timeout_s: float | None = None):
+                 start_method: str | None = None, timeout_s: float | None = None,
+                 placement: Placement | None = None):
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
         if timeout_s is not None and not timeout_s > 0:
@@ -300,6 +316,18 @@ class Executor:
         self.size = size
         self.start_method = start_method if self.uses_processes else None
         self.timeout_s = timeout_s
+        #: where the workers run (``gilbench.placement``); None or inactive: the OS decides
+        self.placement = placement if placement is not None and placement.active else None
+
+    def cpus_for(self, worker: int) -> frozenset[int] | None:
+        """The CPUs worker ``worker`` pins itself to (None: no placement)."""
+        return None if self.placement is None else self.placement.cpus_for(worker)
+
+    @classmethod
+    def placement_reason(cls) -> str:
+        """Empty if this executor pins its workers when asked (``--pin``, ``--core-type``),
+        else why it cannot."""
+        return ""
 
     def deadline(self) -> float | None:
         """time.monotonic() by which a run starting now must end (None: no limit)."""

@@ -92,6 +92,11 @@ class _DaskExecutor(Executor):
     def unavailable_reason(cls) -> str:
         return _engine.missing("distributed", "dask")
 
+    @classmethod
+    def placement_reason(cls) -> str:
+        return ("Dask runs tasks in its workers' own thread pools (with --dask-scheduler, on "
+                "machines gilbench does not manage)")
+
     def _connect(self) -> tuple[Any, Any]:
         """(cluster or None, client)."""
         raise NotImplementedError

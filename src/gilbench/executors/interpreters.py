@@ -38,6 +38,7 @@ import time
 from typing import Any, Sequence
 
 from gilbench import host
+from gilbench.placement import pin_thread
 
 from .base import (STOP_GRACE_S, Executor, RunResult, RunTimeout, collect, linger,
                    prepare_worker, timed_task)
@@ -220,6 +221,14 @@ class InterpretersExecutor(Executor):
         why = _unloadable(kernel_name).get(variant_name, "")
         return why if not why or "subinterpreter" in why else f"in a subinterpreter: {why}"
 
+    @classmethod
+    def placement_reason(cls) -> str:
+        # 3.13: the thread that runs a subinterpreter's code is ours, and pins itself
+        if _backend() == "pool":
+            return ("3.14's InterpreterPoolExecutor starts its worker threads itself, inside "
+                    "their interpreters, where gilbench does not pin them yet")
+        return ""
+
     # -- life cycle -------------------------------------------------------------------------
 
     def start(self) -> None:
@@ -375,9 +384,11 @@ class InterpretersExecutor(Executor):
         deadline = self.deadline()
 
         # One main-interpreter thread per subinterpreter, pulling chunks like `threads` does.
-        def worker(iid: int, qid: int) -> None:
+        def worker(k: int, iid: int, qid: int) -> None:
             armed = False
             try:
+                # placed: the subinterpreter's code runs in this very OS thread
+                pin_thread(self.cpus_for(k))
                 if deadline is not None:
                     # time.monotonic() is one clock for every interpreter of the process
                     armed = _interpreters.exec(iid, _ARM, shared={"deadline": deadline}) is None
@@ -403,7 +414,7 @@ class InterpretersExecutor(Executor):
                     _interpreters.exec(iid, _DISARM)
 
         # daemon threads: one that cannot be stopped must not keep the process alive
-        threads = [threading.Thread(target=worker, args=(iid, qid), daemon=True,
+        threads = [threading.Thread(target=worker, args=(k, iid, qid), daemon=True,
                                     name=f"gilbench-interp-{k}")
                    for k, (iid, qid) in enumerate(zip(self._ids, self._queues))]
         try:

@@ -43,6 +43,11 @@ class _JoblibExecutor(Executor):
     def unavailable_reason(cls) -> str:
         return _engine.missing("joblib", "joblib")
 
+    @classmethod
+    def placement_reason(cls) -> str:
+        return ("joblib starts and reuses its workers itself (loky's processes, the threading "
+                "backend's pool), with no hook that runs once in each")
+
     def _pool(self) -> Any:
         """The backend's pool object (loky executor or ThreadPool); None when sequential."""
         backend = getattr(self._parallel, "_backend", None)

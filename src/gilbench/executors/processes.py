@@ -125,8 +125,9 @@ def _task_message(kernel_name: str, variant_name: str, index: int, chunk: tuple)
         return index, None, 0.0, f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
 
 
-def _queue_worker(tasks, results, kernel_name: str, variant_name: str, size: int) -> None:
-    init_worker_process(kernel_name, size)
+def _queue_worker(tasks, results, kernel_name: str, variant_name: str, size: int,
+                  placement=None, worker: int = 0) -> None:
+    init_worker_process(kernel_name, size, placement, worker)
     while True:
         item = tasks.get()
         if item is None:
@@ -135,8 +136,9 @@ def _queue_worker(tasks, results, kernel_name: str, variant_name: str, size: int
         results.put(_task_message(kernel_name, variant_name, index, chunk))
 
 
-def _pipe_worker(conn, kernel_name: str, variant_name: str, size: int) -> None:
-    init_worker_process(kernel_name, size)
+def _pipe_worker(conn, kernel_name: str, variant_name: str, size: int, placement=None,
+                 worker: int = 0) -> None:
+    init_worker_process(kernel_name, size, placement, worker)
     while True:
         try:
             item = conn.recv()
@@ -194,10 +196,10 @@ class ProcessesExecutor(_ProcessWorkers):
         self.procs = []
         self.tasks = ctx.Queue()
         self.results = ctx.Queue()
-        for _ in range(self.workers):
+        for k in range(self.workers):
             p = ctx.Process(target=_queue_worker, daemon=True,
                             args=(self.tasks, self.results, self.kernel_name, self.variant_name,
-                                  self.size))
+                                  self.size, self.placement, k))
             self.procs.append(p)  # before start(): abort() must find a half-started worker
             p.start()
 
@@ -245,10 +247,11 @@ class ProcessPipeExecutor(_ProcessWorkers):
         ctx = self._context()
         self.conns = []
         self.procs = []
-        for _ in range(self.workers):
+        for k in range(self.workers):
             parent, child = ctx.Pipe(duplex=True)
             p = ctx.Process(target=_pipe_worker, daemon=True,
-                            args=(child, self.kernel_name, self.variant_name, self.size))
+                            args=(child, self.kernel_name, self.variant_name, self.size,
+                                  self.placement, k))
             self.conns.append(parent)
             self.procs.append(p)  # before start(): abort() must find a half-started worker
             p.start()
@@ -312,11 +315,13 @@ class ProcessPoolRunner(Executor):
     pool: ProcessPoolExecutor | None = None
 
     def start(self) -> None:
+        ctx = multiprocessing.get_context(self.start_method)
+        # placed: the pool starts every worker with the same arguments, so each one takes the
+        # next worker number from a shared counter
         self.pool = ProcessPoolExecutor(
-            max_workers=self.workers,
-            mp_context=multiprocessing.get_context(self.start_method),
-            initializer=init_worker_process,
-            initargs=(self.kernel_name, self.size),
+            max_workers=self.workers, mp_context=ctx, initializer=init_worker_process,
+            initargs=(self.kernel_name, self.size, self.placement,
+                      ctx.Value("i", 0) if self.placement else None),
         )
 
     def run(self, chunks: Sequence[tuple]) -> RunResult:

@@ -12,6 +12,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Sequence
 
+from gilbench.placement import NextCPU, pin_thread
+
 from .base import (Executor, RunResult, RunTimeout, collect, linger, stop_message,
                    stop_task_threads, timed_task)
 
@@ -29,7 +31,12 @@ class ThreadsExecutor(Executor):
         errors: list[BaseException] = []
         stop = threading.Event()
 
-        def worker() -> None:
+        def worker(k: int) -> None:
+            try:
+                pin_thread(self.cpus_for(k))  # placed (--pin, --core-type): worker k's CPUs
+            except OSError as exc:
+                errors.append(exc)
+                return
             while not stop.is_set():
                 try:
                     i, chunk = tasks.get_nowait()
@@ -42,7 +49,7 @@ class ThreadsExecutor(Executor):
                     return
 
         # daemon threads: one that cannot be stopped must not keep the process alive
-        threads = [threading.Thread(target=worker, name=f"gilbench-{k}", daemon=True)
+        threads = [threading.Thread(target=worker, args=(k,), name=f"gilbench-{k}", daemon=True)
                    for k in range(self.workers)]
         deadline = self.deadline()
         try:
@@ -73,7 +80,9 @@ class ThreadPoolExecutorRunner(Executor):
     pool: ThreadPoolExecutor | None = None
 
     def start(self) -> None:
-        self.pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="gilbench")
+        # placed: each pool thread pins itself as it starts (threads are created on demand)
+        self.pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="gilbench",
+                                       initializer=NextCPU(self.placement).pin)
 
     def run(self, chunks: Sequence[tuple]) -> RunResult:
         assert self.pool is not None, "start() first"

@@ -82,6 +82,9 @@ def ceiling_rule(doc: dict) -> str:
     behind = (f"host: {shape}" if shape else
               "the usable cores recorded: this file predates the topology record, so SMT "
               "siblings may be counted as cores")
+    placement = (host.get("placement") or {}).get("text")
+    if placement:  # recorded since --pin/--core-type exist
+        behind += f"; workers {placement}"
     return f"\n**Ceiling used here:** {ceiling(doc).text()} ({behind}).\n"
 
 

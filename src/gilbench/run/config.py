@@ -20,6 +20,7 @@ from gilbench import host
 from gilbench import kernels as _kernels
 from gilbench.errors import UsageError
 from gilbench.measure import CHUNKS_PER_WORKER, Budget
+from gilbench.placement import PIN_MODES, Placement, choose
 from gilbench.run import estimate
 from gilbench.verdicts import Ceiling
 
@@ -114,6 +115,23 @@ class RunConfig:
     #: the address of an existing Dask scheduler (the ``dask`` executor); None: none given
     dask_scheduler: str | None = None
     max_wait_s: float | None = None  # None: the quick or default waiting budget
+    pin: str = "none"  # "physical": one worker per physical core, pinned (gilbench.placement)
+    core_type: str | None = None  # keep the workers on the cores of this type (None: any)
+    _placement: Placement | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def placement(self) -> Placement:
+        """Where the workers run on this host (``placement.choose``, made once); UsageError if
+        it cannot be honoured, by the host or by one of the executors."""
+        if self._placement is None:
+            self._placement = placed(self.pin, self.core_type, self.executors)
+        return self._placement
+
+    @property
+    def ceiling(self) -> Ceiling:
+        """The ceiling the verdicts use: the host's, narrowed to the CPUs the placement lets
+        the workers use."""
+        return placed_ceiling(self.placement)
 
     @property
     def wait_budget_s(self) -> float:
@@ -146,7 +164,8 @@ class RunConfig:
                      timeout_s: float | None = None, max_repeats: int | None = None,
                      max_time_s: float | None = None,
                      dask_scheduler: str | None = None,
-                     max_wait_s: float | None = None) -> "RunConfig":
+                     max_wait_s: float | None = None, pin: str | None = None,
+                     core_type: str | None = None) -> "RunConfig":
         """The configuration for these option values (None: the default), every value and
         their combination checked: UsageError says what is wrong and what is accepted."""
         kernel_names = list(kernels or _kernels.names())
@@ -161,8 +180,9 @@ class RunConfig:
                              f"({repeats})")
         target = target_time_s if target_time_s is not None else (
             QUICK_TARGET_S if quick else DEFAULT_TARGET_S)
+        placement = placed(pin or "none", core_type, executor_names)
         workers = (list(workers) if workers else fitted_workers(
-            kernel_names, variants, executor_names, host.ceiling(), quick, target))
+            kernel_names, variants, executor_names, placed_ceiling(placement), quick, target))
         for option, value in (("--target-time", target), ("--timeout", timeout_s),
                               ("--max-time", max_time_s)):
             if value is not None and not (value > 0 and math.isfinite(value)):
@@ -195,7 +215,8 @@ class RunConfig:
                    start_method=method, sizes=sizes, timeout_s=timeout_s,
                    max_repeats=max_repeats, max_time_s=max_time_s,
                    dask_scheduler=dask_scheduler.strip() if dask_scheduler else None,
-                   max_wait_s=max_wait_s)
+                   max_wait_s=max_wait_s, pin=placement.pin, core_type=core_type,
+                   _placement=placement)
 
     @classmethod
     def from_dict(cls, data: Any) -> "RunConfig":
@@ -261,6 +282,9 @@ class RunConfig:
             max_wait_s=field_("max_wait_s", lambda v: v is None or (
                 isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
                 and v >= 0), "null or a number of seconds, 0 or more", None),
+            pin=field_("pin", lambda v: v in PIN_MODES, f"one of {', '.join(PIN_MODES)}", "none"),
+            core_type=field_("core_type", lambda v: v is None or (isinstance(v, str) and bool(v)),
+                             "null or a core type such as performance", None),
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -282,6 +306,8 @@ class RunConfig:
             "gil_check": self.gil_check,
             "dask_scheduler": self.dask_scheduler,
             "max_wait_s": self.wait_budget_s,
+            "pin": self.pin,
+            "core_type": self.core_type,
         }
 
     def prepare_engines(self) -> list[dict[str, Any]]:
@@ -302,6 +328,35 @@ class RunConfig:
             return dask_.check_scheduler(self.dask_scheduler)
         except dask_.DaskConnectError as exc:
             raise UsageError(f"--dask-scheduler: {exc}") from None
+
+
+def placed(pin: str, core_type: str | None, executor_names: Sequence[str]) -> Placement:
+    """The placement ``--pin``/``--core-type`` ask for on this host; UsageError if the host
+    cannot give it or an executor cannot pin its workers (never a silently unpinned cell)."""
+    placement = choose(host.topology(), pin, core_type)
+    if placement.active:
+        by_reason: dict[str, list[str]] = {}
+        for name in executor_names:
+            why = _executors.get(name).placement_reason()
+            if why:
+                by_reason.setdefault(why, []).append(name)
+        if by_reason:
+            asked = " ".join(f"--{o} {v}" for o, v in (("pin", pin), ("core-type", core_type))
+                             if v not in (None, "none"))
+            which = "; ".join(f"{', '.join(names)}: {why}" for why, names in by_reason.items())
+            stuck = {n for names in by_reason.values() for n in names}
+            able = [n for n in executor_names if n not in stuck]
+            raise UsageError(f"{asked}: these executors cannot pin their workers ({which}); "
+                             + (f"use --executors {','.join(able)}" if able else
+                                "leave them out of --executors")
+                             + ", or run without --pin/--core-type")
+    return placement
+
+
+def placed_ceiling(placement: Placement) -> Ceiling:
+    """This host's ceiling for workers placed so (``host.ceiling()`` itself without a
+    placement, so the default run judges exactly as before)."""
+    return placement.ceiling(host.topology()) if placement.active else host.ceiling()
 
 
 def check_dask_request(executor_names: Sequence[str], dask_scheduler: str | None) -> None:
@@ -349,7 +404,7 @@ RESUME_CHECKED = {"kernels": "kernels", "variants": "variants", "executors": "ex
                   "workers": "workers", "repeats": "repeats", "target_time": "target_time_s",
                   "quick": "quick", "weak": "scaling", "start_method": "start_method",
                   "size": "sizes", "max_repeats": "max_repeats", "max_time": "max_time_s",
-                  "dask_scheduler": "dask_scheduler"}
+                  "dask_scheduler": "dask_scheduler", "pin": "pin", "core_type": "core_type"}
 
 
 def resume_config(doc: dict, path: str, asked: RunConfig | None, given: Sequence[str],

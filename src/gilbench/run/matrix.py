@@ -17,6 +17,7 @@ from typing import Any, Callable
 from gilbench import executors, host, kernels, noise, results, verdicts
 from gilbench.executors.base import RunTimeout
 from gilbench.measure import CHUNKS_PER_WORKER, Budget, CellSpec, Raw, calibrate, measure_group
+from gilbench.placement import pinned
 from gilbench.summary import summarize
 from gilbench.run.config import MAX_TIME_CARRY, RunConfig
 
@@ -35,7 +36,7 @@ def plan(config: RunConfig) -> list[tuple[kernels.Kernel, kernels.Variant, list[
                 for w in counts:
                     specs.append(CellSpec(kernel.name, variant.name, executor, w, 0, 0,
                                           config.start_method if executors.get(executor).uses_processes else None,
-                                          config.scaling))
+                                          config.scaling, config.placement))
             groups.append((kernel, variant, specs))
     return groups
 
@@ -52,8 +53,7 @@ def sized(spec: CellSpec, base_size: int, config: RunConfig) -> CellSpec:
         size, n_chunks = base_size * spec.workers, CHUNKS_PER_WORKER * spec.workers
     else:
         size, n_chunks = base_size, CHUNKS_PER_WORKER * max(config.workers)
-    return CellSpec(spec.kernel, spec.variant, spec.executor, spec.workers, size, n_chunks,
-                    spec.start_method, spec.scaling)
+    return replace(spec, size=size, n_chunks=n_chunks)
 
 
 class Events:
@@ -228,10 +228,11 @@ def _run_group(config: RunConfig, writer: results.ResultsWriter, events: Events,
                 base, seconds = known_size, float("nan")
             elif kernel.name in config.sizes:
                 base, seconds = config.sizes[kernel.name], float("nan")
-            else:
-                base, seconds = calibrate(kernel, variant.name, config.target_time_s,
-                                          CHUNKS_PER_WORKER * max(config.workers),
-                                          timeout_s=timeout_s)
+            else:  # placed: on the serial baseline's CPU, so its target time holds there
+                with pinned(config.placement.cpus_for(0)):
+                    base, seconds = calibrate(kernel, variant.name, config.target_time_s,
+                                              CHUNKS_PER_WORKER * max(config.workers),
+                                              timeout_s=timeout_s)
         except RunTimeout as exc:
             _add_cells(writer, [error_cell(s, kernel, f"calibration timed out: {exc}",
                                            timed_out=True) for s, _ in runnable], events)
@@ -244,7 +245,7 @@ def _run_group(config: RunConfig, writer: results.ResultsWriter, events: Events,
         events.on_calibrated(kernel.name, variant.name, base, seconds)
         sized_specs = [sized(s, base, config) for s in needed]
         serial_spec = next(s for s in sized_specs if s.executor == "serial")
-        usable = host.ceiling()
+        usable = config.ceiling  # the CPUs the workers may use (--pin, --core-type)
 
         def decided(spec: CellSpec, raws: dict) -> bool:
             cell = summarize(spec, raws[spec.key], raws[serial_spec.key], kernel,
@@ -299,6 +300,9 @@ def start_document(config: RunConfig, argv: list[str]) -> dict:
     info["load_average_start"] = info.pop("load_average")
     info["start_method_default"] = multiprocessing.get_start_method(allow_none=False)
     info["pid"] = os.getpid()
+    # the ceiling the verdicts use follows the placement (the topology's without one)
+    info["ceiling"] = config.ceiling.as_dict()
+    info["placement"] = config.placement.as_dict()
     doc = results.new_document(config.as_dict(), info, argv)
     # what the report needs to know of each kernel travels in the document
     doc["kernels"] = results.kernel_section(kernels.get(name) for name in config.kernels)
