@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import importlib
+import re
 import sys
 import sysconfig
 import threading
@@ -191,24 +192,22 @@ def guard() -> Iterator[Watch]:
         finder = _Finder()
         _local.guarding = True
         sys.meta_path.insert(0, finder)
+        caught: list[warnings.WarningMessage] = []
         try:
-            with warnings.catch_warnings(record=True) as caught:
+            with warnings.catch_warnings(record=True) as recorded:
                 # recorded, not printed (the culprit's message says it better) nor raised by
                 # -W error (the import itself succeeded; the guard decides what follows)
-                warnings.filterwarnings("always", message=_escaped(WARNING_START),
+                warnings.filterwarnings("always", message=re.escape(WARNING_START),
                                         category=RuntimeWarning)
-                yield watch
-        finally:
+                try:
+                    yield watch
+                finally:
+                    caught = list(recorded)
+        finally:  # also when the block raised: the culprit is named, other warnings shown
             _local.guarding = False
             with contextlib.suppress(ValueError):
                 sys.meta_path.remove(finder)
-        _settle(watch, caught)
-
-
-def _escaped(text: str) -> str:
-    import re
-
-    return re.escape(text)
+            _settle(watch, caught)
 
 
 def _settle(watch: Watch, caught: list[warnings.WarningMessage]) -> None:
