@@ -336,6 +336,14 @@ def gil_enabled() -> bool:
     return True if check is None else bool(check())
 
 
+def _gil_culprit() -> dict[str, Any] | None:
+    """The module a guarded import saw turn the GIL back on (``gilguard.culprit``), or None."""
+    from gilbench import gilguard
+
+    found = gilguard.culprit()
+    return None if found is None else found.as_dict()
+
+
 def build_name() -> str:
     """``free-threaded`` or ``default`` (GIL) build."""
     return "free-threaded" if gil_disabled_build() else "default"
@@ -423,6 +431,7 @@ def host_info() -> dict[str, Any]:
         "build": build_name(),
         "py_gil_disabled": gil_disabled_build(),
         "gil_enabled": gil_enabled(),
+        "gil_reenabled_by": _gil_culprit(),
         "python_gil_env": os.environ.get("PYTHON_GIL"),
         "switch_interval_s": sys.getswitchinterval(),
         "subinterpreters": has_subinterpreters(),

@@ -2,14 +2,17 @@
 library versions, which kernel variants are compiled and importable, the optional engines
 (joblib, Dask, InterpreterPoolExecutor) with their versions or how to install them, and
 whether the host looks quiet enough to measure (load, other processes' CPU and steal over one
-second, CPU frequency settings), as ``pyperf system show`` does."""
+second, CPU frequency settings), as ``pyperf system show`` does. On a free-threaded build, also
+which extension modules of gilbench and its dependencies would turn the GIL back on (imported
+in child processes, within seconds: ``gilbench.gilguard_scan``)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 
-HELP = "host, interpreter build, GIL state, what is compiled, engines, how quiet the host is"
+HELP = ("host, interpreter build, GIL state (on a free-threaded build: which extension modules "
+        "would turn it back on), what is compiled, engines, how quiet the host is")
 
 #: seconds of watching the host's CPU counters for the quietness check
 QUIET_WINDOW_S = 1.0
@@ -40,8 +43,19 @@ def quietness(info: dict) -> dict:
     return {"quiet": quiet, "conclusion": QUIET if quiet else BUSY, "notes": notes}
 
 
+def gil_extensions() -> dict:
+    """On a free-threaded build, ``gilguard_scan.scan_dependencies()``; elsewhere
+    ``{"checked": False, "reason": ...}`` (no import can turn a GIL build's GIL on)."""
+    from gilbench import gilguard, gilguard_scan
+
+    if not gilguard.ACTIVE:
+        return {"checked": False, "reason": "a build with a GIL: no import can turn it back on"}
+    return {"checked": True, **gilguard_scan.scan_dependencies()}
+
+
 def main(args: argparse.Namespace) -> int:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from gilbench import host, kernels
@@ -50,10 +64,11 @@ def main(args: argparse.Namespace) -> int:
     info = host.host_info()
     status = kernels.compiled_status()
     engines = engines_status()
+    scanned = gil_extensions()  # before the quietness window: its children would be counted
     calm = quietness(info)
     if args.json:
         print(json.dumps({"host": info, "variants": status, "engines": engines,
-                          "quietness": calm}, indent=2))
+                          "gil_extensions": scanned, "quietness": calm}, indent=2))
         return 0
     console = Console()
     quota = info["cgroup_cpu_quota"]
@@ -101,9 +116,12 @@ def main(args: argparse.Namespace) -> int:
         table.add_column(col, style="bold" if col == "engine" else None, overflow="fold")
     for e in engines:
         table.add_row(e["name"], e["version"] or "—",
-                      "[green]available[/]" if e["available"] else f"[yellow]{e['reason']}[/]")
+                      "[green]available[/]" if e["available"]
+                      else f"[yellow]{escape(e['reason'])}[/]")  # keeps "gilbench[dask]"
     console.print(table)
 
+    if scanned["checked"]:
+        print_gil_extensions(scanned, console)
     console.print("[bold]is the host quiet?[/]")
     for note in calm["notes"]:
         console.print(f"  {note}", markup=False)
@@ -125,5 +143,48 @@ def _gil_text(info: dict) -> str:
         return f"enabled (turned on by {env_text})"
     # a free-threaded build turns the GIL back on when it imports an extension module that
     # does not declare free-threading support (and warns once)
+    culprit = info.get("gil_reenabled_by")
+    if culprit:
+        where = f" ({culprit['path']})" if culprit.get("path") else ""
+        return (f"enabled ({env_text}): re-enabled at run time by importing "
+                f"{culprit['module']}{where}, which does not declare free-threading support")
     return (f"enabled ({env_text}): re-enabled at run time by an extension module without "
             f"free-threading support")
+
+
+def print_gil_extensions(scanned: dict, console) -> None:
+    """What the scan of gilbench's dependencies found: the modules that turn the GIL back on
+    (with the fix), what it could not import or check, what it did not look at."""
+    from rich.markup import escape
+
+    from gilbench import gilguard
+
+    dists = [d for d, n in scanned["distributions"].items() if n]
+    total = sum(scanned["distributions"].values())
+    verdict = "" if scanned["reenable"] else " [green]none[/]"
+    console.print(f"[bold]extension modules that turn the GIL back on:[/]{verdict}")
+    console.print(f"  checked {total} extension modules of {escape(', '.join(dists))} in "
+                  f"{scanned['children']} child process(es) ({scanned['seconds']:.1f} s)",
+                  highlight=False)
+    owner = scanned["owner"]
+    for found in scanned["reenable"]:
+        where = f" ({found['path']})" if found.get("path") else ""
+        dist = f" [{owner[found['module']]}]" if found["module"] in owner else ""
+        console.print(f"  [red]{escape(found['module'])}[/]{escape(where + dist)}",
+                      highlight=False)
+    if scanned["reenable"]:
+        console.print(f"  fix: {escape(gilguard.FIX)}", highlight=False)
+    if scanned["via"]:
+        console.print(f"  {len(scanned['via'])} more not judged alone: importing them loads "
+                      f"one of these first ({escape(', '.join(sorted(scanned['via'])[:8]))}"
+                      f"{', ...' if len(scanned['via']) > 8 else ''})", highlight=False)
+    for name, why in scanned["failed"].items():
+        console.print(f"  not checked: {escape(name)} did not import: {escape(why)}",
+                      highlight=False)
+    if scanned["unchecked"]:
+        console.print(f"  not checked within the time budget: {len(scanned['unchecked'])} "
+                      f"({escape(', '.join(scanned['unchecked'][:8]))}"
+                      f"{', ...' if len(scanned['unchecked']) > 8 else ''})", highlight=False)
+    if scanned["not_checked"]:
+        console.print(f"  not checked (not gilbench's dependencies): the extension modules of "
+                      f"{escape(', '.join(scanned['not_checked']))}", highlight=False)

@@ -6,7 +6,9 @@ list of argument tuples (modules are found on sys.path and in the current direct
 asyncio.to_thread and a process pool (and subinterpreters where Python has them); every
 executor's results must equal the serial run's. gilbench also measures how much of a call lets
 other threads run (the GIL check), each executor's cost per task and the task duration below
-which it cannot pay, and prints a recommendation with the rule behind it.
+which it cannot pay, and prints a recommendation with the rule behind it. On a free-threaded
+build, if importing your module turns the GIL back on, it stops there and names the extension
+module that did it, with the fix.
 
 Example: gilbench try examples.sha256_buffers:digest --tasks examples.sha256_buffers:tasks"""
 
@@ -121,6 +123,14 @@ def _argv_tail() -> list[str]:
     return sys.argv[2:] if len(sys.argv) > 2 and sys.argv[1] == "try" else []
 
 
+def gil_line(gil: dict) -> str:
+    """The measured GIL check on one line, verdict first (under 80 columns), e.g.
+    "GIL check, first task: releases, other threads ran 97% [95-99%] of the time"."""
+    return (f"GIL check, first task: {gil['verdict']}, other threads ran "
+            f"{gil['fraction'] * 100:.0f}% [{gil['low'] * 100:.0f}-{gil['high'] * 100:.0f}%] "
+            "of the time")
+
+
 def print_table(doc: dict, console) -> None:
     """Every cell (speedup, CPU utilisation, error), then each executor's cost per task."""
     from rich.markup import escape
@@ -131,9 +141,8 @@ def print_table(doc: dict, console) -> None:
     section = doc["workload"]
     gil = section.get("gil") or {}
     if gil.get("fraction") is not None:
-        console.print(f"GIL check on the first task: other threads run "
-                      f"{gil['fraction'] * 100:.0f}% [{gil['low'] * 100:.0f}, "
-                      f"{gil['high'] * 100:.0f}] of the time: {gil['verdict']}")
+        # the verdict first and the line short: an 80-column terminal used to break it off
+        console.print(escape(gil_line(gil)), highlight=False)
     else:
         console.print(f"GIL check: {gil.get('verdict', 'undecided')} "
                       f"({escape(str(gil.get('reason')))})")

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Callable, ClassVar, Iterable, Iterator, Sequence
 
-from gilbench import host, kernels
+from gilbench import gilguard, host, kernels
 from gilbench.lifeline import die_with_parent
 from gilbench.placement import Placement, pin_process
 
@@ -113,11 +113,17 @@ def worker_facts() -> dict[str, Any]:
 
 def gil_reenabled_reason() -> str | None:
     """Why this worker's times are not free-threaded, or None: the GIL is on in a free-threaded
-    build although PYTHON_GIL=1 did not ask for it."""
+    build although PYTHON_GIL=1 did not ask for it. Names the module that turned it on where a
+    guarded import saw it (``gilguard.culprit``)."""
     if not host.gil_disabled_build() or not host.gil_enabled():
         return None
     if os.environ.get("PYTHON_GIL") == "1":
         return None  # asked for: the run measures a free-threaded build with its GIL on
+    culprit = gilguard.culprit()
+    if culprit is not None:  # named first: a table cell shows the start of the message
+        return (f"importing {culprit} re-enabled the GIL in worker pid {os.getpid()} of a "
+                f"free-threaded build (it does not declare free-threading support); fix: "
+                f"{gilguard.FIX}")
     return (f"the GIL was re-enabled in worker pid {os.getpid()} of a free-threaded build (an "
             "extension module that does not declare free-threading support was imported); set "
             "PYTHON_GIL=0 to keep it off, or PYTHON_GIL=1 to measure with it on")

@@ -11,9 +11,9 @@ processes inherit the environment, so they find the same kernels.
 
 from __future__ import annotations
 
-import importlib
 import os
 
+from gilbench import gilguard
 from gilbench import results as _results
 
 from ._declared import DeclaredCheck, calibrated_chunk, check_declared
@@ -86,8 +86,8 @@ def names() -> list[str]:
 
 def get(name: str) -> Kernel:
     """The kernel called ``name``; ``UnknownNameError`` (a KeyError) lists the valid names."""
-    if name in _MODULES:
-        return importlib.import_module(_MODULES[name]).KERNEL
+    if name in _MODULES:  # guarded: a kernel's module may bring an extension (NumPy, a twin)
+        return gilguard.import_module(_MODULES[name])[0].KERNEL
     if ":" in name:  # a user's function, "MODULE:FUNCTION" (gilbench try / gilbench.workload)
         from .user import kernel_for
 
@@ -96,7 +96,7 @@ def get(name: str) -> Kernel:
     if target is None:
         raise UnknownNameError("kernel", name, names())
     module, _, attribute = target.partition(":")
-    kernel = getattr(importlib.import_module(module), attribute or "KERNEL")
+    kernel = getattr(gilguard.import_module(module)[0], attribute or "KERNEL")
     if kernel.name != name:
         raise ValueError(f"{EXTRA_KERNELS_ENV}: {target} is kernel {kernel.name!r}, not {name!r}")
     return kernel

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import importlib
 import math
 import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
+
+from gilbench import gilguard
 
 from gilbench.errors import UnknownNameError
 
@@ -64,7 +65,9 @@ def load_extension(module: str) -> tuple[Any | None, str]:
     if os.environ.get(NO_EXTENSIONS_ENV):
         return None, f"disabled by {NO_EXTENSIONS_ENV}={os.environ[NO_EXTENSIONS_ENV]}"
     try:
-        return importlib.import_module(module), ""
+        # guarded: on a free-threaded build, a twin built without freethreading_compatible
+        # turns the GIL back on, and the failing cells then name it (gilguard.culprit)
+        return gilguard.import_module(module)[0], ""
     except ImportError as exc:
         return None, (
             f"compiled extension {module} not importable ({exc}); "

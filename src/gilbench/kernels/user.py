@@ -22,6 +22,7 @@ import os
 import sys
 from typing import Any, Callable, Iterable, Sequence
 
+from gilbench import gilguard
 from gilbench.errors import UsageError
 
 from ._base import Kernel, Variant, even_ranges
@@ -72,11 +73,12 @@ def parse_spec(spec: str, option: str, example: str) -> tuple[str, str]:
 
 def resolve(spec: str, option: str = "FUNCTION", example: str = "mymodule:function") -> Any:
     """The object ``MODULE:NAME`` names (NAME may be dotted), importing MODULE from sys.path
-    and the current directory; UsageError says what is missing."""
+    and the current directory; UsageError says what is missing, or, on a free-threaded build,
+    which module the import brought in that turned the GIL back on."""
     module_name, name = parse_spec(spec, option, example)
     _add_current_directory()
     try:
-        module = importlib.import_module(module_name)
+        module, culprit = gilguard.import_module(module_name)
     except ModuleNotFoundError as exc:
         if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
             raise UsageError(f"{option} {spec}: module {module_name!r} not found on sys.path or "
@@ -86,6 +88,8 @@ def resolve(spec: str, option: str = "FUNCTION", example: str = "mymodule:functi
     except Exception as exc:
         raise UsageError(f"{option} {spec}: importing {module_name} failed: "
                          f"{_last_line(exc)}") from None
+    if culprit is not None:  # every thread of every cell would take turns: say why, now
+        raise UsageError(f"{option} {spec}: on this free-threaded Python, {culprit.explain()}")
     obj: Any = module
     for part in name.split("."):
         try:
@@ -201,7 +205,7 @@ def kernel_for(name: str) -> Any:
     if name in _REGISTERED:
         return _REGISTERED[name]
     module, _, qualname = name.partition(":")
-    obj: Any = importlib.import_module(module)
+    obj: Any = gilguard.import_module(module)[0]  # a culprit is named by the worker's GIL check
     for part in qualname.split("."):
         obj = getattr(obj, part)
     kernel = _kernel(name, obj, None, None)
