@@ -29,7 +29,7 @@ FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 needs_free_threading = pytest.mark.skipif(
     not FREE_THREADED,
     reason="needs a free-threaded CPython build (Py_GIL_DISABLED): only there can an import "
-           "turn the GIL back on (scripts/ci-freethreaded.sh runs this under 3.13t)")
+           "turn the GIL back on (README's free-threaded test line runs this under 3.13t)")
 
 _METHODS = """
 static PyObject *answer(PyObject *self, PyObject *args) { return PyLong_FromLong(42); }

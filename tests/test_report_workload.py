@@ -57,3 +57,21 @@ def test_gil_check_without_a_fraction_says_why() -> None:
                      "reason": "1 usable core: a second thread cannot run beside the call"})
     assert text == "**undecided**: 1 usable core: a second thread cannot run beside the call."
     assert gil_text(None) == "The GIL check was not run."
+
+
+def test_stress_outcome_with_runs_per_worker_count() -> None:
+    stress = {"verdict": "failed", "runs": 40, "tasks": 16, "workers": [2, 4],
+              "per_workers": {"2": {"runs": 40, "mismatched": 31},
+                              "4": {"runs": 40, "mismatched": 0}},
+              "text": "`parse` failed the stress test: 31 of 80 threaded runs differ."}
+    md = to_markdown(workload_section({"workload": {**SECTION, "stress": stress}}))
+    part = md[md.index("### Is it thread-safe? The stress test"):md.index("### Cost per task")]
+    assert "| **failed** | `parse` failed the stress test: 31 of 80 threaded runs differ. |" \
+        in part
+    assert "The 16 tasks ran 40 times under threads at each worker count" in part
+    assert "| 2 | 40 | 31 |" in part and "| 4 | 40 | 0 |" in part
+    skipped = {"verdict": "not run", "runs": 40,
+               "text": "The stress test did not run: the serial check run failed on task 0."}
+    md = to_markdown(workload_section({"workload": {**SECTION, "stress": skipped}}))
+    assert "| **not run** | The stress test did not run" in md and "runs that differ" not in md
+    assert "thread-safe" not in to_markdown(workload_section({"workload": SECTION}))

@@ -252,6 +252,62 @@ def test_advice_undecided_inside_the_band_and_ignores_extra_workers() -> None:
     assert rec.code == "undecided"
 
 
+# a stress test's outcome as gilbench.stress writes it (only the fields the advice reads)
+RACY = {"verdict": "failed", "runs": 40, "total_runs": 40, "mismatched_runs": 31,
+        "text": "`fn` failed the stress test: 31 of 40 threaded runs differ from the serial run "
+                "(31 of 40 at 2 threads; with the GIL off); first in run 1 at 2 threads, task "
+                "3: expected 199990000, got 214077879."}
+NEVER = ("never threads, because `fn` failed the stress test: 31 of 40 threaded runs differ "
+         "from the serial run")
+
+
+def test_advice_never_threads_for_a_function_that_failed_the_stress_test() -> None:
+    # threads would win clearly (as in test_advice_threads_when_decided_above_processes)
+    cells = [("thread-pool", "threads", 2, 1.9, 1.8, 2.0),
+             ("asyncio-to-thread", "threads", 2, 1.85, 1.75, 1.95),
+             ("process-pool", "processes", 2, 1.4, 1.3, 1.5)]
+    doc = _doc(cells, gil={"fraction": 0.96, "verdict": "releases"})
+    assert recommend(doc).code == "threads"
+    doc["workload"]["stress"] = RACY
+    rec = recommend(doc)
+    assert rec.code == "processes", rec.text
+    assert rec.text.startswith("Use a process pool: 1.40x [1.30, 1.50] at 2 workers")
+    assert rec.text.endswith(f"; {NEVER} (31 of 40 at 2 threads; with the GIL off); first in run "
+                             "1 at 2 threads, task 3: expected 199990000, got 214077879.")
+    assert "thread pool" not in rec.text and "to_thread" not in rec.text
+    assert "Never threads" in rec.rule and "stress test" in rec.rule
+
+
+def test_advice_after_a_failed_stress_test_with_only_thread_cells_stays_serial() -> None:
+    doc = _doc([("threads", "threads", 2, 1.9, 1.8, 2.0)])
+    doc["workload"]["stress"] = RACY
+    rec = recommend(doc)
+    assert rec.code == "serial" and rec.text.startswith(f"Stay serial: {NEVER}")
+    assert rec.text.endswith("no executor other than threads was measured (add --executors "
+                             "process-pool to compare one).")
+
+
+def test_advice_after_a_failed_stress_test_without_a_gaining_alternative() -> None:
+    doc = _doc([("thread-pool", "threads", 2, 1.9, 1.8, 2.0),
+                ("process-pool", "processes", 2, 0.8, 0.7, 0.9)])
+    doc["workload"]["stress"] = RACY
+    rec = recommend(doc)
+    assert rec.code == "serial" and rec.text.startswith("Stay serial: no executor gains (best: "
+                                                        "a process pool 0.80x")
+    assert NEVER in rec.text
+
+
+def test_advice_unchanged_by_a_passed_or_skipped_stress_test() -> None:
+    cells = [("thread-pool", "threads", 2, 1.9, 1.8, 2.0),
+             ("process-pool", "processes", 2, 1.4, 1.3, 1.5)]
+    plain = recommend(_doc(cells))
+    for outcome in ({"verdict": "passed", "text": "`fn` passed the stress test."},
+                    {"verdict": "not run", "text": "The stress test did not run: ..."}):
+        doc = _doc(cells)
+        doc["workload"]["stress"] = outcome
+        assert recommend(doc) == plain and plain.code == "threads"
+
+
 def test_advice_failed_serial() -> None:
     doc = _doc([])
     doc["cells"][0]["error"] = "ValueError: boom"

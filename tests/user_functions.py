@@ -60,3 +60,39 @@ def same_x(a, b):
     return a.x == b.x
 
 NOT_CALLABLE = 3
+
+# --stress: a deliberate race, and two safe twins of it. racy_sum keeps its running total in
+# module-level state, read, added to and written back with no lock: two threads that overlap
+# reset and overwrite each other's total, so the result depends on the interleaving.
+running = 0
+
+def racy_sum(n):
+    global running
+    running = 0
+    for i in range(n):
+        value = running
+        value += i
+        running = value
+    return running
+
+guarded = 0
+guard = threading.Lock()
+
+def locked_sum(n):
+    global guarded
+    with guard:
+        guarded = 0
+        for i in range(n):
+            value = guarded
+            value += i
+            guarded = value
+        return guarded
+
+def pure_sum(n):
+    total = 0
+    for i in range(n):
+        total += i
+    return total
+
+def sum_tasks():
+    return [(20_000,)] * 16

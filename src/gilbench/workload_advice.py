@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from gilbench.stress import THREAD_FAMILIES, stress_words
 from gilbench.verdicts import NO_GAIN_HIGH, cpu_interval
 
 #: a cell *gains* when the low end of its 95% interval reaches the verdicts' no-gain line; *no
@@ -26,7 +27,9 @@ RULE = (f"Rule: only cells at 2 or more workers and no more than the usable core
         f"not parallelism. Use the family (threads, processes, subinterpreters) whose best "
         f"gaining cell's interval lies wholly above every other family's best; when the best "
         f"cells of two gaining families overlap, the one with the lower cost per task wins. "
-        f"Stay serial if no cell gains and none could; otherwise undecided. "
+        f"Stay serial if no cell gains and none could; otherwise undecided. Never threads "
+        f"(threads, a thread pool, asyncio.to_thread) for a function that failed the stress "
+        f"test (--stress): its thread cells do not count. "
         f"Break-even task duration = cost per task x W/(W-1) at W workers (cost per task: an "
         f"empty task's round trip, plus pickling the arguments and results for processes and "
         f"subinterpreters).")
@@ -131,9 +134,29 @@ def _per_task(cell: dict, costs: dict) -> float | None:
 
 
 def recommend(doc: dict) -> Recommendation:
-    """The advice for the workload measured in ``doc`` (a results document); reads nothing else."""
+    """The advice for the workload measured in ``doc`` (a results document); reads nothing else.
+    A function that failed the stress test never gets threads, and the advice says why."""
     section = doc.get("workload") or {}
     fn = (section.get("function") or "the function").partition(":")[2] or "the function"
+    stressed = section.get("stress") or {}
+    if stressed.get("verdict") != "failed":
+        return _recommend(doc, fn)
+    said = stressed.get("text") or stress_words(stressed, fn)
+    why = f"never threads, because {said.rstrip('.')}"
+    cells = doc.get("cells") or []
+    safe = [c for c in cells if (c.get("family") or c.get("executor")) not in THREAD_FAMILIES]
+    if not any(c.get("executor") != "serial" for c in safe) and \
+            any(c.get("executor") == "serial" and not c.get("error") for c in safe):
+        return Recommendation(f"Stay serial: {why}; no executor other than threads was "
+                              "measured (add --executors process-pool to compare one).",
+                              RULE, "serial")
+    rec = _recommend({**doc, "cells": safe}, fn)
+    return Recommendation(f"{rec.text.rstrip('.')}; {why}.", rec.rule, rec.code)
+
+
+def _recommend(doc: dict, fn: str) -> Recommendation:
+    """The advice from ``doc``'s cells (``recommend`` leaves out the ones it rules out)."""
+    section = doc.get("workload") or {}
     usable = int((doc.get("host") or {}).get("usable_cores") or 1)
     cells = doc.get("cells") or []
     serial = next((c for c in cells if c.get("executor") == "serial"), None)

@@ -151,9 +151,12 @@ def measure(workload: Workload, *, executors_: Sequence[str] | None = None,
             max_repeats: int | None = None,
             quick: bool = False, start_method: str | None = None, timeout_s: float | None = None,
             out: str | os.PathLike | None = None, argv: Sequence[str] | None = None,
+            stress: int | None = None,
             say: Callable[[str], None] = lambda text: None) -> dict:
     """Measure ``workload`` under the executor matrix; returns the results document (written
     to ``out`` as cells finish, when given) with a ``workload`` section and a recommendation.
+    ``stress`` N also runs the tasks N times under threads at each worker count and compares
+    every result with the serial run's (``gilbench.stress``; ``workload.stress``).
 
     Every check that can fail on the user's input runs before anything is written."""
     import tempfile
@@ -178,6 +181,10 @@ def measure(workload: Workload, *, executors_: Sequence[str] | None = None,
     if repeats < MIN_REPEATS:
         raise UsageError(f"repeats is the minimum number of paired rounds per cell: at least "
                          f"{MIN_REPEATS}, got {repeats}")
+    if stress is not None and (isinstance(stress, bool) or not isinstance(stress, int)
+                               or stress < 1):
+        raise UsageError(f"stress is the number of threaded runs to compare with the serial "
+                         f"run: a positive integer such as 100, got {stress!r}")
     try:
         method = resolve_start_method(start_method)
     except ValueError as exc:
@@ -224,6 +231,8 @@ def measure(workload: Workload, *, executors_: Sequence[str] | None = None,
         doc["workload"]["executors"] = _costs(doc, names, counts, usable, method, limit,
                                               args_cost, results_cost)
         doc["workload"]["gil"] = _gil(workload)
+        if stress is not None:
+            doc["workload"]["stress"] = _stress(workload, check, stress, counts, limit, say)
         doc["workload"]["recommendation"] = recommend(doc).as_dict()
         finish_document(writer, started)
     return doc
@@ -276,6 +285,18 @@ def _costs(doc: dict, names: list[str], counts: list[int], usable: int, method: 
     return costs
 
 
+def _stress(workload: Workload, check: dict, runs: int, counts: Sequence[int], limit: float,
+            say: Callable[[str], None]) -> dict[str, Any]:
+    """The stress test's outcome (``gilbench.stress``), or why it did not run."""
+    from gilbench.stress import not_run, stress
+
+    if check["error"]:
+        return not_run(f"the serial check run failed on {check['error']}", runs)
+    return stress(workload.fn, workload.tasks, check["results"], runs, counts,
+                  compare=workload.compare, timeout_s=limit, name=workload.function_name,
+                  say=say)
+
+
 def _gil(workload: Workload) -> dict[str, Any]:
     """check_gil on the first task: the fraction of its run other threads progress."""
     try:
@@ -296,7 +317,8 @@ def workload(fn: Callable | str, tasks: Iterable[tuple] | str, *,
              executors: Sequence[str] | None = None, workers: Sequence[int] | None = None,
              repeats: int | None = None, max_repeats: int | None = None,
              out: str | os.PathLike | None = None,
-             compare: Callable[[Any, Any], bool] | None = None) -> dict:
+             compare: Callable[[Any, Any], bool] | None = None,
+             stress: int | None = None) -> dict:
     """Measure ``fn`` over ``tasks`` under serial, threads, a thread pool, asyncio.to_thread, a
     process pool (and subinterpreters where Python has them); returns the results document.
 
@@ -306,7 +328,9 @@ def workload(fn: Callable | str, tasks: Iterable[tuple] | str, *,
     ``compare(a, b) -> bool`` decides whether two results of a task agree (default ``==``).
     The document's ``workload`` section holds the GIL check, each executor's cost per task,
     the break-even task durations and the recommendation (``["recommendation"]["text"]``).
-    Raises ``gilbench.errors.UsageError`` for bad input.
+    ``stress`` N runs the tasks N times under threads at each worker count, every result
+    compared with the serial run's (``["stress"]``; the advice never picks threads for a
+    function that fails it). Raises ``gilbench.errors.UsageError`` for bad input.
     """
     return measure(Workload(fn, tasks, compare), executors_=executors, workers=workers,
-                   repeats=repeats, max_repeats=max_repeats, out=out)
+                   repeats=repeats, max_repeats=max_repeats, out=out, stress=stress)

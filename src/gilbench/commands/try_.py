@@ -8,7 +8,9 @@ executor's results must equal the serial run's. gilbench also measures how much 
 other threads run (the GIL check), each executor's cost per task and the task duration below
 which it cannot pay, and prints a recommendation with the rule behind it. On a free-threaded
 build, if importing your module turns the GIL back on, it stops there and names the extension
-module that did it, with the fix.
+module that did it, with the fix. A race shows only sometimes: --stress N runs the tasks N
+times under threads at each worker count (at least 2) and compares every result with the
+serial run's; a function that fails it is never advised to use threads.
 
 Example: gilbench try examples.sha256_buffers:digest --tasks examples.sha256_buffers:tasks"""
 
@@ -50,6 +52,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compare", metavar="MODULE:FUNC",
                         help="FUNC(a, b) -> bool decides whether two results of a task agree "
                              "(default ==)")
+    parser.add_argument("--stress", type=positive_int, metavar="N",
+                        help="race hunting: run the tasks N times under threads at every "
+                             "worker count of 2 or more (on a GIL build with the switch "
+                             "interval at 1 µs, restored after), compare each result with the "
+                             "serial run's, report the first mismatch (run, task, expected, "
+                             "got) and how many runs differed; threads are never advised for "
+                             "a function that fails")
     parser.add_argument("--out", metavar="FILE",
                         help="results file (default try-MODULE.FUNCTION.json, so it never "
                              "replaces `gilbench run`'s results.json); `gilbench report` "
@@ -93,7 +102,7 @@ def main(args: argparse.Namespace) -> int:
     doc = measure(work, executors_=names, workers=workers, repeats=args.repeats,
                   max_repeats=args.max_repeats,
                   quick=args.quick, start_method=args.start_method, timeout_s=args.timeout,
-                  out=out_file, argv=["gilbench", "try", *_argv_tail()],
+                  out=out_file, argv=["gilbench", "try", *_argv_tail()], stress=args.stress,
                   say=lambda text: console.print(f"  {escape(text)}"))
     out = make_console(stderr=False)
     print_table(doc, out)
@@ -170,3 +179,7 @@ def print_table(doc: dict, console) -> None:
     console.print(costs)
     if task:
         console.print(f"serial check run: median task {fmt_seconds(task['median'])}")
+    stressed = section.get("stress")
+    if stressed:
+        style = {"failed": "bold red", "passed": "green"}.get(stressed.get("verdict"), "yellow")
+        console.print(f"[{style}]stress test[/]: {escape(stressed.get('text') or '')}")

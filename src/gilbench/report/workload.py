@@ -1,7 +1,8 @@
 """The report's section for a run of the user's own function (``gilbench try``,
 ``gilbench.workload``): the recommendation in words with its rule, the GIL check (fraction,
-interval, verdict), and each executor's cost per task (empty-task round trip, pickled sizes and
-times) with the break-even task duration.
+interval, verdict), the stress test's outcome (``--stress``: threaded runs whose results
+differ from the serial run's), and each executor's cost per task (empty-task round trip,
+pickled sizes and times) with the break-even task duration.
 
 ``workload_section(doc) -> blocks``; called by ``document.build`` only when the document has a
 ``workload`` section. Reads only the document.
@@ -71,6 +72,31 @@ def cost_rows(section: dict) -> list[list]:
     return rows
 
 
+def stress_blocks(stress: dict | None) -> list[Block]:
+    """The stress test (``--stress N``): its sentence, and runs per worker count (none
+    without a stress test in the run)."""
+    if not isinstance(stress, dict):
+        return []
+    blocks: list[Block] = [Heading(3, "Is it thread-safe? The stress test", "workload-stress")]
+    verdict = stress.get("verdict") or "not run"
+    badge = {"failed": "failed", "passed": "parallel"}.get(verdict, "not-measured")
+    blocks.append(Table(["stress test", "outcome"], [[Badge(badge, verdict),
+                                                      stress.get("text") or "—"]], ["c", "l"]))
+    per = stress.get("per_workers") or {}
+    if per:
+        blocks.append(Para(
+            f"The {stress.get('tasks', '?')} tasks ran {stress.get('runs', '?')} times under "
+            "threads at each worker count, the threads started together at a barrier; a run "
+            "counts as differing when any of its results differs from the serial run's (or "
+            "raised). On a build with the GIL the switch interval was lowered while stressing, "
+            "so that threads switch, and races show, more often. Passing is evidence, not "
+            "proof: a race can hide from every run.", "note"))
+        blocks.append(Table(["threads", "runs", "runs that differ"],
+                            [[w, str(p.get("runs", "—")), str(p.get("mismatched", "—"))]
+                             for w, p in per.items()], ["r", "r", "r"]))
+    return blocks
+
+
 def workload_section(doc: dict) -> list[Block]:
     """Blocks for the ``workload`` section of ``doc`` (empty list without one)."""
     section = doc.get("workload")
@@ -99,6 +125,7 @@ def workload_section(doc: dict) -> list[Block]:
             blocks.append(Para(rec["rule"], "note"))
     blocks.append(Heading(3, "Does it release the GIL?", "workload-gil"))
     blocks.append(Para(gil_text(section.get("gil"))))
+    blocks += stress_blocks(section.get("stress"))
     rows = cost_rows(section)
     blocks.append(Heading(3, "Cost per task and break-even task duration", "workload-costs"))
     if rows:
