@@ -6,7 +6,8 @@ list of argument tuples (modules are found on sys.path and in the current direct
 asyncio.to_thread and a process pool (and subinterpreters where Python has them); every
 executor's results must equal the serial run's. gilbench also measures how much of a call lets
 other threads run (the GIL check), each executor's cost per task and the task duration below
-which it cannot pay, and prints a recommendation with the rule behind it.
+which it cannot pay, and prints a recommendation with the rule behind it. With --python PATH
+(repeatable) the same function and tasks run under each interpreter too, side by side.
 
 Example: gilbench try examples.sha256_buffers:digest --tasks examples.sha256_buffers:tasks"""
 
