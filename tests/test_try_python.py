@@ -21,7 +21,7 @@ import pytest
 from gilbench.commands import _args, try_
 from gilbench.report.blocks import to_html_body, to_markdown
 from gilbench.report.workload_builds import interpreters_section, speedup_table
-from gilbench.workload_builds import across_document, chosen_cell
+from gilbench.workload_builds import across_document, chosen_cell, interpreters
 
 USER_CODE = (Path(__file__).parent / "user_functions.py").read_text()
 FN = "mymod:work"
@@ -135,6 +135,13 @@ def test_forwarded_options_leave_out_python_out_and_report() -> None:
                               "--report", "rep"])
     argv = _args.options_as_argv(args, parser, leave_out=("pythons", "out", "report"))
     assert argv == ["--tasks", "m:t", "--workers", "2", "--quick"]
+
+
+def test_this_interpreter_runs_unless_a_python_has_its_version_and_build() -> None:
+    found = interpreters([sys.executable])  # it stands for this one: measured once, not twice
+    assert [it.path for it in found] == [sys.executable]
+    twice = interpreters([sys.executable, sys.executable])  # asked twice: measured twice
+    assert [it.tag for it in twice] == [twice[0].tag, twice[0].tag + "-2"]
 
 
 # -- the command line --------------------------------------------------------------------------
