@@ -282,6 +282,7 @@ OPTIONAL_TOP_FIELDS: dict[str, tuple[type, ...]] = {
     "command": (list,),
     "experiments": (dict,),
     "kernels": (dict,),
+    "interpreters": (dict,),  # `gilbench try --python`: every interpreter's run, side by side
 }
 
 

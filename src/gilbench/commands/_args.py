@@ -260,10 +260,19 @@ def forwarded_arguments(args: argparse.Namespace) -> list[str]:
     ``gilbench run``), found from ``add_run_options`` so that options added later follow."""
     parser = argparse.ArgumentParser(add_help=False)
     add_run_options(parser.add_argument)
+    return options_as_argv(args, parser)
+
+
+def options_as_argv(args: argparse.Namespace, parser: argparse.ArgumentParser,
+                    leave_out: Sequence[str] = ()) -> list[str]:
+    """The options of ``parser`` given in ``args`` (all but the dests in ``leave_out``; no
+    positionals) as argv again, for a child gilbench under another interpreter: read from the
+    parser's declaration, so options added later are passed on too."""
     argv: list[str] = []
     for action in parser._actions:
         value = getattr(args, action.dest, None)
-        if value is None or value is False:
+        if not action.option_strings or action.dest in leave_out or value is None \
+                or value is False or isinstance(action, argparse._HelpAction):
             continue
         flag = action.option_strings[-1]
         if isinstance(action, argparse._StoreTrueAction):

@@ -10,7 +10,8 @@ which it cannot pay, and prints a recommendation with the rule behind it. On a f
 build, if importing your module turns the GIL back on, it stops there and names the extension
 module that did it, with the fix. A race shows only sometimes: --stress N runs the tasks N
 times under threads at each worker count (at least 2) and compares every result with the
-serial run's; a function that fails it is never advised to use threads.
+serial run's; a function that fails it is never advised to use threads. With --python PATH
+(repeatable) the same function and tasks run under each interpreter too, side by side.
 
 Example: gilbench try examples.sha256_buffers:digest --tasks examples.sha256_buffers:tasks"""
 
@@ -65,6 +66,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "renders it")
     parser.add_argument("--report", metavar="DIR",
                         help="also write the report (report.md, report.html, plots) to DIR")
+    parser.add_argument("--python", dest="pythons", action="append", metavar="PATH",
+                        help="also measure the function under this interpreter (repeatable; "
+                             "gilbench and the function's modules must be installed there): "
+                             "each interpreter, this one included, runs its own `gilbench try` "
+                             "one after another (--out with its tag, e.g. "
+                             "try-F-3.13.5t.json), then --out gets one document and the report "
+                             "one section with the interpreters side by side and the advice "
+                             "across them")
 
 
 def default_out(function: str) -> str:
@@ -94,6 +103,8 @@ def main(args: argparse.Namespace) -> int:
              else parse_names(args.executors, executors.names(), "executor"))
     workers = (parse_positive_ints(args.workers, "--workers", MAX_WORKERS)
                if args.workers is not None else None)
+    if args.pythons:  # each interpreter loads the function itself (workload_builds)
+        return _across_interpreters(args, out_file)
     work = Workload(args.function, args.tasks, args.compare)
     # the user's names and messages are printed literally: no markup, no :emoji: codes
     console = make_console(stderr=True)
@@ -124,6 +135,20 @@ def main(args: argparse.Namespace) -> int:
             console.print(escape(section["check_traceback"].rstrip()), highlight=False)
         return 1
     return 0
+
+
+def _across_interpreters(args: argparse.Namespace, out_file: str) -> int:
+    """``try --python``: the function under each interpreter, side by side."""
+    from gilbench.commands._args import options_as_argv
+    from gilbench.commands._terminal import make_console
+    from gilbench.workload_builds import run_try_builds
+
+    parser = argparse.ArgumentParser(add_help=False)
+    add_arguments(parser)
+    forwarded = options_as_argv(args, parser, leave_out=("pythons", "out", "report"))
+    return run_try_builds(args.pythons, args.function, args.tasks, args.compare, forwarded,
+                          out_file, args.report, ["gilbench", "try", *_argv_tail()],
+                          make_console(stderr=True), make_console(stderr=False))
 
 
 def _argv_tail() -> list[str]:

@@ -22,6 +22,7 @@ from .claims import claims as decide_claims
 from .claims import merge_claims
 from .headline import headline
 from .workload import workload_section
+from .workload_builds import interpreters_section
 from .blocks import (Badge, Block, Details, Heading, Image, Para, RawMarkdown, Table,
                      to_html, to_markdown)
 
@@ -400,6 +401,8 @@ def build(doc: dict, outdir: Path, plots: dict[str, Path]) -> list[Block]:
         sections = [s for s in sections if s[1] != "experiments"]
     if not claims_blocks:
         sections = [s for s in sections if s[1] != "claims"]
+    if isinstance(doc.get("interpreters"), dict):  # `gilbench try --python`: side by side
+        sections.insert(0, ("Interpreters", "interpreters"))
     toc = " · ".join(f"[{t}](#{a})" for t, a in sections)
     blocks: list[Block] = [
         Heading(1, TITLE, "top"),
@@ -409,6 +412,7 @@ def build(doc: dict, outdir: Path, plots: dict[str, Path]) -> list[Block]:
         *([Para(head["noise"], "note")] if head.get("noise") else []),
         Para(toc, "toc"),
     ]
+    blocks += interpreters_section(doc)  # `gilbench try --python`: the builds side by side
     blocks += workload_section(doc)  # own-code runs (`gilbench try`): the advice comes first
     if has_cells:
         blocks += verdict_section(doc)

@@ -77,9 +77,11 @@ class Interpreter:
 
 # -- probing -----------------------------------------------------------------------------------
 
-def install_hint(path: str) -> str:
-    """How to install gilbench for the interpreter at ``path``."""
-    return (f"install it for that interpreter, from a gilbench checkout: `{path} -m pip install .` "
+def install_hint(path: str, free_threaded: bool = False) -> str:
+    """How to install gilbench for the interpreter at ``path`` (a free-threaded build takes
+    the newest release of each dependency that has a wheel for it: ``--prefer-binary``)."""
+    pip = f"{path} -m pip install {'--prefer-binary ' if free_threaded else ''}."
+    return (f"install it for that interpreter, from a gilbench checkout: `{pip}` "
             f"(or make a virtualenv with scripts/make-venv.sh {path} DIR, for a free-threaded "
             f"build scripts/ft-venv.sh DIR, and pass DIR/bin/python)")
 
@@ -105,7 +107,8 @@ def probe(path: str, timeout_s: float = 120.0) -> Interpreter:
         raise MultiRunError(f"--python {path}: is this a Python 3 interpreter? ({err})") from None
     if "error" in info:
         raise MultiRunError(f"--python {path}: gilbench is not importable there "
-                            f"({info['error']}); {install_hint(path)}")
+                            f"({info['error']}); "
+                            f"{install_hint(path, bool(info.get('py_gil_disabled')))}")
     if info.get("protocol") != CHILD_PROTOCOL:
         raise MultiRunError(f"--python {path}: its gilbench speaks multi-run protocol "
                             f"{info.get('protocol')}, this one {CHILD_PROTOCOL}; reinstall it: "
@@ -148,8 +151,8 @@ def _child_command(it: Interpreter, forwarded: list[str], out: Path, report: str
     return cmd
 
 
-def _run_child(cmd: list[str]) -> int:
-    """Run one interpreter's `gilbench run` to the end; its exit status.
+def run_child(cmd: list[str]) -> int:
+    """Run one interpreter's gilbench command (``run``, ``try``) to the end; its exit status.
 
     Ctrl-C reaches the child too (same process group), and the child stops its own workers and
     keeps its finished cells, so the parent waits for it rather than killing it: the second
@@ -205,7 +208,7 @@ def run_builds(pythons: Sequence[str], forwarded: list[str], out: str, report: s
         sizes_from = None if i == ref else outs[ref]
         cmd = _child_command(it, forwarded, outs[i], report, sizes_from)
         console.rule(f"{it.tag}: {' '.join(cmd[1:])}")
-        code = _run_child(cmd)
+        code = run_child(cmd)
         if code in (130, 143) or code < 0:
             console.print(f"[yellow]interrupted[/] during {it.tag}; the finished cells are in "
                           f"{outs[i]}")
