@@ -153,6 +153,13 @@ def skip_if_only_gil_disagreed(status: int, out: str, two_full_cores, what: str)
     host's doing (``two_full_cores`` skips then)."""
     if status == 1 and not re.search(r"[\w-]+/[\w-]+: (MISMATCH|FAILED): ", out):
         two_full_cores(what)
+        # the reference read two full cores a moment later, but a 2-vCPU VM's second CPU comes
+        # and goes (seen on CI: mandelbrot/cython-nogil read 57% while hashlib then read 96%);
+        # the values agreed, every disagreement is explained, and test_gil_release judges the
+        # release with three readings: skip, saying what was read
+        lines = re.findall(r"[\w-]+/[\w-]+: GIL (?:MISMATCH|undecided): .*", out)
+        assert lines, out
+        pytest.skip(f"{what}: only GIL checks disagreed on this host: {'; '.join(lines)}")
 
 
 def test_verify_everything_agrees(two_full_cores) -> None:
