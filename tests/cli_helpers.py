@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 from gilbench import commands as cli
 
 TINY = ["--kernels", "sleep", "--variants", "python", "--executors", "serial,threads",
@@ -25,3 +30,10 @@ def gilbench(argv: list[str], capsys) -> tuple[int, str]:
     (the results printed on stdout: ``gilbench_streams``)."""
     status, _out, err = gilbench_streams(argv, capsys)
     return status, err
+
+
+def gilbench_in(cwd: Path, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    """``python -m gilbench ARGS`` in a child process in ``cwd`` (a 200-column terminal)."""
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "gilbench", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout)

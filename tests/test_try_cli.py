@@ -4,7 +4,6 @@ document `gilbench report` renders."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -12,13 +11,16 @@ from pathlib import Path
 
 import pytest
 
+if str(Path(__file__).resolve().parent) not in sys.path:  # cli_helpers, beside this file
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from cli_helpers import gilbench_in  # noqa: E402
+
 USER_CODE = (Path(__file__).parent / "user_functions.py").read_text()
 
 
 def gilbench(cwd: Path, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
-    env = {**os.environ, "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "gilbench", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return gilbench_in(cwd, *args, timeout=timeout)
 
 
 @pytest.fixture

@@ -18,6 +18,11 @@ from pathlib import Path
 
 import pytest
 
+if str(Path(__file__).resolve().parent) not in sys.path:  # cli_helpers, beside this file
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from cli_helpers import gilbench_in  # noqa: E402
+
 from gilbench.commands import _args, try_
 from gilbench.report.blocks import to_html_body, to_markdown
 from gilbench.report.workload_builds import interpreters_section, speedup_table
@@ -148,9 +153,7 @@ def test_this_interpreter_runs_unless_a_python_has_its_version_and_build() -> No
 
 
 def gilbench(cwd: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    env = {**os.environ, "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "gilbench", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return gilbench_in(cwd, *args, timeout=timeout)
 
 
 @pytest.fixture
