@@ -67,8 +67,8 @@ def _measure(plan: list[float], budget: Budget, wait: noise.QuietWait | None = N
              counters=None):
     specs = _specs()
     with kernels.get("primes").session():
-        raws = measure_group(specs, budget, decided=lambda spec, raws: True, wait=wait,
-                             counters=counters or ScriptedCounters(plan))
+        raws, _ = measure_group(specs, budget, decided=lambda spec, raws: True, wait=wait,
+                                counters=counters or ScriptedCounters(plan))
     return specs, raws
 
 

@@ -201,7 +201,7 @@ def test_faults_are_cells_not_crashes(fault_kernels, no_leftover_processes):
     specs = [CellSpec("fault-exit", "python", n, 1 if n == "serial" else 2, 100, 4,
                       _start_method(n, "spawn"))
              for n in ("serial", "threads", "process-pool", "processes")]
-    raws = measure_group(specs, 2, timeout_s=60)
+    raws, _ = measure_group(specs, 2, timeout_s=60)
     by_executor = {key[2]: raw for key, raw in raws.items()}
     for name in ("serial", "threads"):  # the crash is armed in worker processes only
         raw = by_executor[name]

@@ -227,7 +227,7 @@ def test_cells_record_their_placement(here) -> None:
     specs = [CellSpec("primes", "python", "serial", 1, 2000, 4, placement=here),
              CellSpec("primes", "python", "threads", 2, 2000, 4, placement=here),
              CellSpec("primes", "python", "thread-pool", 2, 2000, 4)]
-    raws = measure_group(specs, 1, noise_check=False, timeout_s=60)
+    raws, _ = measure_group(specs, 1, noise_check=False, timeout_s=60)
     base = raws[specs[0].key]
     cells = {s.executor: summarize(s, raws[s.key], base, kernels.get("primes"),
                                    usable_cores=here.ceiling(host.topology())) for s in specs}

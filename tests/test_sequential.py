@@ -19,8 +19,8 @@ def _specs() -> list[CellSpec]:
 def test_minimum_rounds_then_stop_when_decided() -> None:
     specs = _specs()
     with kernels.get("primes").session():
-        raws = measure_group(specs, Budget(5, 40), decided=lambda spec, raws: True,
-                             noise_check=False)
+        raws, _ = measure_group(specs, Budget(5, 40), decided=lambda spec, raws: True,
+                                noise_check=False)
     assert all(len(r.wall_s) == 5 for r in raws.values())
     assert all(r.budget_reason is None for r in raws.values())
 
@@ -29,8 +29,9 @@ def test_undecided_cells_continue_alone_until_cap() -> None:
     specs = _specs()
     undecided = specs[2].key
     with kernels.get("primes").session():
-        raws = measure_group(specs, Budget(5, 9), decided=lambda spec, raws: spec.key != undecided,
-                             noise_check=False)
+        raws, _ = measure_group(specs, Budget(5, 9),
+                                decided=lambda spec, raws: spec.key != undecided,
+                                noise_check=False)
     assert len(raws[specs[1].key].wall_s) == 5  # decided at the first look
     assert len(raws[undecided].wall_s) == 9  # went on to the cap
     assert len(raws[specs[0].key].wall_s) == 9  # the baseline is measured with it, paired
@@ -44,8 +45,8 @@ def test_undecided_cells_continue_alone_until_cap() -> None:
 def test_time_budget_stops_rounds() -> None:
     specs = _specs()
     with kernels.get("primes").session():
-        raws = measure_group(specs, Budget(5, 1000, time_s=0.0),
-                             decided=lambda spec, raws: False, noise_check=False)
+        raws, _ = measure_group(specs, Budget(5, 1000, time_s=0.0),
+                                decided=lambda spec, raws: False, noise_check=False)
     assert all(len(r.wall_s) == 5 for r in raws.values())
     assert "time budget" in raws[specs[1].key].budget_reason
 
@@ -57,12 +58,12 @@ def test_the_time_a_group_spent_is_reported_and_the_rest_carries_over() -> None:
 
     specs = _specs()
     with kernels.get("primes").session():
-        done = Budget(5, 40, time_s=5.0)
-        measure_group(specs, done, decided=lambda spec, raws: True, noise_check=False)
-        going = Budget(5, 7, time_s=60.0)
-        measure_group(specs, going, decided=lambda spec, raws: False, noise_check=False)
-    assert done.used_s < going.used_s  # two more rounds take longer than one look
-    assert left_over(0.0, 5.0, done.used_s) > 4.9  # nearly all of it banked
+        _, done_s = measure_group(specs, Budget(5, 40, time_s=5.0),
+                                  decided=lambda spec, raws: True, noise_check=False)
+        _, going_s = measure_group(specs, Budget(5, 7, time_s=60.0),
+                                   decided=lambda spec, raws: False, noise_check=False)
+    assert done_s < going_s  # two more rounds take longer than one look
+    assert left_over(0.0, 5.0, done_s) > 4.9  # nearly all of it banked
     assert carried(Budget(5, 30, time_s=5.0), 4.0, 2.0).time_s == 9.0
     assert carried(Budget(5, 30, time_s=5.0), 40.0, 2.0).time_s == 15.0  # at most 2x more
     assert left_over(4.0, 5.0, 9.0) == 0.0  # a group that took the bank's 4 s leaves none

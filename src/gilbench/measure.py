@@ -21,7 +21,7 @@ import platform
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from gilbench import executors, kernels, noise
 from gilbench.executors.base import RunTimeout, alarm
@@ -268,15 +268,15 @@ def _start_order(spec: CellSpec) -> int:
     return 0 if executors.get(spec.executor).uses_processes else 1
 
 
-@dataclass
+@dataclass(frozen=True)
 class Budget:
     """How long the paired rounds of one group may go on.
 
     At least ``min_rounds`` undisturbed rounds always; then only the cells not yet decided
     (``decided`` returns False for their provisional cell) are measured again, with the serial
     baseline, until every cell is decided, ``max_rounds`` rounds were made, or ``time_s``
-    seconds passed since the minimum was reached (``used_s``: how many did, once the group is
-    measured; a run carries what a group leaves unused over to the next ones).
+    seconds passed since the minimum was reached (``measure_group`` returns how many did; a run
+    carries what a group leaves unused over to the next ones).
     A round disturbed by other processes or steal (``gilbench.noise``) is set aside (kept,
     never counted) and the group waits for a quiet host (``noise.QuietWait``); once there is
     no waiting left, ``max_disturbed`` more disturbed rounds end the group, and its cells not
@@ -287,8 +287,14 @@ class Budget:
     max_rounds: int = 5
     time_s: float = math.inf
     max_disturbed: int = 5
-    #: set by ``measure_group``: seconds of rounds it spent after the minimum
-    used_s: float = 0.0
+
+
+class Measured(NamedTuple):
+    """What ``measure_group`` returns: the raw data by cell key, and the seconds of rounds it
+    spent after the minimum (what the group used of its ``Budget.time_s``)."""
+
+    raws: dict[tuple, Raw]
+    extra_s: float
 
 
 def measure_group(specs: list[CellSpec], budget: Budget | int,
@@ -296,8 +302,9 @@ def measure_group(specs: list[CellSpec], budget: Budget | int,
                   seed: int = INTERLEAVE_SEED, timeout_s: float | None = None,
                   decided: Callable[[CellSpec, dict[tuple, Raw]], bool] | None = None,
                   noise_check: bool = True, wait: noise.QuietWait | None = None,
-                  counters: noise.Counters | None = None) -> dict[tuple, Raw]:
-    """Measure every cell of one (kernel, variant) group in paired rounds; raw data by key.
+                  counters: noise.Counters | None = None) -> Measured:
+    """Measure every cell of one (kernel, variant) group in paired rounds: the raw data by key
+    and the seconds spent on rounds after the minimum (``Measured``).
 
     A round runs the serial baseline and every active cell once each, back to back in a
     shuffled order, so each cell's speedup can be taken per round and slow drift cancels.
@@ -394,11 +401,11 @@ def measure_group(specs: list[CellSpec], budget: Budget | int,
                             f"the group's time budget of {budget.time_s:g} s ran out after "
                             f"{rounds} rounds")
                     break
-        budget.used_s = 0.0 if extra_since is None else time.perf_counter() - extra_since
+        extra_s = 0.0 if extra_since is None else time.perf_counter() - extra_since
         finished = True
     finally:
         _shut_down(opened, gracefully=finished)
-    return {cell.spec.key: cell.raw for cell in opened}
+    return Measured({cell.spec.key: cell.raw for cell in opened}, extra_s)
 
 
 def _engine_pids(opened: list[CellRunner]) -> tuple[int, ...]:

@@ -185,9 +185,9 @@ def run_matrix(config: RunConfig, writer: results.ResultsWriter, events: Events 
                 continue
             events.on_group_start(kernel.name, variant.name, len(todo) * (1 + config.repeats))
             budget = carried(config.budget, banked, MAX_TIME_CARRY)
-            _run_group(config, writer, events, skip, kernel, variant, specs, todo,
-                       known_sizes.get((kernel.name, variant.name)), budget, wait)
-            banked = left_over(banked, config.budget.time_s, budget.used_s)
+            used_s = _run_group(config, writer, events, skip, kernel, variant, specs, todo,
+                                known_sizes.get((kernel.name, variant.name)), budget, wait)
+            banked = left_over(banked, config.budget.time_s, used_s)
             events.on_group_done(kernel.name, variant.name)
     finally:  # an interrupted run records how busy the host was too
         writer.doc.setdefault("host", {})["busy"] = busy_summary(writer.doc, wait, first)
@@ -197,13 +197,13 @@ def run_matrix(config: RunConfig, writer: results.ResultsWriter, events: Events 
 def _run_group(config: RunConfig, writer: results.ResultsWriter, events: Events, skip: set[tuple],
                kernel: kernels.Kernel, variant: kernels.Variant, specs: list[CellSpec],
                todo: list[CellSpec], known_size: int | None, budget: Budget,
-               wait: noise.QuietWait | None = None) -> None:
+               wait: noise.QuietWait | None = None) -> float:
     """Measure the cells ``todo`` of one (kernel, variant) within ``budget`` and add them to
-    the file (``budget.used_s`` then says how long its extra rounds took)."""
+    the file; returns the seconds its rounds after the minimum took (0: none measured)."""
     if not variant.available:
         _add_cells(writer, [error_cell(spec, kernel, f"variant unavailable: {variant.reason}")
                             for spec in todo], events)
-        return
+        return 0.0
     runnable, broken = [], []
     for spec in todo:
         cls = executors.get(spec.executor)
@@ -216,7 +216,7 @@ def _run_group(config: RunConfig, writer: results.ResultsWriter, events: Events,
         (broken if reason else runnable).append((spec, reason))
     _add_cells(writer, [error_cell(spec, kernel, reason) for spec, reason in broken], events)
     if not runnable:
-        return
+        return 0.0
     # the serial baseline is measured with every group, even when resuming
     needed = [s for s, _ in runnable]
     if not any(s.executor == "serial" for s in needed):
@@ -236,12 +236,12 @@ def _run_group(config: RunConfig, writer: results.ResultsWriter, events: Events,
         except RunTimeout as exc:
             _add_cells(writer, [error_cell(s, kernel, f"calibration timed out: {exc}",
                                            timed_out=True) for s, _ in runnable], events)
-            return
+            return 0.0
         except Exception as exc:
             _add_cells(writer, [
                 error_cell(s, kernel, f"calibration failed: {type(exc).__name__}: {exc}")
                 for s, _ in runnable], events)
-            return
+            return 0.0
         events.on_calibrated(kernel.name, variant.name, base, seconds)
         sized_specs = [sized(s, base, config) for s in needed]
         serial_spec = next(s for s in sized_specs if s.executor == "serial")
@@ -252,8 +252,8 @@ def _run_group(config: RunConfig, writer: results.ResultsWriter, events: Events,
                              usable_cores=usable)
             return verdicts.is_decided(cell, usable)
 
-        raws = measure_group(sized_specs, budget, on_run=events.on_run,
-                             timeout_s=timeout_s, decided=decided, wait=wait)
+        raws, used_s = measure_group(sized_specs, budget, on_run=events.on_run,
+                                     timeout_s=timeout_s, decided=decided, wait=wait)
         failed = [r.error for r in raws.values() if r.error]
         if config.gil_check and not failed:
             record_gil_check(writer.doc, kernel, variant, quick=config.quick)
@@ -265,6 +265,7 @@ def _run_group(config: RunConfig, writer: results.ResultsWriter, events: Events,
     _add_cells(writer, [summarize(spec, raws[spec.key], serial_raw, kernel, serial_raw.result,
                                   usable_cores=usable)
                         for spec in sized_specs if spec.key not in skip], events)
+    return used_s
 
 
 def record_gil_check(doc: dict, kernel: kernels.Kernel, variant: kernels.Variant,
