@@ -268,6 +268,10 @@ def _start_order(spec: CellSpec) -> int:
     return 0 if executors.get(spec.executor).uses_processes else 1
 
 
+#: rounds remembered for the longer noise window (rounds last 0.05 s or more: >= 1 s of them)
+LONGER_WINDOW_ROUNDS = 25
+
+
 @dataclass(frozen=True)
 class Budget:
     """How long the paired rounds of one group may go on.
@@ -343,6 +347,7 @@ def measure_group(specs: list[CellSpec], budget: Budget | int,
         extra_since: float | None = None  # the time budget counts rounds after the minimum
         rounds = made = 0  # undisturbed rounds; every round made (its id)
         disturbed = unwaited = 0  # disturbed rounds; those after which no wait was possible
+        starts: list[noise.Snapshot] = []  # where the last rounds began (noise.window_start)
         while True:
             members = ([serial] if serial is not None else []) + active
             members = [c for c in members if c.raw.error is None]
@@ -357,7 +362,12 @@ def measure_group(specs: list[CellSpec], budget: Budget | int,
                 if on_run:
                     on_run(cell.spec, cell.raw)
             made += 1
-            seen = noise.disturbance(before, look())
+            after = look()
+            seen = noise.disturbance(before, after, since=after and noise.window_start(
+                starts, after))
+            if before is not None:  # the last second of rounds (the longer window)
+                starts.append(before)
+                del starts[:-LONGER_WINDOW_ROUNDS]
             if seen is not None and seen.disturbed:
                 disturbed += 1
                 for cell in order:  # kept in the file, never counted toward a verdict

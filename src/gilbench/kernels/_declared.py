@@ -72,7 +72,15 @@ def calibrated_chunk(kernel: Kernel, variant: Variant, target_s: float) -> Chunk
         size = math.ceil(size * min(16.0, max(2.0, target_s / 4 / max(elapsed, 1e-6))))
 
 
-def check_declared(kernel: Kernel, variant: Variant, *, target_s: float = 0.1,
+#: how long one call of the variant lasts in the check. Short: a call that holds the GIL keeps
+#: the measuring thread from getting it back for several calls in a row (measured on a 2-vCPU
+#: AMD EPYC VM: 0.5-1 s per 0.03 s window with 80 ms calls, so 7 windows of primes/cython-gil
+#: took 6.7 s; with 10-20 ms calls 1.0-1.3 s), while the verdicts came out the same
+CALL_S = 0.02
+QUICK_CALL_S = 0.01
+
+
+def check_declared(kernel: Kernel, variant: Variant, *, target_s: float = CALL_S,
                    windows: int = 7, window_s: float = 0.04,
                    cores: int | None = None) -> DeclaredCheck:
     """Measure whether ``variant`` releases the GIL and compare with ``variant.releases_gil``.

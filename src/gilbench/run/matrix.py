@@ -273,10 +273,10 @@ def record_gil_check(doc: dict, kernel: kernels.Kernel, variant: kernels.Variant
     """Measure directly whether ``variant`` releases the GIL (``gilcheck``, on one chunk) and
     record it in the document's kernels section, beside what the variant declares: the claims
     about GIL release are decided by this, speedups only support it. Inside the session."""
-    from gilbench.kernels._declared import check_declared
+    from gilbench.kernels._declared import CALL_S, QUICK_CALL_S, check_declared
 
     try:
-        found = check_declared(kernel, variant, target_s=0.05 if quick else 0.1,
+        found = check_declared(kernel, variant, target_s=QUICK_CALL_S if quick else CALL_S,
                                window_s=0.03 if quick else 0.04)
     except Exception as exc:  # the check must not cost the group's cells
         entry = {"verdict": "undecided", "reason": f"the check failed: {exc}".splitlines()[0],
