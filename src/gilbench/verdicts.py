@@ -328,9 +328,11 @@ def above_waits_checks(cell: dict) -> str:
             return (f"{w} worker{'s' if w > 1 else ''} can overlap at most {w} wait"
                     f"{'s' if w > 1 else ''}, but each {unit} took {per_worker * 1e6:.0f} µs per "
                     f"worker here against {serial * 1e6:.0f} µs in the serial baseline: the serial "
-                    "run's waits were longer, not the overlap larger (a likely cause: a lone "
-                    "request and reply pay the wake-up of CPUs that idle between them, which "
-                    "workers keeping the CPUs busy do not)")
+                    "run's waits were longer, not the overlap larger: a lone request and reply "
+                    "pay the wake-up of CPUs that idle between them, which workers keeping the "
+                    "CPUs busy do not (scripts/echo-idle-wakeup.py measures it: beside "
+                    "spinners that keep the CPUs from idling, the serial round trip is faster "
+                    "and 2 threads read at most 2×)")
     return ("compare the time per unit of work of the serial baseline with each worker's: "
             f"{w} workers can overlap at most {w} waits")
 
