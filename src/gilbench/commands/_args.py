@@ -13,7 +13,14 @@ import math
 import os
 from typing import Any, Callable, Sequence
 
+from gilbench import executors, kernels
 from gilbench.errors import UnknownNameError, UsageError
+from gilbench.executors.dask_ import SCHEDULER_ENV
+from gilbench.run.config import (DEFAULT_MAX_REPEATS, DEFAULT_MAX_TIME_S, DEFAULT_MAX_WAIT_S,
+                                 DEFAULT_REPEATS, DEFAULT_TARGET_S, MAX_TIME_CARRY,
+                                 MAX_WAIT_ENV, MAX_WORKERS, MIN_TIMEOUT_S, QUICK_MAX_REPEATS,
+                                 QUICK_MAX_TIME_S, QUICK_MAX_WAIT_S, QUICK_TARGET_S,
+                                 TIMEOUT_TARGETS, RunConfig)
 
 
 def parse_names(text: str | None, valid: Sequence[str], what: str) -> list[str] | None:
@@ -143,12 +150,6 @@ def add_run_options(addoption: Callable[..., Any], prefix: str = "") -> list[str
     Returns their names (``run_config`` reads them back); the values are left as given (text),
     so that every error is a one-line UsageError from ``run_config``.
     """
-    from gilbench import executors, kernels
-    from gilbench.run.config import (DEFAULT_MAX_REPEATS, DEFAULT_MAX_TIME_S,
-                                     DEFAULT_MAX_WAIT_S, DEFAULT_REPEATS, DEFAULT_TARGET_S,
-                                     MAX_TIME_CARRY, MAX_WAIT_ENV, MIN_TIMEOUT_S, QUICK_MAX_REPEATS,
-                                     QUICK_MAX_TIME_S, QUICK_MAX_WAIT_S, QUICK_TARGET_S,
-                                     TIMEOUT_TARGETS)
 
     quick = f"--{prefix}quick"
     addoption(f"--{prefix}kernels", metavar="K,..",
@@ -223,10 +224,6 @@ RUN_OPTIONS = ("kernels", "variants", "executors", "workers", "repeats", "max_re
 def run_config(get: Callable[[str], Any]):
     """The RunConfig of the run options, ``get(name)`` giving each one's value as parsed by
     ``add_run_options`` (None or False: not given). UsageError for anything invalid."""
-    from gilbench import executors, kernels
-    from gilbench.run.config import MAX_WORKERS, RunConfig
-
-    from gilbench.executors.dask_ import SCHEDULER_ENV
 
     text = get("executors")
     workers = get("workers")

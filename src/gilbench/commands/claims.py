@@ -8,7 +8,11 @@ import argparse
 import time
 from pathlib import Path
 
-HELP = "run the experiments behind the article's claims (latency, switch interval, IPC, start-up)"
+from gilbench import experiments, host
+from gilbench.commands._args import parse_names
+from gilbench.errors import UnknownNameError, UsageError
+from gilbench.report.experiments import busy_host, decide, figures
+from gilbench.results import ResultsWriter, new_document, now_iso
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,13 +42,6 @@ def main(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
-
-    from gilbench import experiments, host
-    from gilbench.commands._args import parse_names
-    from gilbench.errors import UsageError
-    from gilbench.errors import UnknownNameError
-    from gilbench.report.experiments import busy_host, decide, figures
-    from gilbench.results import ResultsWriter, new_document, now_iso
 
     try:
         names = parse_names(args.experiments, experiments.names(), "experiment")

@@ -15,8 +15,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-HELP = ("compare two results files: per-cell ratio, interval, faster/slower, scales "
-        "better/worse or not significant")
+from gilbench.commands._terminal import make_console, terminal_table
+from gilbench.errors import ResultsError, UsageError
+from gilbench.report import load_any
+from gilbench.report.analysis import contention
+from gilbench.report.compare import (DEFAULT_MIN_CHANGE, _run_label, compare, row_cells,
+                                     row_line, write_compare)
+from gilbench.report.compare_rule import parse_statuses
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,7 +55,6 @@ def _fraction(text: str) -> float:
 
 def _statuses(text: str) -> tuple[str, ...]:
     """The statuses of --fail-on (``compare_rule.parse_statuses``)."""
-    from gilbench.report.compare_rule import parse_statuses
 
     try:
         return parse_statuses(text)
@@ -68,13 +72,6 @@ def _names(a: str, b: str) -> tuple[str, str]:
 
 def main(args: argparse.Namespace) -> int:
     from rich.table import Table
-
-    from gilbench.commands._terminal import make_console, terminal_table
-
-    from gilbench.errors import ResultsError, UsageError
-    from gilbench.report import load_any
-    from gilbench.report.compare import (DEFAULT_MIN_CHANGE, _run_label, compare, row_cells,
-                                         write_compare)
 
     try:
         doc_a, doc_b = load_any(args.a), load_any(args.b)
@@ -100,7 +97,6 @@ def main(args: argparse.Namespace) -> int:
     for key in ("host", "usable cores", "Python", "build", "created"):
         head.add_row(key, la[key], lb[key])
     console.print(head)
-    from gilbench.report.analysis import contention
 
     for name, doc in zip(names, (doc_a, doc_b)):
         busy = contention(doc)
@@ -139,7 +135,6 @@ def main(args: argparse.Namespace) -> int:
 
 def _gate(comp, statuses: tuple[str, ...], console) -> int:
     """--fail-on: 1 and the cells listed when a significant cell has one of ``statuses``."""
-    from gilbench.report.compare import row_line
 
     if not statuses:
         return 0

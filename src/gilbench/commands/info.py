@@ -11,8 +11,9 @@ from __future__ import annotations
 import argparse
 import json
 
-HELP = ("host, interpreter build, GIL state (on a free-threaded build: which extension modules "
-        "would turn it back on), what is compiled, engines, how quiet the host is")
+from gilbench import executors, gilguard, gilguard_scan, host, kernels, noise
+from gilbench.placement import choices_line
+
 
 #: seconds of watching the host's CPU counters for the quietness check
 QUIET_WINDOW_S = 1.0
@@ -26,7 +27,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def engines_status() -> list[dict]:
     """The optional engines: name, available, version (None if not), reason (how to install)."""
-    from gilbench import executors
 
     return [{"name": name, "available": ok, "version": version, "reason": reason}
             for name, ok, version, reason in executors.engines()]
@@ -35,7 +35,6 @@ def engines_status() -> list[dict]:
 def quietness(info: dict) -> dict:
     """Whether the host looks quiet enough to measure, from its load average and one window of
     ``QUIET_WINDOW_S`` seconds of CPU counters: ``{"quiet", "conclusion", "notes"}``."""
-    from gilbench import noise
 
     load = info.get("load_average")
     quiet, notes = noise.quietness(load[0] if load else None, info["usable_cores"],
@@ -46,7 +45,6 @@ def quietness(info: dict) -> dict:
 def gil_extensions() -> dict:
     """On a free-threaded build, ``gilguard_scan.scan_dependencies()``; elsewhere
     ``{"checked": False, "reason": ...}`` (no import can turn a GIL build's GIL on)."""
-    from gilbench import gilguard, gilguard_scan
 
     if not gilguard.ACTIVE:
         return {"checked": False, "reason": "a build with a GIL: no import can turn it back on"}
@@ -57,9 +55,6 @@ def main(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
-
-    from gilbench import host, kernels
-    from gilbench.placement import choices_line
 
     info = host.host_info()
     status = kernels.compiled_status()
@@ -156,8 +151,6 @@ def print_gil_extensions(scanned: dict, console) -> None:
     """What the scan of gilbench's dependencies found: the modules that turn the GIL back on
     (with the fix), what it could not import or check, what it did not look at."""
     from rich.markup import escape
-
-    from gilbench import gilguard
 
     dists = [d for d, n in scanned["distributions"].items() if n]
     total = sum(scanned["distributions"].values())

@@ -13,7 +13,14 @@ import argparse
 import sys
 from pathlib import Path
 
-HELP = "write report.md, report.html and plots from a results file (or a json/csv summary)"
+from gilbench.commands._terminal import make_console, terminal_table
+from gilbench.errors import ResultsError, UsageError
+from gilbench.report import analysis as A
+from gilbench.report import load_any, write_report
+from gilbench.report.headline import headline
+from gilbench.report.summary import to_csv, to_json
+
+
 FORMATS = ("html", "json", "csv")
 
 
@@ -34,9 +41,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def print_summary(doc: dict, console) -> None:
     """The headline and the verdict matrix on the terminal (rich)."""
-    from gilbench.commands._terminal import terminal_table
-    from gilbench.report import analysis as A
-    from gilbench.report.headline import headline
 
     colours = {"parallel": "green", "partial": "yellow", "concurrent": "bright_black",
                "slower": "red", "failed": "bold red", "undecided": "bright_black",
@@ -82,12 +86,6 @@ def _plain(markdown: str) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    from gilbench.commands._terminal import make_console
-
-    from gilbench.errors import UsageError
-    from gilbench.report import load_any, write_report
-    from gilbench.errors import ResultsError
-
     try:
         doc = load_any(args.results)
     except ResultsError as exc:
@@ -110,8 +108,6 @@ def main(args: argparse.Namespace) -> int:
 
 def _summary(doc: dict, fmt: str, out: str | None) -> int:
     """The json or csv summary, to stdout or to the file ``out``."""
-    from gilbench.errors import UsageError
-    from gilbench.report.summary import to_csv, to_json
 
     text = to_json(doc) if fmt == "json" else to_csv(doc)
     if out is None:

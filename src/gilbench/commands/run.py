@@ -37,7 +37,6 @@ from gilbench.run.matrix import (Events, cell_key, finish_document, finished_key
                                  resumed_document, run_matrix, start_document)
 from gilbench.run.signals import Interrupted, stop_on_signals
 
-HELP = "measure speedups (the main job); writes a results file, optionally a report"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -19,13 +19,20 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "measure your own function (MODULE:FUNCTION) and say which executor to use"
+from gilbench import executors, host
+from gilbench.commands._args import (check_output_dir, check_output_file, options_as_argv,
+                                     parse_names, parse_positive_ints, positive_int,
+                                     positive_seconds)
+from gilbench.commands._terminal import make_console
+from gilbench.run.config import MAX_WORKERS
+from gilbench.workload import Workload
+from gilbench.workload_advice import fmt_bytes, fmt_seconds
+from gilbench.workload_builds import run_try_builds
+from gilbench.workload_run import measure
+
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from gilbench import executors
-    from gilbench.commands._args import positive_int, positive_seconds
-
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("function", metavar="MODULE:FUNCTION", help="the function to measure")
     parser.add_argument("--tasks", required=True, metavar="MODULE:FACTORY",
@@ -86,14 +93,6 @@ def default_out(function: str) -> str:
 def main(args: argparse.Namespace) -> int:
     from rich.markup import escape
 
-    from gilbench import executors, host
-    from gilbench.commands._args import (check_output_dir, check_output_file, parse_names,
-                                         parse_positive_ints)
-    from gilbench.commands._terminal import make_console
-    from gilbench.run.config import MAX_WORKERS
-    from gilbench.workload import Workload
-    from gilbench.workload_run import measure
-
     out_file = args.out if args.out is not None else default_out(args.function)
     # every option is checked before anything runs or is written
     check_output_file(out_file, "--out")
@@ -139,9 +138,6 @@ def main(args: argparse.Namespace) -> int:
 
 def _across_interpreters(args: argparse.Namespace, out_file: str) -> int:
     """``try --python``: the function under each interpreter, side by side."""
-    from gilbench.commands._args import options_as_argv
-    from gilbench.commands._terminal import make_console
-    from gilbench.workload_builds import run_try_builds
 
     parser = argparse.ArgumentParser(add_help=False)
     add_arguments(parser)
@@ -169,8 +165,6 @@ def print_table(doc: dict, console) -> None:
     """Every cell (speedup, CPU utilisation, error), then each executor's cost per task."""
     from rich.markup import escape
     from rich.table import Table
-
-    from gilbench.workload_advice import fmt_bytes, fmt_seconds
 
     section = doc["workload"]
     gil = section.get("gil") or {}

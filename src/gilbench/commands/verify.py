@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "check that every variant agrees with the pure-Python reference"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -63,7 +62,6 @@ from gilbench.commands.verify import verify_kernel
 with open(out_path, "wb") as out:
     pickle.dump(verify_kernel(kernels.get(kernel_name), list(chunkings)), out)
 """
-
 
 def verify_in_subinterpreter(kernel, chunkings: list[int]) -> list[dict]:
     """``verify_kernel`` run in a new isolated subinterpreter (its own GIL): its rows, the
