@@ -15,7 +15,7 @@ How it goes (the machinery of ``gilbench run --python``, ``run.builds``):
 4. The document written to ``--out`` is the baseline's (the first GIL build's) results
    document, so ``gilbench report`` and ``gilbench compare`` read it as any other, with an
    ``interpreters`` section: every interpreter's host, cells and workload section, each
-   against the baseline (``run.compare_builds``: the single-thread cost, the speedup against
+   against the baseline (``report.compare_builds``: the single-thread cost, the speedup against
    its own serial time and against the baseline's), and the recommendation across them.
 
 No calibration here: the tasks are the work, the same on every interpreter. The ratios across
@@ -35,7 +35,7 @@ from typing import Any, Sequence
 from gilbench import results
 from gilbench.run.builds import (Interpreter, MultiRunError, assign_tags, probe, run_child,
                                  tagged_path)
-from gilbench.run.compare_builds import combined_document
+from gilbench.report.compare_builds import combined_document
 from gilbench.workload_advice import GAIN, _LABEL, fmt_seconds
 
 # Run by each interpreter with (function, tasks, compare): does the user's code load there?
@@ -180,7 +180,7 @@ def across_document(docs: Sequence[dict], files: Sequence[str | os.PathLike],
          "runs": [{"tag", "python_version", "build", "py_gil_disabled", "gil_enabled",
                    "python_gil_env", "python_executable", "file", "usable_cores",
                    "host", "cells", "workload"}],
-         "comparisons": [{"baseline", "other", "rows"}],   # run.compare_builds
+         "comparisons": [{"baseline", "other", "rows", ...}],  # report.compare_builds
          "failed": [{"tag", "path", "error"}],
          "recommendation": {"text", "code", "tag", "executor", "workers", "per_interpreter"}}
     """

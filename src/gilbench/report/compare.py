@@ -300,13 +300,18 @@ def _speedup(c: dict | None) -> str:
     return F.fmt_interval(c["speedup"])
 
 
+def change_words(status: str, ratio: float | None) -> str:
+    """'1.25× faster', 'scales 1.12× better', 'not significant' ... for a status and its ratio
+    b/a (of times, or of speedups for "scales ...")."""
+    return {"faster": f"{1 / ratio:.2f}× faster" if ratio else "faster",
+            "slower": f"{ratio:.2f}× slower",
+            "scales better": f"scales {ratio:.2f}× better",
+            "scales worse": f"scales {1 / ratio:.2f}× worse" if ratio else "scales worse",
+            }.get(status, status)
+
+
 def _words(r: Row) -> str:
-    """'1.25× faster', 'scales 1.12× better', 'not significant' ..."""
-    return {"faster": f"{1 / r.ratio:.2f}× faster" if r.ratio else "faster",
-            "slower": f"{r.ratio:.2f}× slower",
-            "scales better": f"scales {r.ratio:.2f}× better",
-            "scales worse": f"scales {1 / r.ratio:.2f}× worse" if r.ratio else "scales worse",
-            }.get(r.status, r.status)
+    return change_words(r.status, r.ratio)
 
 
 def row_cells(r: Row) -> list:

@@ -14,13 +14,14 @@ How a multi-interpreter run goes:
    calibration would pick a smaller size on a slower build, and the cost of some kernels
    (prime counting) is not linear in the size, so times at different sizes do not compare.
 4. Runs are one after another, never at once (they would share the cores). Each results file
-   is kept; ``compare_builds`` then compares every run with the baseline (the first default
-   build with the GIL enabled), and ``write_combined`` writes ``results-builds.json`` and
-   ``results-builds.md`` next to them.
+   is kept; ``report.compare_builds`` then compares every run with the baseline (the first
+   default build with the GIL enabled) by ``gilbench compare``'s rule, and ``write_combined``
+   writes ``results-builds.json`` and ``results-builds.md`` next to them.
 
 The ratios across builds come from separate runs, not interleaved ones: drift of a shared
-machine between the runs shows up in them (the bootstrap interval covers only the spread
-within each run). The combined files say so.
+machine between the runs shows up in them; as in ``gilbench compare``, their intervals are
+widened for it and the false discovery rate is held across the cells. The combined files say
+so.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from typing import Sequence
 
 from gilbench import results
 from gilbench.errors import UsageError
-from gilbench.run.compare_builds import print_comparisons, write_combined
+from gilbench.report.compare_builds import label_text, table, write_combined
 
 #: bumped when the command line between the parent and the child (`run --sizes-from`) changes
 CHILD_PROTOCOL = 2
@@ -241,6 +242,27 @@ def run_builds(pythons: Sequence[str], forwarded: list[str], out: str, report: s
         console.print(f"[red]failed[/]: {', '.join(failed)}")
         return 1
     return 0
+
+
+def print_comparisons(combined: dict, console) -> None:
+    """Print each comparison of builds (``report.compare_builds.table``: the rows of the
+    Markdown file) on a rich console, with its summary and the test in two lines."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    runs = {r["tag"]: r for r in combined["runs"]}
+    for comp in combined["comparisons"]:
+        b, o = comp["baseline"], comp["other"]
+        header, rows = table(comp)
+        t = Table(title=f"{label_text(runs[o])} against {label_text(runs[b])}", expand=False)
+        for col in header:
+            t.add_column(escape(col), overflow="fold")
+        for row in rows:
+            t.add_row(*(escape(v) for v in row))
+        console.print(t)
+        console.print(comp["short_test"], highlight=False, markup=False)
+        console.print(f"[bold]{escape(comp['summary'])}[/]", highlight=False)
+    console.print(f"[dim]{escape(combined['note'])}[/]")
 
 
 def pinned_sizes(doc: dict) -> dict[tuple[str, str], int]:
