@@ -4,11 +4,21 @@ against the baseline (the first default build with the GIL enabled): the other b
 single-thread overhead and its speedups against its own serial time and against the
 baseline's.
 
-Each pair of runs is judged by ``gilbench compare``'s rule (``report.compare``,
-``compare_rule``): a serial cell's time per unit of work b/a with its interval widened for the
-drift between the runs, a parallel cell's speedup b/a from each run's paired rounds, and the
-false discovery rate held across the cells. The files are written through the report's blocks
-(``results-builds.md``) and the results writer (``results-builds.json``).
+Each pair of runs goes through ``gilbench compare``'s own ``report.compare.compare`` (the test
+of ``compare_rule``), so nothing here computes a test of its own:
+
+- the overhead is the serial cell's row: time per unit of work other/baseline, its bootstrap
+  interval widened for the drift between the runs (estimated from the serial cells, at least
+  ``compare_rule.MIN_SERIAL_FOR_DRIFT`` of them), judged faster / slower / not significant;
+- each parallel cell's ``change`` is its row: speedup other/baseline from each run's paired
+  rounds, or, without paired rounds, its drift-widened time ratio (``basis`` says which);
+- the false discovery rate is held across all those tests, per family, as in ``compare``;
+- the words are ``compare.change_words``.
+
+The speedup of a cell against the baseline's serial time (``speedup_vs_baseline``) is
+``compare_rule.time_ratio`` widened for the same drift; it is shown, not tested. The files are
+written through the report's blocks (``results-builds.md``) and the results writer
+(``results-builds.json``).
 """
 
 from __future__ import annotations
@@ -17,12 +27,12 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
-from gilbench import results, stats
+from gilbench import results
 
 from . import format as F
 from .blocks import Block, Heading, Para, Table, to_markdown
 from .compare import Comparison, Row, change_words, compare
-from .compare_rule import DEFAULT_MIN_CHANGE
+from .compare_rule import DEFAULT_MIN_CHANGE, Drift, time_ratio
 
 COMBINED_SCHEMA = "gilbench-builds"
 #: 2: the rows are judged by `gilbench compare`'s rule (drift between runs, false discovery
@@ -33,9 +43,9 @@ COMBINED_SCHEMA_VERSION = 2
 CROSS_RUN_NOTE = (
     "Each build ran in its own process, one after the other (not interleaved), at the same "
     "sizes; ratios across builds include any drift of the machine between the runs. As in "
-    "`gilbench compare`, their 95% intervals (bootstrap over each run's repeats) are widened "
-    "by the spread of the serial cells' ratios when at least 4 serial cells are compared, and "
-    "a cell is called changed only when the false discovery rate selects it."
+    "`gilbench compare`, the intervals of time ratios (bootstrap over each run's repeats) are "
+    "widened by the spread of the serial cells' ratios when at least 4 serial cells are "
+    "compared, and a cell is called changed only when the false discovery rate selects it."
 )
 
 #: where the test is written in full (``short_test`` names it)
@@ -63,12 +73,11 @@ def _interval(ratio: float | None, low: float | None = None, high: float | None 
 
 
 def _across(comp: Comparison, cell: dict, serial: dict) -> dict[str, float]:
-    """``cell``'s speedup against ``serial`` of the other run (time per unit of work), with its
-    bootstrap interval widened for the drift between the runs."""
-    sp = stats.bootstrap_ratio(serial["wall_s"], cell["wall_s"],
-                               scale=cell["size"] / serial["size"])
-    ratio = sp["median"]
-    return _interval(*comp.drift.widen(ratio, min(sp["low"], ratio), max(sp["high"], ratio)))
+    """``cell``'s speedup against ``serial`` of the other run: ``compare_rule.time_ratio``
+    (serial time / cell time per unit of work, bootstrap interval) widened for the drift
+    between the runs as ``compare`` widens a time ratio. Shown, not tested: it is not among
+    the tests the false discovery rate is held across."""
+    return _interval(*comp.drift.widen(*time_ratio(cell, serial)))
 
 
 def _change(r: Row | None) -> dict[str, Any] | None:
@@ -258,6 +267,13 @@ def table(comparison: dict) -> tuple[list[str], list[list[str]]]:
                                 F.fmt_interval(c["baseline_speedup"]), ratio, words,
                                 F.fmt_interval(c["speedup_vs_baseline"])])
     return header, rows
+
+
+def drift_text(comparison: dict) -> str:
+    """The drift between the two runs and what it did to the intervals, in words
+    (``compare_rule.Drift.text``, without its Markdown)."""
+    d = comparison["drift"]
+    return Drift(d["n_serial"], d["scale"]).text().replace("**", "")
 
 
 def label_text(run: dict) -> str:

@@ -19,9 +19,12 @@ How a multi-interpreter run goes:
    writes ``results-builds.json`` and ``results-builds.md`` next to them.
 
 The ratios across builds come from separate runs, not interleaved ones: drift of a shared
-machine between the runs shows up in them; as in ``gilbench compare``, their intervals are
-widened for it and the false discovery rate is held across the cells. The combined files say
-so.
+machine between the runs shows up in them. Each pair of runs is judged by ``gilbench
+compare``'s own rule (``report.compare.compare``): the time ratios' intervals are widened for
+the drift estimated from the serial cells, a parallel cell's change is judged on its paired
+speedups where both runs have them, the false discovery rate is held across the cells, and the
+words are ``gilbench compare``'s. The combined files and the printed tables say so, with the
+drift.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from typing import Sequence
 
 from gilbench import results
 from gilbench.errors import UsageError
-from gilbench.report.compare_builds import label_text, table, write_combined
+from gilbench.report.compare_builds import drift_text, label_text, table, write_combined
 
 #: bumped when the command line between the parent and the child (`run --sizes-from`) changes
 CHILD_PROTOCOL = 2
@@ -246,7 +249,8 @@ def run_builds(pythons: Sequence[str], forwarded: list[str], out: str, report: s
 
 def print_comparisons(combined: dict, console) -> None:
     """Print each comparison of builds (``report.compare_builds.table``: the rows of the
-    Markdown file) on a rich console, with its summary and the test in two lines."""
+    Markdown file) on a rich console, with the test in two lines, the drift between the runs
+    and the summary."""
     from rich.markup import escape
     from rich.table import Table
 
@@ -261,6 +265,7 @@ def print_comparisons(combined: dict, console) -> None:
             t.add_row(*(escape(v) for v in row))
         console.print(t)
         console.print(comp["short_test"], highlight=False, markup=False)
+        console.print(drift_text(comp), highlight=False, markup=False)
         console.print(f"[bold]{escape(comp['summary'])}[/]", highlight=False)
     console.print(f"[dim]{escape(combined['note'])}[/]")
 
