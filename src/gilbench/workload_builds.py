@@ -184,7 +184,9 @@ def across_document(docs: Sequence[dict], files: Sequence[str | os.PathLike],
          "failed": [{"tag", "path", "error"}],
          "recommendation": {"text", "code", "tag", "executor", "workers", "per_interpreter"}}
     """
-    combined = combined_document(docs, files, tags)
+    # no builds Markdown here: the full test is the `test` beside each comparison
+    combined = combined_document(docs, files, tags,
+                                 details="each comparison's `test` (interpreters section)")
     base = next(i for i, run in enumerate(combined["runs"]) if run["tag"] == combined["baseline"])
     doc = copy.deepcopy(docs[base])
     if command is not None:
