@@ -1,4 +1,5 @@
-"""How a person reads a duration or a size: the one formatter of each.
+"""How a person reads a duration or a size: the one formatter of each (and the terminal
+tables' fixed-unit column, ``fmt_column_ms``).
 
 The report, the terminal, ``try``'s advice and the experiments all print times and sizes
 through these two, so the same figure reads the same everywhere. Ground floor: it imports
@@ -34,6 +35,14 @@ def fmt_time(value: float | None, missing: str = "—", *,
     return f"{seconds * 1e6:.3g} µs"
 
 
+def fmt_column_ms(seconds: float | None, missing: str = "-") -> str:
+    """Seconds as milliseconds with one decimal whatever their size: '12.3 ms', '1520.0 ms'.
+    Different from ``fmt_time`` on purpose: the terminal's tables of cells (``gilbench run``'s
+    latest cells, the builds comparison) keep one unit down a column, so the rows compare at
+    a glance; a cell's median is tens to hundreds of milliseconds by calibration."""
+    return f"{seconds * 1e3:.1f} ms" if is_number(seconds) else missing
+
+
 def fmt_bytes(n: float | None, missing: str = "—") -> str:
     """A size in B, KiB, MiB or GiB with three significant digits: '1 MiB', '3 KiB', '79 B'."""
     if not is_number(n):
@@ -44,4 +53,4 @@ def fmt_bytes(n: float | None, missing: str = "—") -> str:
     return f"{n:.0f} B"
 
 
-__all__ = ["fmt_bytes", "fmt_time", "is_number"]
+__all__ = ["fmt_bytes", "fmt_column_ms", "fmt_time", "is_number"]

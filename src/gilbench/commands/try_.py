@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 
+from gilbench.units import fmt_bytes, fmt_time
+
 HELP = "measure your own function (MODULE:FUNCTION) and say which executor to use"
 
 
@@ -170,8 +172,6 @@ def print_table(doc: dict, console) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from gilbench.workload_advice import fmt_bytes, fmt_seconds
-
     section = doc["workload"]
     gil = section.get("gil") or {}
     if gil.get("fraction") is not None:
@@ -185,7 +185,7 @@ def print_table(doc: dict, console) -> None:
         t.add_column(col, overflow="fold")
     for c in doc["cells"]:
         sp, util, med = c.get("speedup"), c.get("cpu_utilization"), c.get("median_s")
-        t.add_row(c["executor"], str(c["workers"]), "-" if med is None else fmt_seconds(med),
+        t.add_row(c["executor"], str(c["workers"]), fmt_time(med, "-"),
                   "-" if not sp else f"{sp['median']:.2f}x [{sp['low']:.2f}, {sp['high']:.2f}]",
                   "-" if util is None else f"{util:.2f}", escape(c.get("error") or ""))
     console.print(t)
@@ -194,16 +194,16 @@ def print_table(doc: dict, console) -> None:
         costs.add_column(col, overflow="fold")
     for name, c in (section.get("executors") or {}).items():
         pickled = (f"{fmt_bytes(c['args_bytes'] + c['results_bytes'])} in "
-                   f"{fmt_seconds(c['pickle_s'])}" if "pickle_s" in c else "-")
+                   f"{fmt_time(c['pickle_s'])}" if "pickle_s" in c else "-")
         costs.add_row(name, str(c.get("workers", "-")),
-                      fmt_seconds(c["per_task_s"]) if "per_task_s" in c
+                      fmt_time(c["per_task_s"]) if "per_task_s" in c
                       else escape(c.get("error", "-")),
-                      pickled, fmt_seconds(c["break_even_task_s"])
+                      pickled, fmt_time(c["break_even_task_s"])
                       if "break_even_task_s" in c else "-")
     task = section.get("task_s") or {}
     console.print(costs)
     if task:
-        console.print(f"serial check run: median task {fmt_seconds(task['median'])}")
+        console.print(f"serial check run: median task {fmt_time(task['median'])}")
     stressed = section.get("stress")
     if stressed:
         style = {"failed": "bold red", "passed": "green"}.get(stressed.get("verdict"), "yellow")

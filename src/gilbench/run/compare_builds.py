@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from gilbench import results, stats
+from gilbench.units import fmt_column_ms
 
 COMBINED_SCHEMA = "gilbench-builds"
 COMBINED_SCHEMA_VERSION = 1
@@ -154,10 +155,6 @@ def _x(ratio: dict | None) -> str:
     return f"{ratio['median']:.2f}x [{ratio['low']:.2f}, {ratio['high']:.2f}]"
 
 
-def _ms(seconds: float | None) -> str:
-    return "-" if seconds is None else f"{seconds * 1e3:.1f} ms"
-
-
 def _label_text(run: dict) -> str:
     gil = {True: "GIL on", False: "GIL off", None: "GIL ?"}[run.get("gil_enabled")]
     env = f", PYTHON_GIL={run['python_gil_env']}" if run.get("python_gil_env") is not None else ""
@@ -170,8 +167,8 @@ def summary_rows(comparison: dict) -> list[list[str]]:
     other's own serial, against the baseline's serial, and the baseline's own speedup."""
     rows = []
     for r in comparison["rows"]:
-        head = [r["kernel"], r["variant"], _ms(r["baseline_serial_median_s"]),
-                _ms(r["other_serial_median_s"]),
+        head = [r["kernel"], r["variant"], fmt_column_ms(r["baseline_serial_median_s"]),
+                fmt_column_ms(r["other_serial_median_s"]),
                 _x(r["serial_ratio"]) if r["serial_ratio"] else (r["note"] or "-")]
         if not r["cells"]:
             rows.append(head + ["", "", "", ""])
@@ -216,8 +213,9 @@ def markdown(combined: dict) -> str:
                    f"speedup {b} (own) |")
         out.append("|---|---|---|---|---|---|---|---|---|---|")
         for r in comp["rows"]:
-            head = (f"| {r['kernel']} | {r['variant']} | {_ms(r['baseline_serial_median_s'])} | "
-                    f"{_ms(r['other_serial_median_s'])} | "
+            head = (f"| {r['kernel']} | {r['variant']} | "
+                    f"{fmt_column_ms(r['baseline_serial_median_s'])} | "
+                    f"{fmt_column_ms(r['other_serial_median_s'])} | "
                     f"{_x(r['serial_ratio']) if r['serial_ratio'] else (r['note'] or '-')}")
             if not r["cells"]:
                 out.append(head + " | | | | | |")
