@@ -244,6 +244,7 @@ def measure_gil(fn: Callable[..., Any], args: tuple = (), kwargs: dict[str, Any]
         return undecided("one-core", "one usable core: a call that releases the GIL and one "
                          "that shares it both halve the other thread's pace; needs 2 cores")
     if call_s < MIN_CALL_S:
+        # both in us, not units.fmt_time: one unit so the call compares with the floor
         return undecided("too-short", f"too short to judge: one call lasts "
                          f"{call_s * 1e6:.1f} us, under {MIN_CALL_S * 1e6:.0f} us; "
                          "give it more work per call")

@@ -26,6 +26,8 @@ import sys
 import time
 from typing import Any, Sequence
 
+from gilbench.errors import one_line
+
 #: seconds ``gilbench info`` gives the scan of gilbench's dependencies
 DEFAULT_BUDGET_S = 15.0
 #: child processes at most (each one after a culprit); the rest is reported unchecked
@@ -200,9 +202,7 @@ def _child() -> None:
         try:
             _, culprit = gilguard.import_module(name)
         except BaseException as exc:  # a module's import may raise anything, even SystemExit
-            text = str(exc).strip().splitlines()
-            _say(module=name, error=f"{type(exc).__name__}: {text[-1]}" if text
-                 else type(exc).__name__)
+            _say(module=name, error=one_line(exc, line="last"))
             continue
         if culprit is not None:
             _say(module=name, culprit=culprit.as_dict())

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, NamedTuple
 
 from gilbench import executors, kernels, noise
+from gilbench.errors import one_line
 from gilbench.executors.base import RunTimeout, alarm
 from gilbench.kernels import Kernel
 from gilbench.placement import Placement
@@ -142,12 +143,6 @@ def calibrate(kernel: Kernel, variant: str, target_s: float, n_chunks: int,
     return size, time_serial(kernel, variant, size, n_chunks, timeout_s)
 
 
-def describe(exc: BaseException) -> str:
-    """An exception as one line: ``Type: message`` (the first line of it)."""
-    text = f"{type(exc).__name__}: {exc}".strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 class CellRunner:
     """One cell's executor, its chunks and its raw times: the per-cell loop.
 
@@ -187,10 +182,10 @@ class CellRunner:
         try:
             self.raw.facts = dict(self.executor.facts() or {})
         except Exception as exc:
-            self.raw.facts = {"facts_error": describe(exc)}
+            self.raw.facts = {"facts_error": one_line(exc)}
 
     def _fail(self, exc: BaseException) -> None:
-        self.raw.error = describe(exc)
+        self.raw.error = one_line(exc)
         self.abort()
 
     def run_once(self, cold: bool, round_no: int | None = None) -> None:
@@ -247,7 +242,7 @@ class CellRunner:
                 self.executor.close()
             except Exception as exc:  # a failing shutdown must not lose the measurements
                 if self.raw.error is None:
-                    self.raw.error = f"shutdown failed: {describe(exc)}"
+                    self.raw.error = f"shutdown failed: {one_line(exc)}"
                 self.abort()
             self.started = False
 
@@ -258,7 +253,7 @@ class CellRunner:
                 self.executor.abort()
             except Exception as exc:
                 if self.raw.error is None:
-                    self.raw.error = f"stopping the workers failed: {describe(exc)}"
+                    self.raw.error = f"stopping the workers failed: {one_line(exc)}"
             self.started = False
 
 

@@ -27,7 +27,8 @@ import threading
 import time
 from typing import Any, Callable, Sequence
 
-from gilbench.kernels.user import _equal, _last_line
+from gilbench.errors import one_line
+from gilbench.kernels.user import _equal
 
 #: the switch interval while stressing on a build with the GIL: a switch every microsecond
 SWITCH_INTERVAL_S = 1e-6
@@ -45,7 +46,7 @@ def short_repr(value: Any) -> str:
     try:
         return _REPR.repr(value)
     except Exception as exc:  # a broken __repr__ must not hide the mismatch
-        return f"<{type(value).__name__}: repr failed: {_last_line(exc)}>"
+        return f"<{type(value).__name__}: repr failed: {one_line(exc, line='last')}>"
 
 
 def gil_enabled() -> bool:
@@ -98,7 +99,7 @@ def run_once(fn: Callable, tasks: Sequence[tuple], workers: int, timeout_s: floa
             try:
                 results[i] = fn(*tasks[i])
             except Exception as exc:
-                results[i] = _Failed(f"raised {_last_line(exc)}")
+                results[i] = _Failed(f"raised {one_line(exc, line='last')}")
 
     threads = [threading.Thread(target=work, args=(k,), daemon=True,
                                 name=f"gilbench-stress-{k}") for k in range(workers)]

@@ -325,6 +325,7 @@ def above_waits_checks(cell: dict) -> str:
             isinstance(x, (int, float)) and x > 0 for x in (mine, base, size)):
         per_worker, serial = mine * w / size, base / size
         if serial > ABOVE_CORES_FACTOR * per_worker:
+            # both figures in µs, not units.fmt_time: one unit so the two compare at a glance
             return (f"{w} worker{'s' if w > 1 else ''} can overlap at most {w} wait"
                     f"{'s' if w > 1 else ''}, but each {unit} took {per_worker * 1e6:.0f} µs per "
                     f"worker here against {serial * 1e6:.0f} µs in the serial baseline: the serial "

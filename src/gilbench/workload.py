@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from gilbench.errors import UsageError
-from gilbench.kernels.user import (_REGISTERED, _kernel, _last_line, as_tasks, importable,
+from gilbench.errors import UsageError, one_line
+from gilbench.kernels.user import (_REGISTERED, _kernel, as_tasks, importable,
                                    resolve, spec_of)
 
 
@@ -49,7 +49,8 @@ class Workload:
             try:
                 produced = factory()
             except Exception as exc:
-                raise UsageError(f"--tasks {spec}: {spec}() raised {_last_line(exc)}") from None
+                raise UsageError(f"--tasks {spec}: {spec}() raised "
+                                 f"{one_line(exc, line='last')}") from None
             self.tasks = as_tasks(produced, f"the tasks {spec}() returned")
         else:
             self.tasks = as_tasks(self.tasks)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from gilbench.stress import THREAD_FAMILIES, stress_words
+from gilbench.units import fmt_bytes, fmt_time
 from gilbench.verdicts import NO_GAIN_HIGH, cpu_interval
 
 #: a cell *gains* when the low end of its 95% interval reaches the verdicts' no-gain line; *no
@@ -57,22 +58,6 @@ class Recommendation:
         return asdict(self)
 
 
-def fmt_seconds(s: float) -> str:
-    """0.00042 -> '0.42 ms'; units a person reads."""
-    if s >= 1:
-        return f"{s:.3g} s"
-    if s >= 1e-3:
-        return f"{s * 1e3:.3g} ms"
-    return f"{s * 1e6:.3g} µs"
-
-
-def fmt_bytes(n: float) -> str:
-    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if n >= size:
-            return f"{n / size:.3g} {unit}"
-    return f"{n:.0f} B"
-
-
 def _ok(cell: dict) -> bool:
     return not cell.get("error") and bool(cell.get("speedup")) and \
         cell["speedup"].get("low") is not None and cell["speedup"].get("high") is not None
@@ -96,10 +81,10 @@ def _gil_clause(fn: str, gil: dict | None) -> str:
 def _cost_clause(executor: str, costs: dict) -> str:
     c = costs.get(executor) or {}
     if "pickle_s" in c and "args_bytes" in c:
-        return (f" but pay {fmt_seconds(c['pickle_s'])} per task to pickle "
+        return (f" but pay {fmt_time(c['pickle_s'])} per task to pickle "
                 f"{fmt_bytes(c['args_bytes'] + c.get('results_bytes', 0))}")
     if "per_task_s" in c:
-        return f" at {fmt_seconds(c['per_task_s'])} per task"
+        return f" at {fmt_time(c['per_task_s'])} per task"
     return ""
 
 
@@ -215,7 +200,7 @@ def _recommend(doc: dict, fn: str) -> Recommendation:
         others = [c for c in contenders if c is not top]
         why = "; " + "; ".join(
             f"{_label(o)} ({_sp(o)}) gains as much within the intervals but costs "
-            f"{fmt_seconds(prices[id(o)])} per task against {fmt_seconds(prices[id(top)])}"
+            f"{fmt_time(prices[id(o)])} per task against {fmt_time(prices[id(top)])}"
             + (" (pickling included)" if "pickle_s" in (costs.get(o["executor"]) or {}) else "")
             for o in others)
     clause = _gil_clause(fn, gil) if top_family == "threads" else ""
@@ -242,8 +227,8 @@ def _serial_text(fn: str, best: dict[str, dict], costs: dict, gil: dict | None,
     evens = [c["break_even_task_s"] for c in costs.values()
              if isinstance(c.get("break_even_task_s"), (int, float))]
     if task_s is not None and evens and task_s < min(evens):
-        return (f"Stay serial: tasks of {fmt_seconds(task_s)} are below every executor's "
-                f"break-even (the lowest is {fmt_seconds(min(evens))})"
+        return (f"Stay serial: tasks of {fmt_time(task_s)} are below every executor's "
+                f"break-even (the lowest is {fmt_time(min(evens))})"
                 + (f"; {not_parallel}." if not_parallel else "."))
     top = _top(best)
     text = "Stay serial: no executor gains"

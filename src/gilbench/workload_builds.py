@@ -36,7 +36,8 @@ from gilbench import results
 from gilbench.run.builds import (Interpreter, MultiRunError, assign_tags, probe, run_child,
                                  tagged_path)
 from gilbench.report.compare_builds import combined_document
-from gilbench.workload_advice import GAIN, _LABEL, fmt_seconds
+from gilbench.units import fmt_time
+from gilbench.workload_advice import GAIN, _LABEL
 
 # Run by each interpreter with (function, tasks, compare): does the user's code load there?
 # One JSON line: the number of tasks, or the error (and the missing module, if one is).
@@ -259,7 +260,7 @@ def _phrase(run: dict, cell: dict | None) -> str:
             f"{sp['median']:.2f}x at {cell['workers']} workers")
     cost = ((run.get("workload") or {}).get("executors") or {}).get(cell["executor"]) or {}
     if isinstance(cost.get("per_task_s"), (int, float)):
-        text += f" at {fmt_seconds(cost['per_task_s'])} per task"
+        text += f" at {fmt_time(cost['per_task_s'])} per task"
         if "pickle_s" in cost:
             text += " (pickling included)"
     return text
@@ -278,9 +279,9 @@ def _tie_clause(other: dict, winner: dict) -> str:
     text = f"{_label(other)} is as fast within the intervals ({_x(other['against'])})"
     if other["cell"] is None:
         return text
-    cost = (f"{fmt_seconds(winner['cost'])} on {winner['tag']}" if winner["cell"] is not None
+    cost = (f"{fmt_time(winner['cost'])} on {winner['tag']}" if winner["cell"] is not None
             else "none serially")
-    return text + f" but costs {fmt_seconds(other['cost'])} per task against {cost}"
+    return text + f" but costs {fmt_time(other['cost'])} per task against {cost}"
 
 
 def _x(ratio: dict) -> str:

@@ -11,8 +11,8 @@ import time
 import traceback
 from typing import Any, Callable, Iterable, Sequence
 
-from gilbench.errors import UsageError
-from gilbench.kernels.user import EMPTY_TASK, VARIANT, _last_line, spec_of
+from gilbench.errors import UsageError, one_line
+from gilbench.kernels.user import EMPTY_TASK, VARIANT, spec_of
 from gilbench.workload import Workload
 
 # ---------------------------------------------------------------------------- facts
@@ -29,7 +29,7 @@ def pickle_costs(values: Sequence[Any], sample: int = 20) -> dict[str, Any]:
             pickle.loads(data)
             seconds.append(time.perf_counter() - start)
         except Exception as exc:
-            return {"error": _last_line(exc)}
+            return {"error": one_line(exc, line="last")}
         sizes.append(len(data))
     return {"bytes": sum(sizes) / len(sizes), "seconds": sum(seconds) / len(seconds)}
 
@@ -53,7 +53,7 @@ def preflight(workload: Workload, timeout_s: float) -> dict[str, Any]:
                 except RunTimeout:
                     raise
                 except Exception as exc:
-                    error = f"task {i}: {_last_line(exc)}"
+                    error = f"task {i}: {one_line(exc, line='last')}"
                     trace = traceback.format_exc()
                     break
                 task_s.append(time.perf_counter() - t0)
@@ -94,7 +94,7 @@ def empty_task_cost(executor: str, workers: int, start_method: str | None,
         ex.close()
     except Exception as exc:
         ex.abort()
-        return {"error": _last_line(exc)}
+        return {"error": one_line(exc, line="last")}
     walls.sort()
     return {"per_task_s": walls[len(walls) // 2] / n_tasks, "workers": workers}
 
@@ -308,7 +308,7 @@ def _gil(workload: Workload) -> dict[str, Any]:
         r = check_gil(workload.fn, *workload.tasks[0])
     except Exception as exc:
         return {"verdict": "undecided", "fraction": None, "low": None, "high": None,
-                "reason": f"the check failed: {_last_line(exc)}"}
+                "reason": f"the check failed: {one_line(exc, line='last')}"}
     return {"verdict": r.verdict, "fraction": r.fraction, "low": r.low, "high": r.high,
             "reason": r.reason}
 

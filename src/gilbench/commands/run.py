@@ -36,6 +36,7 @@ from gilbench.run.config import RESUME_CHECKED, RunConfig, resume_config
 from gilbench.run.matrix import (Events, cell_key, finish_document, finished_keys, plan,
                                  resumed_document, run_matrix, start_document)
 from gilbench.run.signals import Interrupted, stop_on_signals
+from gilbench.units import fmt_column_ms
 
 
 
@@ -271,7 +272,7 @@ def _measure(args: argparse.Namespace, config: RunConfig, out: str, doc: dict, d
             med = cell.get("median_s")
             util = cell.get("cpu_utilization")
             t.add_row(cell["kernel"], cell["variant"], cell["executor"], str(cell["workers"]),
-                      "-" if med is None else f"{med * 1e3:.1f} ms", _fmt_speedup(cell),
+                      fmt_column_ms(med), _fmt_speedup(cell),
                       "-" if util is None else f"{util:.2f}", str(len(cell.get("wall_s") or [])),
                       _verdict_text(cell)[:60])
         return t

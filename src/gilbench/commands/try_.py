@@ -25,8 +25,8 @@ from gilbench.commands._args import (check_output_dir, check_output_file, option
                                      positive_seconds)
 from gilbench.commands._terminal import make_console
 from gilbench.run.config import MAX_WORKERS
+from gilbench.units import fmt_bytes, fmt_time
 from gilbench.workload import Workload
-from gilbench.workload_advice import fmt_bytes, fmt_seconds
 from gilbench.workload_builds import run_try_builds
 from gilbench.workload_run import measure
 
@@ -179,7 +179,7 @@ def print_table(doc: dict, console) -> None:
         t.add_column(col, overflow="fold")
     for c in doc["cells"]:
         sp, util, med = c.get("speedup"), c.get("cpu_utilization"), c.get("median_s")
-        t.add_row(c["executor"], str(c["workers"]), "-" if med is None else fmt_seconds(med),
+        t.add_row(c["executor"], str(c["workers"]), fmt_time(med, "-"),
                   "-" if not sp else f"{sp['median']:.2f}x [{sp['low']:.2f}, {sp['high']:.2f}]",
                   "-" if util is None else f"{util:.2f}", escape(c.get("error") or ""))
     console.print(t)
@@ -188,16 +188,16 @@ def print_table(doc: dict, console) -> None:
         costs.add_column(col, overflow="fold")
     for name, c in (section.get("executors") or {}).items():
         pickled = (f"{fmt_bytes(c['args_bytes'] + c['results_bytes'])} in "
-                   f"{fmt_seconds(c['pickle_s'])}" if "pickle_s" in c else "-")
+                   f"{fmt_time(c['pickle_s'])}" if "pickle_s" in c else "-")
         costs.add_row(name, str(c.get("workers", "-")),
-                      fmt_seconds(c["per_task_s"]) if "per_task_s" in c
+                      fmt_time(c["per_task_s"]) if "per_task_s" in c
                       else escape(c.get("error", "-")),
-                      pickled, fmt_seconds(c["break_even_task_s"])
+                      pickled, fmt_time(c["break_even_task_s"])
                       if "break_even_task_s" in c else "-")
     task = section.get("task_s") or {}
     console.print(costs)
     if task:
-        console.print(f"serial check run: median task {fmt_seconds(task['median'])}")
+        console.print(f"serial check run: median task {fmt_time(task['median'])}")
     stressed = section.get("stress")
     if stressed:
         style = {"failed": "bold red", "passed": "green"}.get(stressed.get("verdict"), "yellow")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from gilbench.errors import one_line
+
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,7 +41,7 @@ def verify_kernel(kernel, chunkings: list[int]) -> list[dict]:
                 try:
                     got = kernel.reduce([v(c) for c in kernel.split(size, n)])
                 except Exception as exc:  # a failing variant is a finding, not a crash
-                    row.update(status="FAILED", detail=f"{n} chunks: {type(exc).__name__}: {exc}")
+                    row.update(status="FAILED", detail=f"{n} chunks: {one_line(exc)}")
                     break
                 row["got"] = got
                 if not kernel.agrees(got, reference):

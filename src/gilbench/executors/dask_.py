@@ -27,6 +27,8 @@ import os
 import signal
 from typing import Any, Sequence
 
+from gilbench.errors import one_line
+
 from . import _engine
 from .base import Executor, RunResult, RunTimeout, collect, stop_message, stop_task_threads
 
@@ -57,7 +59,7 @@ def connect(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> Any:
     try:
         return Client(address, timeout=timeout_s, set_as_default=False)
     except Exception as exc:  # OSError (unreachable, timed out), ValueError/TypeError (address)
-        first = " ".join(f"{type(exc).__name__}: {exc}".split())
+        first = one_line(exc, line="all")
         raise DaskConnectError(
             f"cannot reach the Dask scheduler at {address!r} within {timeout_s:g} s ({first}); "
             "start one with `dask scheduler` and pass the address it prints, e.g. "

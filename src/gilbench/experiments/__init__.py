@@ -106,9 +106,11 @@ def _section(name: str, quick: bool, started: str, duration_s: float) -> dict:
 def failed_experiment(name: str, quick: bool, exc: BaseException, started: str,
                       duration_s: float) -> dict:
     """The section recorded for an experiment that raised: metadata and a one-line error."""
+    from gilbench.errors import one_line  # not at the top: it imports typing (see above)
+
     return {
         **_section(name, quick, started, duration_s),
-        "error": f"{type(exc).__name__}: {exc}".splitlines()[0],
+        "error": one_line(exc),
     }
 
 

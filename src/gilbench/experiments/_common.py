@@ -19,6 +19,7 @@ import threading
 import time
 from typing import Any, Callable, Sequence
 
+from gilbench.errors import one_line
 from gilbench.stats import median
 
 #: the kernel every CPU-bound worker runs (the integer kernel: no memory traffic to speak of)
@@ -407,7 +408,7 @@ def _echo_client(port: int, window_s: float, payload_bytes: int, conn: Any) -> N
                 t0 = t1
         conn.send({"rtts": rtts.tobytes(), "elapsed_s": t0 - t_start, "error": None})
     except Exception as exc:  # reported to the parent, never a hang
-        conn.send({"rtts": b"", "elapsed_s": 0.0, "error": f"{type(exc).__name__}: {exc}"})
+        conn.send({"rtts": b"", "elapsed_s": 0.0, "error": one_line(exc)})
     finally:
         conn.close()
 

@@ -35,6 +35,8 @@ from typing import Any, Sequence
 import contextlib
 from typing import Callable, Iterator
 
+from gilbench.errors import one_line
+
 from ._common import Progress, cpu_variant, mp_context, no_progress, variant_unavailable
 
 NAME = "break-even"
@@ -103,7 +105,7 @@ def engine_mappers(workers: int, enabled: bool = True
                 try:
                     mappers[name] = _open_engine(name, workers, stack)
                 except Exception as exc:  # an engine that fails to start is reported, not fatal
-                    reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+                    reason = one_line(exc, line="all")[:300]
             if reason:
                 missing[name] = reason
         yield mappers, missing
@@ -298,8 +300,7 @@ def run(
                             try:
                                 results = go(_task, kind, chunks)
                             except Exception as exc:  # e.g. NumPy in a subinterpreter
-                                p["errors"][executor] = " ".join(
-                                    f"{type(exc).__name__}: {exc}".split())[:300]
+                                p["errors"][executor] = one_line(exc, line="all")[:300]
                                 continue
                         p["times"][executor].append(time.perf_counter() - t0)
                         p["results"][executor] = sum(results)

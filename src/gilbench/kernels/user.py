@@ -23,7 +23,7 @@ import sys
 from typing import Any, Callable, Iterable, Sequence
 
 from gilbench import gilguard
-from gilbench.errors import UsageError
+from gilbench.errors import UsageError, one_line
 
 from ._base import Kernel, Variant, even_ranges
 
@@ -87,7 +87,7 @@ def resolve(spec: str, option: str = "FUNCTION", example: str = "mymodule:functi
         raise UsageError(f"{option} {spec}: importing {module_name} failed: {exc}") from None
     except Exception as exc:
         raise UsageError(f"{option} {spec}: importing {module_name} failed: "
-                         f"{_last_line(exc)}") from None
+                         f"{one_line(exc, line='last')}") from None
     if culprit is not None:  # every thread of every cell would take turns: say why, now
         raise UsageError(f"{option} {spec}: on this free-threaded Python, {culprit.explain()}")
     obj: Any = module
@@ -100,12 +100,6 @@ def resolve(spec: str, option: str = "FUNCTION", example: str = "mymodule:functi
             raise UsageError(f"{option} {spec}: module {module_name} has no attribute {name!r}; "
                              f"its callables: {', '.join(public) or 'none'}") from None
     return obj
-
-
-def _last_line(exc: BaseException) -> str:
-    """``Type: message`` on one line (the last line of a traceback)."""
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[-1]}" if text else type(exc).__name__
 
 
 def spec_of(fn: Callable) -> str:

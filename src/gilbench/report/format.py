@@ -1,29 +1,24 @@
-"""Every formatter of the report: numbers, times, rates, sizes, speedups, intervals, lists.
+"""Every formatter of the report: numbers, rates, speedups, intervals, lists.
 
 One home for each way a number is shown, so the Markdown, the HTML, the comparison, the
-experiments and the plots print the same figure the same way. Two families on purpose:
-the cell tables show a missing value as "—"; the experiment sections, whose prose quotes
-figures inline, show "n/a".
+experiments and the plots print the same figure the same way. Times and sizes are
+``gilbench.units``' (``fmt_time``, ``fmt_bytes``, re-exported here), which the terminal and
+``try``'s advice print too. Two families on purpose: the cell tables show a missing value as
+"—"; the experiment sections, whose prose quotes figures inline, show "n/a" (``NA``).
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any, Sequence
 
+from gilbench.units import fmt_bytes, fmt_time, is_number
 
-def is_number(x: Any) -> bool:
-    """A finite int or float (not a bool)."""
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+#: what the experiment sections show for a missing figure
+NA = "n/a"
 
 
 # --------------------------------------------------------------------------------------------
 # cell tables ("—" when missing)
-
-
-def fmt_speedup(x: float | None) -> str:
-    """'1.93×' ("—" when missing)."""
-    return "—" if x is None else f"{x:.2f}×"
 
 
 def fmt_interval(sp: dict | None) -> str:
@@ -45,17 +40,6 @@ def fmt_speedup_range(values: Sequence[float]) -> str:
     """'0.93–0.98×', or '0.95×' when the values agree to two decimals."""
     lo, hi = min(values), max(values)
     return f"{lo:.2f}×" if abs(hi - lo) < 0.005 else f"{lo:.2f}–{hi:.2f}×"
-
-
-def fmt_time(seconds: float | None) -> str:
-    """Seconds in the unit that reads best (s, ms, µs)."""
-    if seconds is None or not math.isfinite(seconds):
-        return "—"
-    if seconds >= 1:
-        return f"{seconds:.3g} s"
-    if seconds >= 1e-3:
-        return f"{seconds * 1e3:.3g} ms"
-    return f"{seconds * 1e6:.3g} µs"
 
 
 def fmt_startup(seconds: float | None) -> str:
@@ -112,40 +96,21 @@ def join_words(items: Sequence[str]) -> str:
 # experiment prose ("n/a" when missing)
 
 
-def fmt_ms(ms: float | None) -> str:
-    """Milliseconds, shown in us below 1 ms."""
-    if not is_number(ms):
-        return "n/a"
-    if ms < 1:
-        return f"{ms * 1e3:.3g} us"
-    return f"{ms:.3g} ms"
-
-
-def fmt_s(s: float | None) -> str:
-    """Seconds, in the unit that reads best (ms or us)."""
-    return fmt_ms(s * 1e3) if is_number(s) else "n/a"
-
-
 def fmt_per_s(x: float | None, unit: str = "/s") -> str:
     """A rate with k/M suffixes and no space: '30k/s'."""
     if not is_number(x):
-        return "n/a"
+        return NA
     for factor, suffix in ((1e6, "M"), (1e3, "k")):
         if x >= factor:
             return f"{x / factor:.3g}{suffix}{unit}"
     return f"{x:.3g}{unit}"
 
 
-def fmt_bytes(n: int | float | None) -> str:
-    """A size in B, KiB, MiB or GiB."""
-    if not is_number(n):
-        return "n/a"
-    for factor, suffix in ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
-        if n >= factor:
-            return f"{n / factor:g} {suffix}"
-    return f"{n:g} B"
-
-
 def fmt_x(x: float | None) -> str:
     """A ratio, as "12x" or "0.8x"."""
-    return f"{x:.2g}x" if is_number(x) and x < 10 else (f"{x:.0f}x" if is_number(x) else "n/a")
+    return f"{x:.2g}x" if is_number(x) and x < 10 else (f"{x:.0f}x" if is_number(x) else NA)
+
+
+__all__ = ["NA", "fmt_bytes", "fmt_cores", "fmt_compact", "fmt_interval", "fmt_per_s",
+           "fmt_rate", "fmt_ratio_interval", "fmt_speedup_range", "fmt_startup", "fmt_time",
+           "fmt_value", "fmt_x", "is_number", "join_words"]

@@ -25,16 +25,6 @@ def _pct(x: Any) -> str:
     return f"{100 * x:.0f}%" if F.is_number(x) else "—"
 
 
-def _bytes(n: Any) -> str:
-    """A size with three significant digits: '1 MiB', '79 B'."""
-    if not F.is_number(n):
-        return "—"
-    for factor, suffix in ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
-        if n >= factor:
-            return f"{n / factor:.3g} {suffix}"
-    return f"{n:.0f} B"
-
-
 def gil_text(gil: dict | None) -> str:
     """The GIL check in one sentence: fraction, interval, verdict (or why undecided)."""
     if not gil:
@@ -60,7 +50,7 @@ def cost_rows(section: dict) -> list[list]:
         pickle_s = c.get("pickle_s")
         round_trip = c["per_task_s"] - (pickle_s or 0.0)
         pickled = "—" if pickle_s is None else (
-            f"{_bytes(c.get('args_bytes'))} in + {_bytes(c.get('results_bytes'))} "
+            f"{F.fmt_bytes(c.get('args_bytes'))} in + {F.fmt_bytes(c.get('results_bytes'))} "
             f"out, {F.fmt_time(pickle_s)}")
         even = c.get("break_even_task_s")
         rows.append([name, str(c.get("workers", "—")), F.fmt_time(round_trip), pickled,

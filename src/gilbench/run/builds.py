@@ -55,7 +55,7 @@ try:
     import gilbench, gilbench.run.builds
     info["gilbench_version"] = gilbench.__version__
     info["protocol"] = gilbench.run.builds.CHILD_PROTOCOL
-except Exception as exc:
+except Exception as exc:  # gilbench.errors.one_line's first line, inline: gilbench failed here
     info["error"] = (type(exc).__name__ + ": " + str(exc)).splitlines()[0]
 print(json.dumps(info))
 """

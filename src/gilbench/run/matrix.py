@@ -15,6 +15,7 @@ from dataclasses import replace
 from typing import Any, Callable
 
 from gilbench import executors, host, kernels, noise, results, verdicts
+from gilbench.errors import one_line
 from gilbench.executors.base import RunTimeout
 from gilbench.measure import CHUNKS_PER_WORKER, Budget, CellSpec, Raw, calibrate, measure_group
 from gilbench.placement import pinned
@@ -238,6 +239,8 @@ def _run_group(config: RunConfig, writer: results.ResultsWriter, events: Events,
                                            timed_out=True) for s, _ in runnable], events)
             return 0.0
         except Exception as exc:
+            # the whole message, not one_line: the results file keeps it, the report and the
+            # terminal show its first line (verdicts.failure_text)
             _add_cells(writer, [
                 error_cell(s, kernel, f"calibration failed: {type(exc).__name__}: {exc}")
                 for s, _ in runnable], events)
@@ -279,7 +282,7 @@ def record_gil_check(doc: dict, kernel: kernels.Kernel, variant: kernels.Variant
         found = check_declared(kernel, variant, target_s=QUICK_CALL_S if quick else CALL_S,
                                window_s=0.03 if quick else 0.04)
     except Exception as exc:  # the check must not cost the group's cells
-        entry = {"verdict": "undecided", "reason": f"the check failed: {exc}".splitlines()[0],
+        entry = {"verdict": "undecided", "reason": f"the check failed: {one_line(exc)}",
                  "fraction": None, "low": None, "high": None}
     else:
         check = found.check

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..format import fmt_ms, fmt_s, fmt_x, is_number
+from ..format import NA, fmt_time, fmt_x, is_number
 from ._common import (Claim, add_legend, log_scale_if_positive, make_claim, markdown_table,
                       new_figure, save_figure)
 
@@ -26,8 +26,8 @@ STYLES = ("o-", "s--", "^-.", "v:", "D-", "P--", "X-.", "*:")
 
 
 def _us(us: Any) -> str:
-    """Microseconds in the unit that reads best ("n/a" when missing)."""
-    return fmt_ms(us / 1e3) if is_number(us) else "n/a"
+    """A figure in microseconds, in the unit that reads best ("n/a" when missing)."""
+    return fmt_time(us, NA, unit="us")
 
 
 def _cell(text: Any) -> str:
@@ -144,8 +144,8 @@ def detail_table(data: dict, executors: list[str]) -> str:
     rows = []
     for kind, sweep in (data.get("sweeps") or {}).items():
         for p in sweep.get("points") or []:
-            rows.append([kind, _us(p["task_us"]), p["tasks"], fmt_s(p["serial_s"]),
-                         *(fmt_s(p.get(f"{e}_s")) for e in executors),
+            rows.append([kind, _us(p["task_us"]), p["tasks"], fmt_time(p["serial_s"], NA),
+                         *(fmt_time(p.get(f"{e}_s"), NA) for e in executors),
                          "yes" if p.get("results_agree") else "NO"])
     return markdown_table(["tasks", "task duration", "n", "serial", *executors, "results agree"],
                           rows)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..format import is_number, fmt_ms, fmt_s, fmt_per_s
+from ..format import NA, fmt_per_s, fmt_time, is_number
 from ._common import (Claim, add_legend, case_label, find_case, markdown_table, new_figure,
                       save_figure)
 
@@ -43,7 +43,7 @@ def section(data: dict, outdir: Path) -> tuple[str, list[Claim]]:
             r = c["samplers"].get(s) or {}
             cells.append(f"{r['wait_share']:.1%}" if is_number(r.get("wait_share")) else "n/a")
             cells.append(f"{fmt_per_s(r.get('handovers_per_s'))}, "
-                         f"{fmt_ms(r.get('handover_wait_median_ms'))} each")
+                         f"{fmt_time(r.get('handover_wait_median_ms'), NA, unit='ms')} each")
         rows.append(cells)
     header = ["case"]
     for s in samplers:
@@ -71,9 +71,9 @@ def section(data: dict, outdir: Path) -> tuple[str, list[Claim]]:
         f"![contention]({plot})", table,
         "What it measures: a sampler thread times calls that release the GIL and return at "
         "once (spin: `select.select([], [], [], 0)`, "
-        f"{fmt_s(baseline.get('spin'))} alone; nap: `time.sleep(0)`, "
-        f"{fmt_s(baseline.get('nap'))} alone). A call more than "
-        f"{fmt_s((data.get('params') or {}).get('handover_s'))} over its cost alone counts "
+        f"{fmt_time(baseline.get('spin'), NA)} alone; nap: `time.sleep(0)`, "
+        f"{fmt_time(baseline.get('nap'), NA)} alone). A call more than "
+        f"{fmt_time((data.get('params') or {}).get('handover_s'), NA)} over its cost alone counts "
         "as a hand-over, and the share is the sum of those waits over the window. It cannot "
         "tell a wait for the GIL from a wait for a core (the process case shows the latter), "
         "does not see waits shorter than the threshold, and its own releases cost the workers "

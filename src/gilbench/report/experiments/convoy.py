@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..format import is_number, fmt_ms, fmt_s, fmt_per_s, fmt_x
+from ..format import NA, fmt_per_s, fmt_time, fmt_x, is_number
 from ._common import (Claim, add_legend, case_label, find_case, log_scale_if_positive,
                       make_claim, markdown_table, new_figure, save_figure)
 
@@ -68,13 +68,13 @@ def section(data: dict, outdir: Path) -> tuple[str, list[Claim]]:
         load = c.get("load") or {}
         rows.append([
             case_label(c),
-            f"{fmt_ms(_probe(c, 'thread-sleep', 'p50_ms'))} / "
-            f"{fmt_ms(_probe(c, 'thread-sleep', 'p99_ms'))}",
-            f"{fmt_ms(_probe(c, 'asyncio-sleep', 'p50_ms'))} / "
-            f"{fmt_ms(_probe(c, 'asyncio-sleep', 'p99_ms'))}",
+            f"{fmt_time(_probe(c, 'thread-sleep', 'p50_ms'), NA, unit='ms')} / "
+            f"{fmt_time(_probe(c, 'thread-sleep', 'p99_ms'), NA, unit='ms')}",
+            f"{fmt_time(_probe(c, 'asyncio-sleep', 'p50_ms'), NA, unit='ms')} / "
+            f"{fmt_time(_probe(c, 'asyncio-sleep', 'p99_ms'), NA, unit='ms')}",
             fmt_per_s(echo.get("requests_per_s")) + (f" ({runs})" if runs else ""),
             f"{echo['slow_share']:.1%}" if is_number(echo.get("slow_share")) else "n/a",
-            fmt_ms((echo.get("latency") or {}).get("p99_ms")),
+            fmt_time((echo.get("latency") or {}).get("p99_ms"), NA, unit="ms"),
             fmt_per_s(load.get("chunks_per_s"), "") if load.get("chunks_per_s") else "-",
             echo.get("error") or "",
         ])
@@ -107,9 +107,11 @@ def section(data: dict, outdir: Path) -> tuple[str, list[Claim]]:
             "at least 5x and the echo server's requests/s at most 1/5 of the reference; "
             "refuted when both stay within 2x; mixed otherwise (echo not measured: decided on "
             "lateness alone)")
-    figures = [f"probe p99 lateness {fmt_ms(lat['alone'])} alone, {fmt_ms(lat['python'])} "
-               f"beside 1 pure-Python thread, {fmt_ms(lat['nogil'])} beside 1 cython-nogil "
-               f"thread ({fmt_x(lat_factor)} later than {ref_label})"]
+    alone_ms, python_ms, nogil_ms = (fmt_time(lat[k], NA, unit="ms")
+                                     for k in ("alone", "python", "nogil"))
+    figures = [f"probe p99 lateness {alone_ms} alone, {python_ms} beside 1 pure-Python thread, "
+               f"{nogil_ms} beside 1 cython-nogil thread ({fmt_x(lat_factor)} later than "
+               f"{ref_label})"]
     if is_number(rps["alone"]) or is_number(rps["python"]):
         figures.append(f"echo {fmt_per_s(rps['alone'])} alone, {fmt_per_s(rps['python'])} "
                        f"beside 1 pure-Python thread, {fmt_per_s(rps['nogil'])} beside 1 "
@@ -141,10 +143,10 @@ def section(data: dict, outdir: Path) -> tuple[str, list[Claim]]:
     busy_rtt = min([r for r in (rtt["nogil"], rtt["process"]) if is_number(r)], default=None)
     if is_number(rtt["alone"]) and is_number(busy_rtt) and rtt["alone"] > 3 * busy_rtt:
         conclusion += (f" The echo server alone is slower than beside a busy core: its median "
-                       f"round trip is {fmt_ms(rtt['alone'])} alone against "
-                       f"{fmt_ms(busy_rtt)} while another core is kept busy. The likely "
-                       "cause (inferred, not measured): an idle core takes tens of "
-                       "microseconds to wake (deep idle states; on a virtual machine, a "
+                       f"round trip is {fmt_time(rtt['alone'], NA, unit='ms')} alone against "
+                       f"{fmt_time(busy_rtt, NA, unit='ms')} while another core is kept "
+                       "busy. The likely cause (inferred, not measured): an idle core takes "
+                       "tens of microseconds to wake (deep idle states; on a virtual machine, a "
                        "halted vCPU), which a busy neighbour prevents. Hence the claim is "
                        "decided against the cython-nogil control.")
     cgil = find_case(data, "threads", "cython-gil", 1)
@@ -152,7 +154,7 @@ def section(data: dict, outdir: Path) -> tuple[str, list[Claim]]:
     if cgil is not None and is_number(chunk_ms):
         conclusion += (f" A cython-gil worker holds the GIL for a whole {chunk_ms * 1e3:g} ms "
                        f"call, which the switch interval cannot interrupt: p99 lateness "
-                       f"{fmt_ms(_probe(cgil, 'thread-sleep', 'p99_ms'))}.")
+                       f"{fmt_time(_probe(cgil, 'thread-sleep', 'p99_ms'), NA, unit='ms')}.")
     params = data.get("params") or {}
     md = "\n\n".join([
         f"### {data.get('title', 'Convoy')}",
@@ -165,8 +167,8 @@ def section(data: dict, outdir: Path) -> tuple[str, list[Claim]]:
         "rate shown is the median run, every run in brackets), because beside a CPU-bound "
         "thread the rate can be bimodal: a run either keeps winning the GIL back after each "
         "short release, or loses it every time and waits out the switch interval. "
-        f"Switch interval {fmt_s(data.get('switch_interval_s'))}; child processes start with "
-        f"{params.get('start_method', '?')}.",
+        f"Switch interval {fmt_time(data.get('switch_interval_s'), NA)}; child processes "
+        f"start with {params.get('start_method', '?')}.",
         f"**Conclusion.** {conclusion}",
     ])
     return md, claims
@@ -182,6 +184,6 @@ def figures(data: dict) -> list[tuple[str, str]]:
         c = find_case(data, ex, v, w)
         if c is not None:
             out.append((f"{label}: probe p99 / echo",
-                        f"{fmt_ms(_probe(c, 'thread-sleep', 'p99_ms'))} / "
+                        f"{fmt_time(_probe(c, 'thread-sleep', 'p99_ms'), NA, unit='ms')} / "
                         f"{fmt_per_s(_probe(c, 'echo', 'requests_per_s'))}"))
     return out

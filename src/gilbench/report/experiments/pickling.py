@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..format import is_number, fmt_s, fmt_bytes, fmt_x
+from ..format import NA, fmt_bytes, fmt_time, fmt_x, is_number
 from ._common import (Claim, add_legend, log_scale_if_positive, make_claim, markdown_table,
                       new_figure, positives, save_figure)
 
@@ -34,8 +34,9 @@ def section(data: dict, outdir: Path) -> tuple[str, list[Claim]]:
     add_legend(ax)
     plot = save_figure(fig, outdir, "pickle")
 
-    rows = [[fmt_bytes(p["size_bytes"]), fmt_s(p.get("local_s")), fmt_s(p.get("empty_s")),
-             fmt_s(p.get("pickle_s")), fmt_s(p.get("shm_s")), fmt_s(p.get("shm-reuse_s")),
+    rows = [[fmt_bytes(p["size_bytes"], NA),
+             *(fmt_time(p.get(k), NA) for k in ("local_s", "empty_s", "pickle_s", "shm_s",
+                                                "shm-reuse_s")),
              "yes" if p.get("crc_ok") else "NO"] for p in points]
     table = markdown_table(["payload", "work alone (local)", "empty task", "pickled", "shared memory",
                     "shared memory, reused", "result ok"], rows)
@@ -52,11 +53,12 @@ def section(data: dict, outdir: Path) -> tuple[str, list[Claim]]:
         per_mb = (big["pickle_s"] - floor) / mb if mb > 0 else None
         verdict = ("confirmed" if ratio and ratio >= 2 else
                    "refuted" if ratio and ratio < 1.2 else "mixed")
-        evidence = (f"shipping {fmt_bytes(big['size_bytes'])} pickled: "
-                    f"{fmt_s(big['pickle_s'])} per task against {fmt_s(floor)} for an empty "
-                    f"task plus the work ({fmt_x(ratio)}; about {fmt_s(per_mb)} per MB), "
-                    f"{fmt_s(big.get('shm_s'))} through fresh shared memory, "
-                    f"{fmt_s(big.get('shm-reuse_s'))} when the data is already there")
+        evidence = (f"shipping {fmt_bytes(big['size_bytes'], NA)} pickled: "
+                    f"{fmt_time(big['pickle_s'], NA)} per task against "
+                    f"{fmt_time(floor, NA)} for an empty task plus the work ({fmt_x(ratio)}; "
+                    f"about {fmt_time(per_mb, NA)} per MB), "
+                    f"{fmt_time(big.get('shm_s'), NA)} through fresh shared memory, "
+                    f"{fmt_time(big.get('shm-reuse_s'), NA)} when the data is already there")
         claims.append(make_claim("process-startup-cost", verdict, evidence, rule,
                              "experiment pickle"))
         conclusion = evidence[0].upper() + evidence[1:] + "."
@@ -70,6 +72,6 @@ def section(data: dict, outdir: Path) -> tuple[str, list[Claim]]:
 
 def figures(data: dict) -> list[tuple[str, str]]:
     """Key figures for a terminal summary: (figure, value)."""
-    return [(f"{fmt_bytes(p['size_bytes'])}: pickle / shm",
-             f"{fmt_s(p.get('pickle_s'))} / {fmt_s(p.get('shm_s'))}")
+    return [(f"{fmt_bytes(p['size_bytes'], NA)}: pickle / shm",
+             f"{fmt_time(p.get('pickle_s'), NA)} / {fmt_time(p.get('shm_s'), NA)}")
             for p in data.get("points", [])]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..format import is_number, fmt_ms, fmt_per_s, fmt_bytes, fmt_x
+from ..format import NA, fmt_bytes, fmt_per_s, fmt_time, fmt_x, is_number
 from ._common import (Claim, add_legend, log_scale_if_positive, make_claim, markdown_table,
                       new_figure, save_figure)
 
@@ -29,7 +29,7 @@ def section(data: dict, outdir: Path) -> tuple[str, list[Claim]]:
                         and r["size_bytes"] == s), None) for s in sizes]
         ax1.bar([i + (j - (len(kinds) - 1) / 2) * width for i in range(len(sizes))],
                 [v if is_number(v) else 0 for v in values], width, label=kind)
-    ax1.set_xticks(range(len(sizes)), [fmt_bytes(s) for s in sizes])
+    ax1.set_xticks(range(len(sizes)), [fmt_bytes(s, NA) for s in sizes])
     log_scale_if_positive(ax1, "y", [r["messages_per_s"] for r in rows])
     ax1.set_ylabel("messages/s, one producer to one consumer")
     add_legend(ax1)
@@ -41,7 +41,7 @@ def section(data: dict, outdir: Path) -> tuple[str, list[Claim]]:
                         and r["size_bytes"] == s), None) for s in sizes]
         ax2.bar([i + (j - (len(lat_kinds) - 1) / 2) * width for i in range(len(sizes))],
                 [v if is_number(v) else 0 for v in values], width, label=kind)
-    ax2.set_xticks(range(len(sizes)), [fmt_bytes(s) for s in sizes])
+    ax2.set_xticks(range(len(sizes)), [fmt_bytes(s, NA) for s in sizes])
     log_scale_if_positive(ax2, "y", [r["round_trip"]["p50_ms"] for r in lat])
     ax2.set_ylabel("round trip, median (ms)")
     add_legend(ax2)
@@ -49,21 +49,21 @@ def section(data: dict, outdir: Path) -> tuple[str, list[Claim]]:
 
     trows = []
     for s in sizes:
-        cells = [fmt_bytes(s)]
+        cells = [fmt_bytes(s, NA)]
         for kind in kinds:
             r = next((r for r in rows if r["kind"] == kind and r["size_bytes"] == s), None)
             cells.append(f"{fmt_per_s(r['messages_per_s'])} ({r['mb_per_s']:.3g} MB/s)"
                          if r else "n/a")
         for kind in ("queue", "pipe"):
             r = next((r for r in lat if r["kind"] == kind and r["size_bytes"] == s), None)
-            cells.append(fmt_ms(r["round_trip"]["p50_ms"]) if r else "n/a")
+            cells.append(fmt_time(r["round_trip"]["p50_ms"], NA, unit="ms") if r else "n/a")
         trows.append(cells)
     table = markdown_table(["message"] + [f"{k} throughput" for k in kinds]
                    + ["queue round trip", "pipe round trip"], trows)
 
     measures = []
     for r in data.get("ratios", []):
-        size = fmt_bytes(r["size_bytes"])
+        size = fmt_bytes(r["size_bytes"], NA)
         if is_number(r.get("throughput_pipe_over_queue")):
             measures.append((f"throughput at {size}: Pipe/Queue "
                              f"{r['throughput_pipe_over_queue']:.2f}",
@@ -94,7 +94,7 @@ def section(data: dict, outdir: Path) -> tuple[str, list[Claim]]:
         duplex = next((r for r in rows if r["kind"] == "pipe" and r["size_bytes"] == size), None)
         queue = next((r for r in rows if r["kind"] == "queue" and r["size_bytes"] == size), None)
         if simplex and duplex and queue:
-            transport.append(f"at {fmt_bytes(size)}, Pipe(duplex=False) moves "
+            transport.append(f"at {fmt_bytes(size, NA)}, Pipe(duplex=False) moves "
                              f"{simplex['messages_per_s'] / queue['messages_per_s']:.2f}x the "
                              f"Queue's messages/s and Pipe() "
                              f"{duplex['messages_per_s'] / queue['messages_per_s']:.2f}x")
@@ -125,8 +125,8 @@ def figures(data: dict) -> list[tuple[str, str]]:
     """Key figures for a terminal summary: (figure, value)."""
     out = []
     for r in data.get("ratios", []):
-        out.append((f"{fmt_bytes(r['size_bytes'])}: Pipe/Queue throughput",
+        out.append((f"{fmt_bytes(r['size_bytes'], NA)}: Pipe/Queue throughput",
                     fmt_x(r.get("throughput_pipe_over_queue"))))
-        out.append((f"{fmt_bytes(r['size_bytes'])}: Queue/Pipe round trip",
+        out.append((f"{fmt_bytes(r['size_bytes'], NA)}: Queue/Pipe round trip",
                     fmt_x(r.get("latency_queue_over_pipe"))))
     return out

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..format import is_number, fmt_s, fmt_x
+from ..format import NA, fmt_time, fmt_x, is_number
 from ._common import (Claim, log_scale_if_positive, make_claim, markdown_table, new_figure,
                       save_figure)
 
@@ -32,15 +32,16 @@ def section(data: dict, outdir: Path) -> tuple[str, list[Claim]]:
     ax.set_ylabel("start until running Python code (ms)")
     plot = save_figure(fig, outdir, "startup")
 
-    rows = [["thread", fmt_s(thread.get("ready_median_s")), fmt_s(thread.get("total_median_s")),
-             "-", ""]]
+    rows = [["thread", fmt_time(thread.get("ready_median_s"), NA),
+             fmt_time(thread.get("total_median_s"), NA), "-", ""]]
     for m in methods:
-        rows.append([m["method"], fmt_s(m.get("ready_median_s")), fmt_s(m.get("total_median_s")),
-                     fmt_s(m.get("first_s")), m.get("skipped") or ""])
+        rows.append([m["method"], fmt_time(m.get("ready_median_s"), NA),
+                     fmt_time(m.get("total_median_s"), NA), fmt_time(m.get("first_s"), NA),
+                     m.get("skipped") or ""])
     for p in pools:
         rows.append([f"{p['pool']} ({p['workers']} workers"
                      + (f", {p['start_method']}" if p.get("start_method") else "") + ")",
-                     "-", fmt_s(p.get("median_s")), "-", "create + 1 task + shutdown"])
+                     "-", fmt_time(p.get("median_s"), NA), "-", "create + 1 task + shutdown"])
     table = markdown_table(["what", "start to running (median)", "start to joined (median)",
                     "first start", "note"], rows)
     measured = [m for m in methods if is_number(m.get("ready_median_s"))]
@@ -57,8 +58,8 @@ def section(data: dict, outdir: Path) -> tuple[str, list[Claim]]:
         verdict = "refuted"
     else:
         verdict = "mixed"
-    per_method = ", ".join(f"{m['method']} {fmt_s(m['ready_median_s'])}" for m in measured)
-    evidence = (f"starting a process: {per_method}; a thread: {fmt_s(t)} "
+    per_method = ", ".join(f"{m['method']} {fmt_time(m['ready_median_s'], NA)}" for m in measured)
+    evidence = (f"starting a process: {per_method}; a thread: {fmt_time(t, NA)} "
                 f"(cheapest process start {fmt_x(ratio)} a thread's)")
     claims = [make_claim("process-startup-cost", verdict, evidence, rule, "experiment startup")]
     md = "\n\n".join([
@@ -75,7 +76,7 @@ def section(data: dict, outdir: Path) -> tuple[str, list[Claim]]:
 
 def figures(data: dict) -> list[tuple[str, str]]:
     """Key figures for a terminal summary: (figure, value)."""
-    out = [("thread", fmt_s((data.get("thread") or {}).get("ready_median_s")))]
+    out = [("thread", fmt_time((data.get("thread") or {}).get("ready_median_s"), NA))]
     for m in data.get("methods", []):
-        out.append((m["method"], m.get("skipped") or fmt_s(m.get("ready_median_s"))))
+        out.append((m["method"], m.get("skipped") or fmt_time(m.get("ready_median_s"), NA)))
     return out

@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 from typing import Sequence
 
-from ..format import is_number, fmt_ms, fmt_s, fmt_per_s
+from ..format import NA, fmt_per_s, fmt_time, is_number
 from ._common import (Claim, add_legend, log_scale_if_positive, make_claim, markdown_table,
                       new_figure, positives, save_figure)
 
@@ -63,12 +63,13 @@ def section(data: dict, outdir: Path) -> tuple[str, list[Claim]]:
     ax2.set_title("echo server thread beside it")
     plot = save_figure(fig, outdir, "switch-interval")
 
-    rows = [[f"{p['interval_ms']:g} ms", fmt_ms(p['lateness']['p50_ms']),
-             fmt_ms(p['lateness']['p99_ms']), p['lateness']['n'],
+    rows = [[f"{p['interval_ms']:g} ms", fmt_time(p['lateness']['p50_ms'], NA, unit="ms"),
+             fmt_time(p['lateness']['p99_ms'], NA, unit="ms"), p['lateness']['n'],
              fmt_per_s((p.get('echo') or {}).get('requests_per_s'))] for p in points]
     a = data.get("alone") or {}
-    rows.insert(0, ["alone (no CPU thread)", fmt_ms(a.get("lateness", {}).get("p50_ms")),
-                    fmt_ms(a.get("lateness", {}).get("p99_ms")), a.get("lateness", {}).get("n"),
+    alone = a.get("lateness", {})
+    rows.insert(0, ["alone (no CPU thread)", fmt_time(alone.get("p50_ms"), NA, unit="ms"),
+                    fmt_time(alone.get("p99_ms"), NA, unit="ms"), alone.get("n"),
                     fmt_per_s((a.get("echo") or {}).get("requests_per_s"))])
     table = markdown_table(["switch interval", "lateness p50", "lateness p99", "wake-ups",
                     "echo req/s"], rows)
@@ -81,9 +82,10 @@ def section(data: dict, outdir: Path) -> tuple[str, list[Claim]]:
             "with the interval (log-log slope 0.5 to 1.5 across the sweep); refuted when the "
             "lateness at 5 ms is outside 1 to 25 ms or the slope is below 0.25; mixed otherwise")
     original = data.get("original_interval_s")
-    evidence = (f"median lateness {fmt_ms(late5)} at a 5 ms interval (the host's default is "
-                f"{fmt_s(original)}); log-log slope of lateness on interval "
-                f"{slope:.2f}" if is_number(slope) else f"median lateness {fmt_ms(late5)} at 5 ms")
+    late5_text = fmt_time(late5, NA, unit="ms")
+    evidence = (f"median lateness {late5_text} at a 5 ms interval (the host's default is "
+                f"{fmt_time(original, NA)}); log-log slope of lateness on interval "
+                f"{slope:.2f}" if is_number(slope) else f"median lateness {late5_text} at 5 ms")
     if not is_number(late5):
         verdict = "not measured"
     elif 2.5 <= late5 <= 10 and is_number(slope) and 0.5 <= slope <= 1.5:
@@ -97,18 +99,19 @@ def section(data: dict, outdir: Path) -> tuple[str, list[Claim]]:
     if verdict == "confirmed":
         conclusion = (f"A waiting thread gets the GIL back after about one switch interval: "
                       f"{evidence}. The interval is the knob: "
-                      f"{fmt_ms(p50[0]) if p50 else 'n/a'} at {xs[0]:g} ms, "
-                      f"{fmt_ms(p50[-1]) if p50 else 'n/a'} at {xs[-1]:g} ms.")
+                      f"{fmt_time(p50[0], NA, unit='ms') if p50 else 'n/a'} at {xs[0]:g} ms, "
+                      f"{fmt_time(p50[-1], NA, unit='ms') if p50 else 'n/a'} at {xs[-1]:g} ms.")
     else:
         conclusion = f"The 5 ms hand-over is {verdict} here: {evidence}."
     md = "\n\n".join([f"### {data.get('title', 'Switch interval')}", data.get("measures", ""),
                       f"![switch interval]({plot})", table,
                       f"**Conclusion.** {conclusion} The original interval "
-                      f"({fmt_s(original)}) was restored afterwards."])
+                      f"({fmt_time(original, NA)}) was restored afterwards."])
     return md, claims
 
 
 def figures(data: dict) -> list[tuple[str, str]]:
     """Key figures for a terminal summary: (figure, value)."""
-    return [(f"{p['interval_ms']:g} ms: lateness p50", fmt_ms(p["lateness"]["p50_ms"]))
+    return [(f"{p['interval_ms']:g} ms: lateness p50",
+             fmt_time(p["lateness"]["p50_ms"], NA, unit="ms"))
             for p in data.get("points", [])]
