@@ -127,19 +127,18 @@ def calibrate(kernel: Kernel, variant: str, target_s: float, n_chunks: int,
               timeout_s: float | None = None) -> tuple[int, float]:
     """The size at which a serial run of ``variant`` lasts about ``target_s``; (size, seconds).
 
-    Grows the size geometrically from the kernel's small verify size until a run lasts a fifth
-    of the target, then scales linearly (every kernel's cost is linear in its size) and checks.
+    ``kernels.calibrate_size`` on serial runs of ``n_chunks`` chunks: grows the size from the
+    kernel's small verify size until a run lasts a fifth of the target, then scales linearly
+    (every kernel's cost is linear in its size), rounds (``round_size``) and checks.
     Each run is limited to ``timeout_s`` (RunTimeout). Must be called inside ``kernel.session()``.
     """
     if kernel.prepare is not None:
         kernel.prepare(kernel.verify_size)
-    size = max(kernel.min_size, kernel.verify_size, n_chunks)
-    elapsed = time_serial(kernel, variant, size, n_chunks, timeout_s)
-    while elapsed < target_s / 5:
-        grow = min(100.0, max(2.0, (target_s / 3) / max(elapsed, 1e-6)))
-        size = int(size * grow)
-        elapsed = time_serial(kernel, variant, size, n_chunks, timeout_s)
-    size = max(kernel.min_size, n_chunks, round_size(size * target_s / elapsed))
+    size = kernels.calibrate_size(
+        lambda size: time_serial(kernel, variant, size, n_chunks, timeout_s),
+        max(kernel.min_size, kernel.verify_size, n_chunks), target_s,
+        enough=0.2, max_grow=100.0,
+        fit=lambda s: max(kernel.min_size, n_chunks, round_size(s)))
     return size, time_serial(kernel, variant, size, n_chunks, timeout_s)
 
 

@@ -19,6 +19,7 @@ import threading
 import time
 from typing import Any, Callable, Sequence
 
+from gilbench import kernels
 from gilbench.errors import one_line
 from gilbench.stats import median
 
@@ -87,8 +88,6 @@ def other_cpu_cores(window_s: float = 0.25) -> float | None:
 def cpu_variant(variant: str) -> Callable[[tuple], Any]:
     """The CPU kernel's variant ``variant``; VariantUnavailable is raised when it is called if
     the extension is missing (check ``.available`` first)."""
-    from gilbench import kernels
-
     return kernels.get(CPU_KERNEL).variant(variant)
 
 
@@ -109,21 +108,18 @@ def time_call(fn: Callable[[tuple], Any], chunk: tuple, repeats: int = 2) -> flo
 
 
 def calibrate_chunk(variant: str, target_s: float) -> dict[str, Any]:
-    """A prime-counting chunk ``[3, N, 2]`` that takes about ``target_s`` for ``variant``.
+    """One chunk of the CPU kernel that takes about ``target_s`` for ``variant``.
 
-    Returns ``{"chunk": [3, N, 2], "seconds": measured}``. Trial division up to N costs about
-    N^1.5, so N is scaled by (target/measured)^(2/3) until the time is within 30% of target.
+    Returns ``{"chunk": [...], "seconds": measured}``. ``kernels.calibrate_size`` from N = 2000:
+    trial division up to N costs about N^1.5, so N is scaled by (target/measured)^(2/3).
     """
     fn = cpu_variant(variant)
-    n = 2_000
-    seconds = time_call(fn, (3, n, 2))
-    for _ in range(12):
-        if 0.7 * target_s <= seconds <= 1.3 * target_s:
-            break
-        factor = (target_s / max(seconds, 1e-7)) ** (2 / 3)
-        n = max(100, int(n * min(max(factor, 0.25), 16.0)))
-        seconds = time_call(fn, (3, n, 2))
-    return {"chunk": [3, n, 2], "seconds": seconds}
+    kernel = kernels.get(CPU_KERNEL)
+    size = kernels.calibrate_size(lambda n: time_call(fn, kernel.split(n, 1)[0]), 2_000,
+                                  target_s, enough=0.25, max_grow=16.0, cost_power=1.5,
+                                  fit=lambda n: max(100, int(n)))
+    chunk = kernel.split(size, 1)[0]
+    return {"chunk": list(chunk), "seconds": time_call(fn, chunk)}
 
 
 def _process_cpu_worker(variant: str, chunk: tuple, stop: Any, ready: Any, done: Any) -> None:

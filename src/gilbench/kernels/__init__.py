@@ -22,12 +22,14 @@ from ._base import (
     UnknownNameError,
     Variant,
     VariantUnavailable,
+    calibrate_size,
     even_ranges,
     load_extension,
 )
 
 __all__ = [
     "DeclaredCheck",
+    "calibrate_size",
     "calibrated_chunk",
     "check_declared",
     "Kernel",

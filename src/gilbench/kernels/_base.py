@@ -184,6 +184,27 @@ class Kernel:
         return math.isclose(a, b, rel_tol=self.rel_tol)
 
 
+def calibrate_size(time_at: Callable[[int], float], start: int, target_s: float, *,
+                   enough: float = 0.2, max_grow: float = 100.0, cost_power: float = 1.0,
+                   fit: Callable[[float], int] = math.ceil) -> int:
+    """The size at which one call ``time_at(size)`` (which returns its seconds) lasts about
+    ``target_s``: the one calibration of the package (``measure.calibrate``, a serial run;
+    ``calibrated_chunk``, one chunk; the experiments' ``calibrate_chunk``).
+
+    Grows the size geometrically from ``start`` (x2 to x``max_grow`` a step, aiming at a third
+    of the target) until a call lasts ``enough`` of the target, long enough to extrapolate
+    from, then scales it to the target by the cost model (seconds ~ size ** ``cost_power``),
+    rounded by ``fit``. The caller times the chosen size again if it needs its seconds.
+    """
+    size = start
+    elapsed = time_at(size)
+    while elapsed < enough * target_s:
+        grow = ((target_s / 3) / max(elapsed, 1e-6)) ** (1 / cost_power)
+        size = int(size * min(max_grow, max(2.0, grow)))
+        elapsed = time_at(size)
+    return fit(size * (target_s / elapsed) ** (1 / cost_power))
+
+
 def even_ranges(start: int, stop: int, n_chunks: int) -> Iterator[tuple[int, int]]:
     """Cut [start, stop) into ``n_chunks`` contiguous ranges whose lengths differ by at most one."""
     n_chunks = max(1, n_chunks)

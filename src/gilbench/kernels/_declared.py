@@ -17,7 +17,7 @@ from typing import Literal
 
 from gilbench.gilcheck import GilCheck, measure_gil
 
-from ._base import Chunk, Kernel, Variant
+from ._base import Chunk, Kernel, Variant, calibrate_size
 
 Status = Literal["ok", "MISMATCH", "undecided", "unavailable"]
 
@@ -54,22 +54,23 @@ class DeclaredCheck:
 
 
 def calibrated_chunk(kernel: Kernel, variant: Variant, target_s: float) -> Chunk:
-    """One chunk that ``variant`` takes about ``target_s`` to compute alone (time a small one,
-    scale up). Call it inside ``kernel.session()``."""
-    size = max(kernel.min_size, kernel.verify_size)
-    while True:
+    """One chunk that ``variant`` takes about ``target_s`` to compute alone (``calibrate_size``
+    on one chunk, never below the kernel's verify size). Call it inside ``kernel.session()``."""
+
+    def one_call(size: int) -> float:
         if kernel.prepare is not None:
             kernel.prepare(size)
         chunk = kernel.split(size, 1)[0]
         t0 = perf_counter()
         variant(chunk)
-        elapsed = perf_counter() - t0
-        if elapsed >= target_s / 4:
-            size = max(size, math.ceil(size * target_s / elapsed))
-            if kernel.prepare is not None:
-                kernel.prepare(size)
-            return kernel.split(size, 1)[0]
-        size = math.ceil(size * min(16.0, max(2.0, target_s / 4 / max(elapsed, 1e-6))))
+        return perf_counter() - t0
+
+    start = max(kernel.min_size, kernel.verify_size)
+    size = calibrate_size(one_call, start, target_s, enough=0.25, max_grow=16.0,
+                          fit=lambda s: max(start, math.ceil(s)))
+    if kernel.prepare is not None:
+        kernel.prepare(size)
+    return kernel.split(size, 1)[0]
 
 
 #: how long one call of the variant lasts in the check. Short: a call that holds the GIL keeps
