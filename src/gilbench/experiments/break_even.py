@@ -18,26 +18,30 @@ axes.
 The engines people grow into run the same sweep beside the stdlib pools, each warm and with
 ``usable_cores`` workers, where installed: ``joblib-loky`` and ``joblib-threads`` (one
 ``Parallel`` kept open), ``dask-processes`` and ``dask-threads`` (a ``LocalCluster`` on
-127.0.0.1, ``client.map``), ``interpreter-pool`` (3.14+). One missing is listed with the reason
-(``engines``), never fails the experiment. Every executor's *per-task overhead* is measured
-too: the round trip of an empty task (best of ``repeats`` batches, divided by the batch size).
+127.0.0.1, ``client.map``), ``interpreter-pool`` (on 3.13 its executor's subinterpreter path,
+as in ``gilbench run``): their ``gilbench.executors``, started for one kind at a time (the
+task is the executors' own, ``timed_task``). One missing is listed with the reason
+(``engines``), never fails the experiment; one that cannot start for a kind says why in that
+kind's points (``errors``). Every executor's *per-task overhead* is measured
+too: the round trip of an empty task (a chunk with no number to test; best of ``repeats``
+batches, divided by the batch size).
 ``RULES_OF_THUMB`` are the engines' published figures, kept beside this host's as data.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import itertools
 import math
 import time
-from typing import Any, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
-import contextlib
-from typing import Callable, Iterator
-
+from gilbench import executors
 from gilbench.errors import one_line
 
-from ._common import Progress, cpu_variant, mp_context, no_progress, variant_unavailable
+from ._common import (CPU_KERNEL, Progress, cpu_variant, mp_context, no_progress,
+                      variant_unavailable)
 
 NAME = "break-even"
 TITLE = "Break-even task size for thread and process pools"
@@ -76,88 +80,87 @@ OVERHEAD_TASKS, QUICK_OVERHEAD_TASKS = 200, 50
 WIN_RATIO = 0.9
 
 
+#: the task of the per-task overhead: a chunk with no number to test
+EMPTY_CHUNK = (3, 3, 2)
+
+
 def _task(variant: str, chunk: tuple[int, int, int]) -> int:
     """Worker: one task (looked up by name, so it pickles as a reference)."""
     return cpu_variant(variant)(chunk)
 
 
-def _empty(variant: str, chunk: tuple) -> None:
-    """Worker: a task that does nothing (the per-task overhead is its round trip)."""
+#: a way to run tasks of one variant: chunks -> results in order
+Mapper = Callable[[list], list]
 
 
-#: a way to run tasks: (function, variant, chunks) -> results in order
-Mapper = Callable[[Callable, str, list], list]
+def stdlib_mappers(variant: str, thread_pool: cf.Executor,
+                   process_pool: cf.Executor) -> dict[str, Mapper]:
+    """Serial and the two warm stdlib pools, running ``variant``."""
+    return {
+        "serial": lambda chunks: [_task(variant, c) for c in chunks],
+        "thread-pool": lambda chunks: list(thread_pool.map(
+            _task, itertools.repeat(variant, len(chunks)), chunks)),
+        "process-pool": lambda chunks: list(process_pool.map(
+            _task, itertools.repeat(variant, len(chunks)), chunks)),
+    }
 
 
 @contextlib.contextmanager
-def engine_mappers(workers: int, enabled: bool = True
+def engine_mappers(workers: int, variant: str, names: Sequence[str] = ENGINES
                    ) -> Iterator[tuple[dict[str, Mapper], dict[str, str]]]:
-    """Warm mappers for the optional engines that are installed, and why the others are not
-    (none when not ``enabled``); every pool made here is shut down on exit."""
-    from gilbench import executors
-
+    """Warm mappers running ``variant`` on the engines ``names`` that are installed and can
+    run it, each the engine's executor (``gilbench.executors``) started, and why the others
+    cannot; every executor started here is closed on exit (aborted after a failed run)."""
     mappers: dict[str, Mapper] = {}
     missing: dict[str, str] = {}
     with contextlib.ExitStack() as stack:
-        for name in ENGINES if enabled else ():
-            reason = executors.get(name).unavailable_reason()
+        for name in names:
+            cls = executors.get(name)
+            reason = cls.unavailable_reason() or cls.variant_unavailable_reason(CPU_KERNEL,
+                                                                                variant)
             if not reason:
-                try:
-                    mappers[name] = _open_engine(name, workers, stack)
-                except Exception as exc:  # an engine that fails to start is reported, not fatal
+                try:  # an engine that fails to start is reported, not fatal
+                    mappers[name] = _started(cls(CPU_KERNEL, variant, workers, START), stack)
+                except Exception as exc:
                     reason = one_line(exc, line="all")[:300]
             if reason:
                 missing[name] = reason
         yield mappers, missing
 
 
-def _open_engine(name: str, workers: int, stack: contextlib.ExitStack) -> Mapper:
-    if name.startswith("joblib"):
-        import joblib
+def _started(executor: executors.Executor, stack: contextlib.ExitStack) -> Mapper:
+    """``executor`` started, as a mapper; closed when ``stack`` exits (aborted if a start or
+    a run failed)."""
+    failed = False
+    try:
+        executor.start()
+    except BaseException:
+        executor.abort()
+        raise
+    stack.callback(lambda: executor.abort() if failed else executor.close())
 
-        parallel = stack.enter_context(joblib.Parallel(
-            n_jobs=workers, backend="loky" if name == "joblib-loky" else "threading"))
-        if name == "joblib-loky":
-            pool = parallel._backend._workers if workers > 1 else None
-            if pool is not None:  # loky's executor outlives the Parallel: leave no process
-                stack.callback(pool.shutdown, wait=True, kill_workers=True)
-        return lambda fn, variant, chunks: parallel(joblib.delayed(fn)(variant, c)
-                                                    for c in chunks)
-    if name.startswith("dask"):
-        from distributed import Client, LocalCluster
-
-        options = ({"n_workers": workers, "threads_per_worker": 1, "host": "127.0.0.1"}
-                   if name == "dask-processes" else {"n_workers": 1,
-                                                     "threads_per_worker": workers})
-        from gilbench.executors.dask_ import LOCAL_CLUSTER_QUIET
-
-        cluster = stack.enter_context(LocalCluster(processes=name == "dask-processes",
-                                                   **LOCAL_CLUSTER_QUIET, **options))
-        client = stack.enter_context(Client(cluster, set_as_default=False))
-        return lambda fn, variant, chunks: client.gather(client.map(
-            fn, [variant] * len(chunks), chunks, pure=False))
-    if name == "interpreter-pool":
-        if not hasattr(cf, "InterpreterPoolExecutor"):
-            raise RuntimeError("needs Python 3.14's concurrent.futures.InterpreterPoolExecutor "
-                               "(3.13's subinterpreter path is not a pool)")
-        pool = stack.enter_context(cf.InterpreterPoolExecutor(workers))  # type: ignore[attr-defined]
-        return lambda fn, variant, chunks: list(pool.map(fn, itertools.repeat(variant),
-                                                         chunks))
-    raise ValueError(f"unknown engine {name!r}")
+    def go(chunks: list) -> list:
+        nonlocal failed
+        try:
+            return executor.run(chunks).partials
+        except BaseException:
+            failed = True
+            raise
+    return go
 
 
 def per_task_overhead_us(mappers: dict[str, Mapper], tasks: int, repeats: int) -> dict:
-    """Microseconds per empty task for each mapper: the best of ``repeats`` batches of
-    ``tasks`` empty tasks (after one warm-up batch), divided by ``tasks``."""
+    """Microseconds per empty task (``EMPTY_CHUNK``) for each mapper: the best of ``repeats``
+    batches of ``tasks`` empty tasks (after one warm-up batch), divided by ``tasks``."""
     out: dict[str, float | None] = {}
-    chunks = [(3, 5, 2)] * tasks
+    chunks = [EMPTY_CHUNK] * tasks
     for name, go in mappers.items():
         try:
-            go(_empty, "python", chunks[:4])  # warm-up: workers up, modules imported
+            go(chunks[:4])  # warm-up: workers up, modules imported
             best = float("inf")
             for _ in range(repeats):
                 t0 = time.perf_counter()
-                go(_empty, "python", chunks)
+                go(chunks)
                 best = min(best, time.perf_counter() - t0)
             out[name] = best / tasks * 1e6
         except Exception:  # e.g. a subinterpreter that cannot import this module
@@ -224,6 +227,67 @@ def break_even(points: list[dict], executor: str) -> dict[str, Any]:
     return {"task_us": estimate, "between_us": [x0, x1], "rule": rule, "note": None}
 
 
+def _sweep(kind: str, maps: dict[str, Mapper], failed: dict[str, str], *,
+           task_us: list[float], workers: int, total_s: float, max_tasks: int, repeats: int,
+           progress: Progress) -> dict[str, Any]:
+    """One kind's sweep over the task sizes on ``maps`` (serial first) and on the engines of
+    ``failed`` (those that could not start for it: each point says why, under ``errors``)."""
+    why = variant_unavailable(kind)
+    if why is not None:
+        return {"points": [], "break_even": {}, "error": f"unavailable: {why}"}
+    progress(f"{kind}: cost per number")
+    cost = per_number_s(kind)
+    plan = []
+    names = sorted([*maps, *failed], key=[*EXECUTORS, *ENGINES].index)
+    for target in task_us:
+        k = max(1, round(target * 1e-6 / cost))
+        tasks = int(min(max_tasks, max(4 * workers, total_s / (k * cost))))
+        chunk = (START, START + 2 * k, 2)
+        plan.append({"target_us": target, "k": k, "tasks": tasks, "chunk": chunk,
+                     "times": {e: [] for e in names}, "results": {},
+                     "errors": dict(failed)})
+    fn = cpu_variant(kind)
+    for r in range(repeats):
+        # interleaved: each repeat sweeps every size and executor, so drift hits all
+        for i, p in enumerate(plan, 1):
+            progress(f"{kind}: repeat {r + 1}/{repeats}, size {i}/{len(plan)}")
+            chunks = [p["chunk"]] * p["tasks"]
+            for executor, go in maps.items():
+                if executor == "serial":  # the kernel called directly: no wrapper
+                    t0 = time.perf_counter()
+                    results = [fn(c) for c in chunks]
+                elif executor in p["errors"]:
+                    continue
+                else:
+                    t0 = time.perf_counter()
+                    try:
+                        results = go(chunks)
+                    except Exception as exc:  # e.g. NumPy in a subinterpreter
+                        p["errors"][executor] = one_line(exc, line="all")[:300]
+                        continue
+                p["times"][executor].append(time.perf_counter() - t0)
+                p["results"][executor] = sum(results)
+    points = []
+    for p in plan:
+        serial = min(p["times"]["serial"])
+        point = {"target_us": p["target_us"], "k": p["k"], "tasks": p["tasks"],
+                 "task_us": serial / p["tasks"] * 1e6,
+                 "results_agree": len(set(p["results"].values())) == 1}
+        for executor in names:
+            times = p["times"][executor]
+            point[f"{executor}_s"] = min(times) if times else None
+            point[f"{executor}_times_s"] = times
+        if p["errors"]:
+            point["errors"] = p["errors"]
+        points.append(point)
+    return {
+        "per_number_s": cost,
+        "points": points,
+        "break_even": {e: break_even(points, e) for e in names if e != "serial"},
+        "error": None,
+    }
+
+
 def run(
     quick: bool,
     *,
@@ -252,77 +316,31 @@ def run(
 
     sweeps: dict[str, Any] = {}
     with cf.ThreadPoolExecutor(workers) as thread_pool, \
-            cf.ProcessPoolExecutor(workers, mp_context=ctx) as process_pool, \
-            engine_mappers(workers, engines) as (engine_maps, missing):
+            cf.ProcessPoolExecutor(workers, mp_context=ctx) as process_pool:
         progress(f"warming {workers}-worker pools")
         # every process worker started and imported its modules before any timing
         list(process_pool.map(_task, ["python"] * workers * 4, [(3, 5, 2)] * workers * 4))
         list(thread_pool.map(_task, ["python"] * workers, [(3, 5, 2)] * workers))
-        maps: dict[str, Mapper] = {
-            "serial": lambda fn, variant, chunks: [fn(variant, c) for c in chunks],
-            "thread-pool": lambda fn, variant, chunks: list(thread_pool.map(
-                fn, itertools.repeat(variant, len(chunks)), chunks)),
-            "process-pool": lambda fn, variant, chunks: list(process_pool.map(
-                fn, itertools.repeat(variant, len(chunks)), chunks)),
-            **engine_maps,
-        }
-        progress("per-task overhead (empty tasks)")
-        overhead = per_task_overhead_us(
-            maps, QUICK_OVERHEAD_TASKS if quick else OVERHEAD_TASKS, repeats)
+        sweep = {"task_us": task_us, "workers": workers, "total_s": total_s,
+                 "max_tasks": max_tasks, "repeats": repeats, "progress": progress}
+        # the engines are executors started for one variant: the empty tasks run on those of
+        # the python kind, the other kinds start their own in turn
+        with engine_mappers(workers, "python", ENGINES if engines else ()) as (engine_maps,
+                                                                                missing):
+            maps = {**stdlib_mappers("python", thread_pool, process_pool), **engine_maps}
+            progress("per-task overhead (empty tasks)")
+            overhead = per_task_overhead_us(
+                maps, QUICK_OVERHEAD_TASKS if quick else OVERHEAD_TASKS, repeats)
+            if "python" in kinds:
+                sweeps["python"] = _sweep("python", maps, {}, **sweep)
         for kind in kinds:
-            why = variant_unavailable(kind)
-            if why is not None:
-                sweeps[kind] = {"points": [], "break_even": {}, "error": f"unavailable: {why}"}
+            if kind in sweeps:
                 continue
-            progress(f"{kind}: cost per number")
-            cost = per_number_s(kind)
-            plan = []
-            for target in task_us:
-                k = max(1, round(target * 1e-6 / cost))
-                tasks = int(min(max_tasks, max(4 * workers, total_s / (k * cost))))
-                chunk = (START, START + 2 * k, 2)
-                plan.append({"target_us": target, "k": k, "tasks": tasks, "chunk": chunk,
-                             "times": {e: [] for e in maps}, "results": {}, "errors": {}})
-            fn = cpu_variant(kind)
-            for r in range(repeats):
-                # interleaved: each repeat sweeps every size and executor, so drift hits all
-                for i, p in enumerate(plan, 1):
-                    progress(f"{kind}: repeat {r + 1}/{repeats}, size {i}/{len(plan)}")
-                    chunks = [p["chunk"]] * p["tasks"]
-                    for executor, go in maps.items():
-                        if executor == "serial":  # the kernel called directly: no wrapper
-                            t0 = time.perf_counter()
-                            results = [fn(c) for c in chunks]
-                        elif executor in p["errors"]:
-                            continue
-                        else:
-                            t0 = time.perf_counter()
-                            try:
-                                results = go(_task, kind, chunks)
-                            except Exception as exc:  # e.g. NumPy in a subinterpreter
-                                p["errors"][executor] = one_line(exc, line="all")[:300]
-                                continue
-                        p["times"][executor].append(time.perf_counter() - t0)
-                        p["results"][executor] = sum(results)
-            points = []
-            for p in plan:
-                serial = min(p["times"]["serial"])
-                point = {"target_us": p["target_us"], "k": p["k"], "tasks": p["tasks"],
-                         "task_us": serial / p["tasks"] * 1e6,
-                         "results_agree": len(set(p["results"].values())) == 1}
-                for executor in maps:
-                    times = p["times"][executor]
-                    point[f"{executor}_s"] = min(times) if times else None
-                    point[f"{executor}_times_s"] = times
-                if p["errors"]:
-                    point["errors"] = p["errors"]
-                points.append(point)
-            sweeps[kind] = {
-                "per_number_s": cost,
-                "points": points,
-                "break_even": {e: break_even(points, e) for e in maps if e != "serial"},
-                "error": None,
-            }
+            names = list(engine_maps) if variant_unavailable(kind) is None else []
+            with engine_mappers(workers, kind, names) as (kind_maps, kind_missing):
+                sweeps[kind] = _sweep(kind, {**stdlib_mappers(kind, thread_pool, process_pool),
+                                             **kind_maps}, kind_missing, **sweep)
+    sweeps = {kind: sweeps[kind] for kind in kinds}
     return {
         # executor -> us per empty task; engine -> why it did not run; the engines' own figures
         "overhead_us": overhead,
