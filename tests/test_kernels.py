@@ -311,3 +311,21 @@ def test_mandelbrot_escape_counts_identical(kernel_variant) -> None:
     for size in (1, 2, 5):
         for chunk in kernel.split(size, 2):
             assert variant(chunk) == python(chunk), (size, chunk)
+
+
+@pytest.mark.parametrize("cost_power", [1.0, 1.5])
+@pytest.mark.parametrize("start", [1, 100, 10_000])
+def test_the_one_calibration_reaches_its_target_on_a_known_cost(cost_power, start) -> None:
+    """``kernels.calibrate_size`` on a synthetic clock (seconds = 1e-7 * size**cost_power):
+    the size it picks lasts the target within rounding, from any start, and it never times a
+    size beyond what the growth cap allows."""
+    timed: list[int] = []
+
+    def time_at(size: int) -> float:
+        timed.append(size)
+        return 1e-7 * size ** cost_power
+
+    size = kernels.calibrate_size(time_at, start, 0.05, cost_power=cost_power)
+    assert 1e-7 * size ** cost_power == pytest.approx(0.05, rel=0.01)
+    assert all(b <= a * 100 for a, b in zip(timed, timed[1:]))  # x100 at most per step
+    assert len(timed) <= 8
