@@ -31,8 +31,8 @@ import pytest
 import gilbench
 from gilbench import executors, host, kernels, results
 from gilbench.commands._args import add_run_options, run_config
-from gilbench.errors import USER_ERRORS
-from gilbench.measure import CHUNKS_PER_WORKER, CellRunner, CellSpec, Raw, calibrate, describe
+from gilbench.errors import USER_ERRORS, one_line
+from gilbench.measure import CHUNKS_PER_WORKER, CellRunner, CellSpec, Raw, calibrate
 from gilbench.placement import pinned
 from gilbench.summary import summarize
 from gilbench.run.config import RunConfig
@@ -104,7 +104,7 @@ class BenchSession:
                             CHUNKS_PER_WORKER * max(self.config.workers),
                             timeout_s=self.config.run_timeout_s)
             except Exception as exc:  # every cell of the group reports it
-                self.sizes[key] = f"calibration failed: {describe(exc)}"
+                self.sizes[key] = f"calibration failed: {one_line(exc)}"
         found = self.sizes[key]
         if isinstance(found, str):
             raise RuntimeError(found)
@@ -133,7 +133,7 @@ class BenchCell:
                 self.kernel.prepare(self.spec.size)
             self.runner = CellRunner(self.spec, self.kernel, session.config.run_timeout_s)
         except Exception as exc:
-            self.failure = Raw(error=describe(exc))
+            self.failure = Raw(error=one_line(exc))
 
     @property
     def raw(self) -> Raw:

@@ -14,6 +14,7 @@ import pytest
 if str(Path(__file__).resolve().parent) not in sys.path:  # cli_helpers, beside this file
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from cli_helpers import gilbench as in_process  # noqa: E402
 from cli_helpers import gilbench_in  # noqa: E402
 
 USER_CODE = (Path(__file__).parent / "user_functions.py").read_text()
@@ -126,3 +127,58 @@ def _check_workload_section(doc: dict, md: str, html: str) -> None:
     for text in ("Your function: mywork:double", "Does it release the GIL?",
                  "Cost per task and break-even task duration"):
         assert text in html
+
+
+# -- the run options `try` shares with `run` (commands._args.add_run_options) -----------------
+
+@pytest.mark.parametrize("argv", [
+    ["--repeats", "2"],
+    ["--repeats", "0"],
+    ["--repeats", "8", "--max-repeats", "6"],
+    ["--start-method", "nope"],
+    ["--executors", "bogus"],
+    ["--executors", "serial,dask"],  # dask without a scheduler
+    ["--executors", ","],
+    ["--workers", "0"],
+    ["--workers", "1000"],
+    ["--timeout", "0"],
+])
+def test_try_and_run_reject_the_same_bad_values_alike(argv, tmp_path, monkeypatch,
+                                                      capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GILBENCH_DASK_SCHEDULER", raising=False)
+    lines = {}
+    for command in (["run"], ["try", "mywork:double", "--tasks", "mywork:tasks"]):
+        status, err = in_process([*command, *argv], capsys)
+        assert status == 2, err
+        errors = [line for line in err.splitlines() if "error:" in line]
+        assert len(errors) == 1, err
+        lines[command[0]] = errors[0].split("error: ", 1)[1]
+    assert lines["try"] == lines["run"]
+    assert not list(tmp_path.iterdir())  # nothing written
+    if "--executors" in argv and "dask" not in argv[1]:
+        assert "valid executors: serial, threads" in lines["try"]
+    if "--start-method" in argv:
+        assert "choose from" in lines["try"] and "fork" in lines["try"]
+
+
+def test_try_takes_run_options_from_their_one_declaration() -> None:
+    import argparse
+
+    from gilbench.commands import _args, run, try_
+
+    def declared(add) -> dict[str, argparse.Action]:
+        parser = argparse.ArgumentParser()
+        add(parser)
+        return {a.dest: a for a in parser._actions}
+
+    tried = declared(try_.add_arguments)
+    ran = declared(run.add_arguments)
+    assert set(try_.TRY_OPTIONS) <= set(_args.RUN_OPTIONS)
+    for name in try_.TRY_OPTIONS:  # same flag, type, choices, action; help may differ
+        a, b = tried[name], ran[name]
+        assert (a.option_strings, a.type, a.choices, a.nargs, a.metavar) == \
+               (b.option_strings, b.type, b.choices, b.nargs, b.metavar), name
+    # `--executors all` means the same in both, and both say so
+    assert "dask only with --dask-scheduler" in tried["executors"].help
+    assert "dask only with --dask-scheduler" in ran["executors"].help

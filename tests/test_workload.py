@@ -69,6 +69,24 @@ def test_bad_tasks(user_module: str, factory: str, message: str) -> None:
         Workload(f"{user_module}:double", f"{user_module}:{factory}")
 
 
+@pytest.mark.parametrize("options, message", [
+    (dict(repeats=2), "--repeats is the minimum number of paired rounds per cell: at least 5"),
+    (dict(repeats=8, max_repeats=6), "--max-repeats (6) must be at least --repeats (8)"),
+    (dict(workers=[0]), "--workers takes positive integers up to 256"),
+    (dict(executors_=["bogus"]), "unknown executor 'bogus'; valid executors: serial, threads"),
+    (dict(executors_=["dask"]), "pass --dask-scheduler ADDRESS"),
+    (dict(start_method="nope"), "start method 'nope' is not available here; choose from"),
+])
+def test_the_api_checks_the_run_options_as_the_command_line_does(
+        options: dict, message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GILBENCH_DASK_SCHEDULER", raising=False)
+    out = tmp_path / "never.json"
+    with pytest.raises((UsageError, KeyError)) as caught:  # UnknownNameError is a KeyError
+        measure(Workload(abs, [(1,), (-2,)]), out=out, **options)
+    assert message in str(caught.value)
+    assert not out.exists()
+
+
 def test_tasks_accept_single_arguments_and_tuples() -> None:
     assert Workload(abs, [1, (2,), [3]]).tasks == [(1,), (2,), ([3],)]
 

@@ -151,44 +151,40 @@ def measure(workload: Workload, *, executors_: Sequence[str] | None = None,
             max_repeats: int | None = None,
             quick: bool = False, start_method: str | None = None, timeout_s: float | None = None,
             out: str | os.PathLike | None = None, argv: Sequence[str] | None = None,
-            stress: int | None = None,
+            stress: int | None = None, dask_scheduler: str | None = None,
             say: Callable[[str], None] = lambda text: None) -> dict:
     """Measure ``workload`` under the executor matrix; returns the results document (written
     to ``out`` as cells finish, when given) with a ``workload`` section and a recommendation.
     ``stress`` N also runs the tasks N times under threads at each worker count and compares
     every result with the serial run's (``gilbench.stress``; ``workload.stress``).
+    ``dask_scheduler`` (else ``$GILBENCH_DASK_SCHEDULER``) is the cluster of the executor
+    ``dask``, as ``gilbench run --dask-scheduler`` takes it.
 
-    Every check that can fail on the user's input runs before anything is written."""
+    Every check that can fail on the user's input runs before anything is written: the run
+    options through ``run.config.check_options``, as ``gilbench run`` and ``try`` check them."""
     import tempfile
 
-    from gilbench import executors, host, results
-    from gilbench.run.config import (DEFAULT_REPEATS, MIN_REPEATS, MIN_TIMEOUT_S, RunConfig,
-                                     default_timeout, default_workers, resolve_start_method)
+    from gilbench import host, results
+    from gilbench.executors.dask_ import SCHEDULER_ENV
+    from gilbench.run.config import (MIN_TIMEOUT_S, RunConfig, check_options, default_timeout,
+                                     default_workers)
     from gilbench.run.matrix import (error_cell, finish_document, plan, run_matrix,
                                      start_document)
     from gilbench.workload_advice import recommend
 
     names = list(executors_ or default_executors())
-    for name in names:
-        executors.get(name)  # UnknownNameError lists the valid names
+    scheduler = dask_scheduler or os.environ.get(SCHEDULER_ENV) or None
+    repeats, method = check_options(executors=names, workers=workers, repeats=repeats,
+                                    max_repeats=max_repeats, start_method=start_method,
+                                    timeout_s=timeout_s, dask_scheduler=scheduler)
     if "serial" not in names:
         names.insert(0, "serial")
     usable = host.usable_cores()
     counts = sorted(set(workers or default_workers(host.ceiling(), quick)))
-    if any(w < 1 for w in counts):
-        raise UsageError(f"worker counts must be at least 1, got {counts}")
-    repeats = DEFAULT_REPEATS if repeats is None else repeats
-    if repeats < MIN_REPEATS:
-        raise UsageError(f"repeats is the minimum number of paired rounds per cell: at least "
-                         f"{MIN_REPEATS}, got {repeats}")
     if stress is not None and (isinstance(stress, bool) or not isinstance(stress, int)
                                or stress < 1):
         raise UsageError(f"stress is the number of threaded runs to compare with the serial "
                          f"run: a positive integer such as 100, got {stress!r}")
-    try:
-        method = resolve_start_method(start_method)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
     started = time.perf_counter()
     say(f"checking {workload.name} on {len(workload.tasks)} tasks, serially")
     check = preflight(workload, timeout_s or MIN_TIMEOUT_S)
@@ -202,7 +198,10 @@ def measure(workload: Workload, *, executors_: Sequence[str] | None = None,
                        target_time_s=max(check["total_s"], 1e-6),
                        quick=quick, start_method=method,
                        sizes={workload.name: len(workload.tasks)}, timeout_s=limit,
+                       dask_scheduler=scheduler.strip() if scheduler and "dask" in names
+                       else None,
                        gil_check=False)  # measured below, on the user's first task
+    config.prepare_engines()  # the Dask scheduler answers, before anything is written
     blocked = {name: why for name in names
                if (why := _cannot_run(workload, name, method, args_cost, results_cost))}
     specs = [s for _, _, group in plan(config) for s in group]

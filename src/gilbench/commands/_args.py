@@ -143,76 +143,88 @@ def check_output_dir(path: str, option: str) -> None:
         raise UsageError(f"{option} {path!r}: directory {existing!r} is not writable")
 
 
-def add_run_options(addoption: Callable[..., Any], prefix: str = "") -> list[str]:
+def add_run_options(addoption: Callable[..., Any], prefix: str = "",
+                    only: Sequence[str] | None = None,
+                    helps: dict[str, str] | None = None) -> list[str]:
     """Declare the options that decide what a run measures with ``addoption`` (argparse's
-    ``add_argument`` or pytest's ``parser.addoption``), each named ``--PREFIX<name>``.
+    ``add_argument`` or pytest's ``parser.addoption``), each named ``--PREFIX<name>``: all of
+    ``RUN_OPTIONS``, or those in ``only`` (``gilbench try``'s subset), with the help texts of
+    ``helps`` instead where a command's defaults differ.
 
     Returns their names (``run_config`` reads them back); the values are left as given (text),
-    so that every error is a one-line UsageError from ``run_config``.
+    so that every error is a one-line UsageError from ``run_config`` (or ``try``'s
+    ``parse_executors`` and ``run.config.check_options``).
     """
 
     quick = f"--{prefix}quick"
-    addoption(f"--{prefix}kernels", metavar="K,..",
-              help=f"kernels to run (default: all): {', '.join(kernels.names())}")
-    addoption(f"--{prefix}variants", metavar="V,..",
-              help=f"variants to run (default: all each kernel has): "
-                   f"{', '.join(kernels.VARIANT_ORDER)}")
-    addoption(f"--{prefix}executors", metavar="E,..",
-              help=f"executors (default: {','.join(executors.DEFAULT)}; 'all' for every one): "
-                   f"{', '.join(executors.names())}")
-    addoption(f"--{prefix}workers", metavar="1,2,4",
-              help=f"worker counts (default: 1, 2, 4, ... up to the physical cores, the hardware "
-                   "threads and one oversubscribed point, fewer on a big host so the run "
-                   f"stays within 6 minutes; {quick}: 1 and the physical cores)")
-    addoption(f"--{prefix}repeats", type=positive_int, metavar="N",
-              help=f"paired rounds every cell gets after a cold run, at least "
-                   f"{DEFAULT_REPEATS} (default {DEFAULT_REPEATS})")
-    addoption(f"--{prefix}max-repeats", type=positive_int, metavar="N",
-              help=f"cap on the rounds of a cell whose verdict is still undecided (default "
-                   f"{DEFAULT_MAX_REPEATS}, {quick} {QUICK_MAX_REPEATS}); at the cap it is "
-                   "reported undecided")
-    addoption(f"--{prefix}max-time", type=positive_seconds, metavar="S",
-              help=f"seconds of rounds per kernel variant before undecided cells stop "
-                   f"(default {DEFAULT_MAX_TIME_S:g}, {quick} {QUICK_MAX_TIME_S:g}); what a "
-                   f"variant leaves unused goes to the next ones, up to {MAX_TIME_CARRY:g}x "
-                   "more each")
-    addoption(f"--{prefix}max-wait", type=seconds_or_zero, metavar="S",
-              help=f"seconds the run may wait in all for a busy host to settle: a round that "
-                   f"other processes disturbed is kept but never counted, and the run waits "
-                   f"for a quiet moment (default ${MAX_WAIT_ENV}, else {DEFAULT_MAX_WAIT_S:g}, "
-                   f"{quick} {QUICK_MAX_WAIT_S:g}; 0: never wait); cells left short of quiet "
-                   "rounds are 'undecided — host busy'")
-    addoption(f"--{prefix}target-time", type=positive_seconds, metavar="S",
-              help=f"seconds a serial run should last after calibration "
-                   f"(default {DEFAULT_TARGET_S}, {quick} {QUICK_TARGET_S})")
-    addoption(quick, action="store_true",
-              help="small sizes and worker counts 1 and the usable cores: about a minute")
-    addoption(f"--{prefix}weak", action="store_true",
-              help="weak scaling: fixed work per worker (default: strong, fixed total)")
-    addoption(f"--{prefix}start-method", choices=["fork", "spawn", "forkserver"],
-              help="how process executors start workers (default: the platform's)")
-    addoption(f"--{prefix}timeout", type=positive_seconds, metavar="S",
-              help=f"time limit of one run of one cell: a cell over it is stopped and recorded "
-                   f"as timed out (default: {MIN_TIMEOUT_S:g} s or {TIMEOUT_TARGETS}x the target "
-                   "time, whichever is longer)")
-    addoption(f"--{prefix}size", action="append", metavar="K=N",
-              help="advanced: measure kernel K at size N instead of calibrating it "
-                   "(repeatable, or K=N,K2=N2)")
-    addoption(f"--{prefix}pin", metavar="MODE",
-              help="where the workers run: 'none' (default: the OS places them) or 'physical' "
-                   "(one CPU per physical core, the first hardware thread of each, as CPython's "
-                   "Tools/ftscalingbench does; worker i is pinned to the i-th of them, so no "
-                   "two workers share a core until every core has one). Linux only; the CPUs "
-                   "used are recorded in each cell")
-    addoption(f"--{prefix}core-type", metavar="TYPE",
-              help="keep the workers on the cores of one type of a hybrid host, e.g. "
-                   "'performance' or 'efficiency' (`gilbench info` lists this host's); the "
-                   "verdicts are then judged against those cores only")
-    addoption(f"--{prefix}dask-scheduler", metavar="ADDRESS",
-              help="measure the executor 'dask' on the existing Dask cluster whose scheduler "
-                   "is at ADDRESS (what `dask scheduler` prints, e.g. tcp://127.0.0.1:8786; "
-                   "default: $GILBENCH_DASK_SCHEDULER); checked before anything is measured")
-    return list(RUN_OPTIONS)
+
+    def add(name: str, **kwargs: Any) -> None:
+        dest = name.replace("-", "_")
+        if only is None or dest in only:
+            kwargs["help"] = (helps or {}).get(dest, kwargs["help"])
+            addoption(f"--{prefix}{name}", **kwargs)
+
+    add("kernels", metavar="K,..",
+        help=f"kernels to run (default: all): {', '.join(kernels.names())}")
+    add("variants", metavar="V,..",
+        help=f"variants to run (default: all each kernel has): "
+             f"{', '.join(kernels.VARIANT_ORDER)}")
+    add("executors", metavar="E,..",
+        help=f"executors (default: {','.join(executors.DEFAULT)}; {all_executors(prefix)}): "
+             f"{', '.join(executors.names())}")
+    add("workers", metavar="1,2,4",
+        help=f"worker counts (default: 1, 2, 4, ... up to the physical cores, the hardware "
+             "threads and one oversubscribed point, fewer on a big host so the run "
+             f"stays within 6 minutes; {quick}: 1 and the physical cores)")
+    add("repeats", type=positive_int, metavar="N",
+        help=f"paired rounds every cell gets after a cold run, at least "
+             f"{DEFAULT_REPEATS} (default {DEFAULT_REPEATS})")
+    add("max-repeats", type=positive_int, metavar="N",
+        help=f"cap on the rounds of a cell whose verdict is still undecided (default "
+             f"{DEFAULT_MAX_REPEATS}, {quick} {QUICK_MAX_REPEATS}); at the cap it is "
+             "reported undecided")
+    add("max-time", type=positive_seconds, metavar="S",
+        help=f"seconds of rounds per kernel variant before undecided cells stop "
+             f"(default {DEFAULT_MAX_TIME_S:g}, {quick} {QUICK_MAX_TIME_S:g}); what a "
+             f"variant leaves unused goes to the next ones, up to {MAX_TIME_CARRY:g}x "
+             "more each")
+    add("max-wait", type=seconds_or_zero, metavar="S",
+        help=f"seconds the run may wait in all for a busy host to settle: a round that "
+             f"other processes disturbed is kept but never counted, and the run waits "
+             f"for a quiet moment (default ${MAX_WAIT_ENV}, else {DEFAULT_MAX_WAIT_S:g}, "
+             f"{quick} {QUICK_MAX_WAIT_S:g}; 0: never wait); cells left short of quiet "
+             "rounds are 'undecided — host busy'")
+    add("target-time", type=positive_seconds, metavar="S",
+        help=f"seconds a serial run should last after calibration "
+             f"(default {DEFAULT_TARGET_S}, {quick} {QUICK_TARGET_S})")
+    add("quick", action="store_true",
+        help="small sizes and worker counts 1 and the usable cores: about a minute")
+    add("weak", action="store_true",
+        help="weak scaling: fixed work per worker (default: strong, fixed total)")
+    add("start-method", choices=["fork", "spawn", "forkserver"],
+        help="how process executors start workers (default: the platform's)")
+    add("timeout", type=positive_seconds, metavar="S",
+        help=f"time limit of one run of one cell: a cell over it is stopped and recorded "
+             f"as timed out (default: {MIN_TIMEOUT_S:g} s or {TIMEOUT_TARGETS}x the target "
+             "time, whichever is longer)")
+    add("size", action="append", metavar="K=N",
+        help="advanced: measure kernel K at size N instead of calibrating it "
+             "(repeatable, or K=N,K2=N2)")
+    add("pin", metavar="MODE",
+        help="where the workers run: 'none' (default: the OS places them) or 'physical' "
+             "(one CPU per physical core, the first hardware thread of each, as CPython's "
+             "Tools/ftscalingbench does; worker i is pinned to the i-th of them, so no "
+             "two workers share a core until every core has one). Linux only; the CPUs "
+             "used are recorded in each cell")
+    add("core-type", metavar="TYPE",
+        help="keep the workers on the cores of one type of a hybrid host, e.g. "
+             "'performance' or 'efficiency' (`gilbench info` lists this host's); the "
+             "verdicts are then judged against those cores only")
+    add("dask-scheduler", metavar="ADDRESS",
+        help="measure the executor 'dask' on the existing Dask cluster whose scheduler "
+             "is at ADDRESS (what `dask scheduler` prints, e.g. tcp://127.0.0.1:8786; "
+             "default: $GILBENCH_DASK_SCHEDULER); checked before anything is measured")
+    return [name for name in RUN_OPTIONS if only is None or name in only]
 
 
 #: the names ``add_run_options`` declares (as argparse ``dest``s, without the prefix)
@@ -221,24 +233,39 @@ RUN_OPTIONS = ("kernels", "variants", "executors", "workers", "repeats", "max_re
                "size", "dask_scheduler", "pin", "core_type")
 
 
+def all_executors(prefix: str = "") -> str:
+    """What ``--executors all`` means, in the help of every command that takes it."""
+    return f"'all': every one, dask only with --{prefix}dask-scheduler"
+
+
+def given_scheduler(option: str | None) -> str | None:
+    """The Dask scheduler address: ``--dask-scheduler``, else ``$GILBENCH_DASK_SCHEDULER``."""
+    return option or os.environ.get(SCHEDULER_ENV) or None
+
+
+def parse_executors(text: str | None, scheduler: str | None) -> list[str] | None:
+    """``--executors``: names (checked), or ``all``: every executor that can run without being
+    told where, so ``dask`` (an existing cluster) only with a ``scheduler`` (None: not given)."""
+    if text is not None and text.strip() == "all":
+        return [e for e in executors.names() if scheduler or e != "dask"]
+    return parse_names(text, executors.names(), "executor")
+
+
+def parse_workers(text: str | None) -> list[int] | None:
+    """``--workers``: the worker counts (None: not given)."""
+    return None if text is None else parse_positive_ints(text, "--workers", MAX_WORKERS)
+
+
 def run_config(get: Callable[[str], Any]):
     """The RunConfig of the run options, ``get(name)`` giving each one's value as parsed by
     ``add_run_options`` (None or False: not given). UsageError for anything invalid."""
 
-    text = get("executors")
-    workers = get("workers")
-    scheduler = get("dask_scheduler") or os.environ.get(SCHEDULER_ENV) or None
-    if text == "all":
-        # every executor that can run without being told where: `dask` needs a cluster
-        chosen = [e for e in executors.names() if scheduler or e != "dask"]
-    else:
-        chosen = parse_names(text, executors.names(), "executor")
+    scheduler = given_scheduler(get("dask_scheduler"))
     return RunConfig.from_options(
         kernels=parse_names(get("kernels"), kernels.names(), "kernel"),
         variants=parse_names(get("variants"), kernels.VARIANT_ORDER, "variant"),
-        executors=chosen,
-        workers=None if workers is None else parse_positive_ints(workers, "--workers",
-                                                                 MAX_WORKERS),
+        executors=parse_executors(get("executors"), scheduler),
+        workers=parse_workers(get("workers")),
         repeats=get("repeats"), target_time_s=get("target_time"), quick=bool(get("quick")),
         weak=bool(get("weak")), start_method=get("start_method"),
         sizes=parse_sizes(get("size"), kernels.names(), lambda name: kernels.get(name).min_size),

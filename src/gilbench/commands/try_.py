@@ -20,16 +20,20 @@ from __future__ import annotations
 import argparse
 
 from gilbench import executors, host
-from gilbench.commands._args import (check_output_dir, check_output_file, options_as_argv,
-                                     parse_names, parse_positive_ints, positive_int,
-                                     positive_seconds)
+from gilbench.commands._args import (add_run_options, all_executors, check_output_dir,
+                                     check_output_file, given_scheduler, options_as_argv,
+                                     parse_executors, parse_workers, positive_int)
 from gilbench.commands._terminal import make_console
-from gilbench.run.config import MAX_WORKERS
+from gilbench.run.config import (DEFAULT_MAX_REPEATS, DEFAULT_REPEATS, MIN_TIMEOUT_S,
+                                 TIMEOUT_TARGETS, check_options)
 from gilbench.units import fmt_bytes, fmt_time
 from gilbench.workload import Workload
 from gilbench.workload_builds import run_try_builds
-from gilbench.workload_run import measure
+from gilbench.workload_run import default_executors, measure
 
+#: the run options (``_args.add_run_options``) that ``try`` takes, with ``run``'s meaning
+TRY_OPTIONS = ("executors", "workers", "repeats", "max_repeats", "quick", "start_method",
+               "timeout", "dask_scheduler")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,26 +41,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("function", metavar="MODULE:FUNCTION", help="the function to measure")
     parser.add_argument("--tasks", required=True, metavar="MODULE:FACTORY",
                         help="FACTORY() returns the tasks: a list of argument tuples")
-    parser.add_argument("--executors", metavar="E,..",
-                        help="executors (default: serial, threads, thread-pool, "
-                             "asyncio-to-thread, process-pool, interpreters where available; "
-                             f"'all' for every one): {', '.join(executors.names())}")
-    parser.add_argument("--workers", metavar="1,2,4",
-                        help="worker counts (default: 1, 2, 4, ... up to the physical cores, "
-                             "the hardware threads and one oversubscribed point)")
-    parser.add_argument("--repeats", type=positive_int, metavar="N",
-                        help="paired rounds every cell gets, at least 5 (default 5); cells "
-                             "whose verdict is undecided get more, as in `gilbench run`")
-    parser.add_argument("--max-repeats", type=positive_int, metavar="N",
-                        help="cap on the rounds of a cell whose verdict is still undecided "
-                             "(default 30, also with --quick)")
-    parser.add_argument("--quick", action="store_true",
-                        help="worker counts 1 and the usable cores, a smaller rounds budget")
-    parser.add_argument("--start-method", choices=["fork", "spawn", "forkserver"],
-                        help="how process executors start workers (default: the platform's)")
-    parser.add_argument("--timeout", type=positive_seconds, metavar="S",
-                        help="time limit of one run of one cell (default: 60 s or 20x the "
-                             "serial run, whichever is longer)")
+    add_run_options(parser.add_argument, only=TRY_OPTIONS, helps={
+        "executors": "executors (default: serial, threads, thread-pool, asyncio-to-thread, "
+                     f"process-pool, interpreters where available; {all_executors()}): "
+                     f"{', '.join(executors.names())}",
+        "workers": "worker counts (default: 1, 2, 4, ... up to the physical cores, the hardware "
+                   "threads and one oversubscribed point)",
+        "repeats": f"paired rounds every cell gets, at least {DEFAULT_REPEATS} (default "
+                   f"{DEFAULT_REPEATS}); cells whose verdict is undecided get more, as in "
+                   "`gilbench run`",
+        "max_repeats": "cap on the rounds of a cell whose verdict is still undecided (default "
+                       f"{DEFAULT_MAX_REPEATS}, also with --quick)",
+        "quick": "worker counts 1 and the usable cores, a smaller rounds budget",
+        "timeout": f"time limit of one run of one cell (default: {MIN_TIMEOUT_S:g} s or "
+                   f"{TIMEOUT_TARGETS}x the serial run, whichever is longer)"})
     parser.add_argument("--compare", metavar="MODULE:FUNC",
                         help="FUNC(a, b) -> bool decides whether two results of a task agree "
                              "(default ==)")
@@ -98,10 +96,13 @@ def main(args: argparse.Namespace) -> int:
     check_output_file(out_file, "--out")
     if args.report is not None:
         check_output_dir(args.report, "--report")
-    names = (executors.names() if args.executors == "all"
-             else parse_names(args.executors, executors.names(), "executor"))
-    workers = (parse_positive_ints(args.workers, "--workers", MAX_WORKERS)
-               if args.workers is not None else None)
+    scheduler = given_scheduler(args.dask_scheduler)
+    names = parse_executors(args.executors, scheduler)
+    workers = parse_workers(args.workers)
+    check_options(executors=names or default_executors(), workers=workers,
+                  repeats=args.repeats, max_repeats=args.max_repeats,
+                  start_method=args.start_method, timeout_s=args.timeout,
+                  dask_scheduler=scheduler)
     if args.pythons:  # each interpreter loads the function itself (workload_builds)
         return _across_interpreters(args, out_file)
     work = Workload(args.function, args.tasks, args.compare)
@@ -112,6 +113,7 @@ def main(args: argparse.Namespace) -> int:
     doc = measure(work, executors_=names, workers=workers, repeats=args.repeats,
                   max_repeats=args.max_repeats,
                   quick=args.quick, start_method=args.start_method, timeout_s=args.timeout,
+                  dask_scheduler=scheduler,
                   out=out_file, argv=["gilbench", "try", *_argv_tail()], stress=args.stress,
                   say=lambda text: console.print(f"  {escape(text)}"))
     out = make_console(stderr=False)

@@ -170,40 +170,21 @@ class RunConfig:
         their combination checked: UsageError says what is wrong and what is accepted."""
         kernel_names = list(kernels or _kernels.names())
         executor_names = list(executors or _executors.DEFAULT)
-        repeats = DEFAULT_REPEATS if repeats is None else repeats
-        if repeats < MIN_REPEATS:
-            raise UsageError(f"--repeats is the minimum number of paired rounds per cell: at "
-                             f"least {MIN_REPEATS} (with fewer no 95% interval is possible), "
-                             f"got {repeats}")
-        if max_repeats is not None and max_repeats < repeats:
-            raise UsageError(f"--max-repeats ({max_repeats}) must be at least --repeats "
-                             f"({repeats})")
+        repeats, method = check_options(
+            executors=executor_names, workers=workers, repeats=repeats, max_repeats=max_repeats,
+            start_method=start_method, timeout_s=timeout_s, dask_scheduler=dask_scheduler,
+            target_time_s=target_time_s, max_time_s=max_time_s, max_wait_s=max_wait_s)
         target = target_time_s if target_time_s is not None else (
             QUICK_TARGET_S if quick else DEFAULT_TARGET_S)
         placement = placed(pin or "none", core_type, executor_names)
         workers = (list(workers) if workers else fitted_workers(
             kernel_names, variants, executor_names, placed_ceiling(placement), quick, target))
-        for option, value in (("--target-time", target), ("--timeout", timeout_s),
-                              ("--max-time", max_time_s)):
-            if value is not None and not (value > 0 and math.isfinite(value)):
-                raise UsageError(f"{option} must be a positive number of seconds, got {value}")
-        if max_wait_s is not None and not (max_wait_s >= 0 and math.isfinite(max_wait_s)):
-            raise UsageError(f"--max-wait must be a number of seconds, 0 or more, got "
-                             f"{max_wait_s}")
-        try:
-            method = resolve_start_method(start_method)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
         if variants is not None:
             offered = {v.name for k in kernel_names for v in _kernels.get(k).variants}
             if not offered & set(variants):
                 raise UsageError(f"none of the kernels {', '.join(kernel_names)} has a variant "
                                  f"{' or '.join(variants)}; they have: "
                                  f"{', '.join(sorted(offered))}")
-        if dask_scheduler is not None and not dask_scheduler.strip():
-            raise UsageError("--dask-scheduler needs the address `dask scheduler` prints, such "
-                             "as tcp://127.0.0.1:8786")
-        check_dask_request(executor_names, dask_scheduler)
         sizes = dict(sizes or {})
         idle = sorted(set(sizes) - set(kernel_names))
         if idle:
@@ -328,6 +309,51 @@ class RunConfig:
             return dask_.check_scheduler(self.dask_scheduler)
         except dask_.DaskConnectError as exc:
             raise UsageError(f"--dask-scheduler: {exc}") from None
+
+
+def check_options(*, executors: Sequence[str], workers: Sequence[int] | None = None,
+                  repeats: int | None = None, max_repeats: int | None = None,
+                  start_method: str | None = None, timeout_s: float | None = None,
+                  dask_scheduler: str | None = None, target_time_s: float | None = None,
+                  max_time_s: float | None = None,
+                  max_wait_s: float | None = None) -> tuple[int, str]:
+    """Check the run options every front end shares (``gilbench run``, ``gilbench try``,
+    ``pytest bench/`` and the Python API ``gilbench.workload``, which bypasses the command
+    line): the values as parsed (None: the default). Returns the repeats and the start method
+    in effect; UsageError says what is wrong and what is accepted."""
+    for name in executors:
+        _executors.get(name)  # UnknownNameError lists the valid names
+    for count in workers or ():
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_WORKERS:
+            raise UsageError(f"--workers takes positive integers up to {MAX_WORKERS}, got "
+                             f"{list(workers)!r}")
+    repeats = DEFAULT_REPEATS if repeats is None else repeats
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < MIN_REPEATS:
+        raise UsageError(f"--repeats is the minimum number of paired rounds per cell: at "
+                         f"least {MIN_REPEATS} (with fewer no 95% interval is possible), "
+                         f"got {repeats!r}")
+    if max_repeats is not None and (isinstance(max_repeats, bool)
+                                    or not isinstance(max_repeats, int)):
+        raise UsageError(f"--max-repeats takes a positive integer, got {max_repeats!r}")
+    if max_repeats is not None and max_repeats < repeats:
+        raise UsageError(f"--max-repeats ({max_repeats}) must be at least --repeats "
+                         f"({repeats})")
+    for option, value in (("--target-time", target_time_s), ("--timeout", timeout_s),
+                          ("--max-time", max_time_s)):
+        if value is not None and not (value > 0 and math.isfinite(value)):
+            raise UsageError(f"{option} must be a positive number of seconds, got {value}")
+    if max_wait_s is not None and not (max_wait_s >= 0 and math.isfinite(max_wait_s)):
+        raise UsageError(f"--max-wait must be a number of seconds, 0 or more, got "
+                         f"{max_wait_s}")
+    try:
+        method = resolve_start_method(start_method)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if dask_scheduler is not None and not dask_scheduler.strip():
+        raise UsageError("--dask-scheduler needs the address `dask scheduler` prints, such "
+                         "as tcp://127.0.0.1:8786")
+    check_dask_request(executors, dask_scheduler)
+    return repeats, method
 
 
 def placed(pin: str, core_type: str | None, executor_names: Sequence[str]) -> Placement:
