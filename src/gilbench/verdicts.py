@@ -103,7 +103,8 @@ off. Rounds are added to a cell until its interval fits one region, or is border
 budget (rounds, time) runs out: then it is **undecided**, shown with its median and the boundary
 its interval straddles.
 A parallel cell whose median exceeds *n* is shown with the same checks: both are anomalies.
-A round in which other processes used more than {_g(OTHER_CORES_LIMIT)} of a core, or the
+A round in which other processes used more than {_g(OTHER_CORES_LIMIT)} of a core (by more than
+the counters' 10 ms ticks can round to, in the round or over the last second of rounds), or the
 hypervisor stole more than {round(100 * STEAL_LIMIT):g}% of the CPU time, is **disturbed**: it is
 kept in the results file but never enters an interval, and the run waits for the host to settle
 before the next round. A cell that could not gather enough undisturbed rounds is **undecided —

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
+from gilbench.noise import OTHER_CORES_LIMIT
 from gilbench.results import FAMILIES, VARIANT_ORDER
 from gilbench.stats import karp_flatt, median
 from gilbench.verdicts import (Ceiling, Verdict, busy_text, cores_ceiling, failure_text, family,
@@ -320,7 +321,10 @@ def noise_line(doc: dict) -> str:
     hit = [c for c in cells if disturbed(c)]
     worst = []
     if other:
-        worst.append(f"other processes used at most {max(other):.2f} cores")
+        worst.append(f"other processes used at most {max(other):.2f} cores"
+                     + (" (on short rounds much of that is the counters' rounding: they "
+                        "count in 10 ms ticks, and a round counts while it is within it)"
+                        if max(other) > OTHER_CORES_LIMIT else ""))
     if steal:
         worst.append(f"the hypervisor stole at most {100 * max(steal):.1f}% of the CPU time")
     if hit:
