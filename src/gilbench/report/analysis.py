@@ -18,8 +18,8 @@ from typing import Callable, Iterable, Sequence
 from gilbench.noise import OTHER_CORES_LIMIT
 from gilbench.results import FAMILIES, VARIANT_ORDER
 from gilbench.stats import karp_flatt, median
-from gilbench.verdicts import (Ceiling, Verdict, busy_text, cores_ceiling, failure_text, family,
-                               is_failed, is_unstable, kind)
+from gilbench.verdicts import (NO_GAIN_HIGH, Ceiling, Verdict, busy_text, cores_ceiling,
+                               failure_text, family, is_failed, is_unstable, kind)
 from gilbench.verdicts import judge as judge_cell
 
 
@@ -385,7 +385,11 @@ def released_yet_no_gain(doc: dict, cell: dict, v: Verdict) -> str | None:
     """Why a thread cell of a variant whose GIL check reads *releases* gains nothing (or is
     slower) on CPU work, with the check from its numbers: the CPU time the threads spent on the
     serial run's work. None for any other cell."""
-    if family(cell) != "threads" or kind(cell) == "io" or v.code not in ("slower", "concurrent") \
+    sp = cell.get("speedup") or {}
+    no_gain = v.code in ("slower", "concurrent") or (  # or undecided, but below any gain
+        v.code == "undecided" and isinstance(sp.get("high"), (int, float))
+        and sp["high"] < NO_GAIN_HIGH)
+    if family(cell) != "threads" or kind(cell) == "io" or not no_gain \
             or int(cell["workers"]) < 2 or usable_cores(doc) < 2:
         return None
     facts = (kernel_facts(doc, cell["kernel"]).get("variants") or {}).get(cell["variant"]) or {}
@@ -395,7 +399,8 @@ def released_yet_no_gain(doc: dict, cell: dict, v: Verdict) -> str | None:
     share = check.get("fraction")
     share_text = f" (another thread kept {100 * share:.0f}% of its pace)" if isinstance(
         share, (int, float)) else ""
-    text = (f"{v.label} although its GIL check reads 'releases'{share_text}: the call lets "
+    label = "no gain" if v.code == "undecided" else v.label
+    text = (f"{label} although its GIL check reads 'releases'{share_text}: the call lets "
             "other threads run for most of its time, yet threads running it together gain "
             "nothing")
     base, cpu = cell.get("serial_cpu_per_run_s"), cell.get("cpu_s")
@@ -444,6 +449,8 @@ def problems(doc: dict) -> list[Problem]:
             why = v.why
             if x.get("budget_reason") and x["budget_reason"] not in why:
                 why += f"; measured {x['budget_reason']}"
+            if released := released_yet_no_gain(doc, x, v):  # either side of 0.9: no gain
+                why += f". Either way, {released[0].lower()}{released[1:]}"
             out.append(Problem(x, "undecided", why))
         elif v is not None and (v.code == "above-cores" or v.note):
             out.append(Problem(x, "anomaly", f"{v.label}: {v.note or v.why}"))

@@ -202,7 +202,8 @@ def scaling_section(doc: dict) -> list[Block]:
         "Per worker count *W*: parallel efficiency *E* = speedup / *p* and the Karp–Flatt "
         "serial fraction *e* = (1/*S* − 1/*p*) / (1 − 1/*p*), with *p* = min(*W*, usable "
         f"cores = {c.cores:g}). *e* near 0: almost all the work ran in parallel; near 1: none did "
-        "(the GIL serialised it); *e* growing with *W*: overhead that grows with workers. "
+        "(the GIL serialised it); above 1: the cell was slower than serial (it lost time "
+        "to switching or hand-offs); *e* growing with *W*: overhead that grows with workers. "
         "I/O kernels are left out (their speedup is overlap of waits, not cores)."))
     rows = []
     order = {k: i for i, k in enumerate(A.kernel_names(doc))}
