@@ -11,6 +11,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+import threading
 import time
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -212,3 +213,33 @@ def test_faults_are_cells_not_crashes(fault_kernels, no_leftover_processes):
     for name in ("process-pool", "processes"):
         assert "exited with code 3" in by_executor[name].error
         assert not by_executor[name].timed_out and by_executor[name].wall_s == []
+
+
+def test_worker_harness_keeps_chunk_order_and_reraises_the_first_error():
+    from gilbench.executors._workers import ChunkQueue, start_and_join
+
+    pull = ChunkQueue([(n,) for n in range(20)])
+
+    def square(k: int) -> None:
+        for i, (n,) in pull.items():
+            pull.results[i] = (n * n, 0.5)
+
+    assert pull.run(square, 3, time.monotonic() + 30, "harness-test") == []
+    result = pull.result()
+    assert result.partials == [n * n for n in range(20)] and result.cpu_s == 10.0
+
+    pull = ChunkQueue([(n,) for n in range(20)], stop_on_error=True)
+
+    def fail(k: int) -> None:
+        for i, _ in pull.items():
+            raise ValueError(f"chunk {i}")
+
+    pull.run(fail, 2, None, "harness-test")
+    with pytest.raises(ValueError, match="chunk"):
+        pull.result()
+    assert not pull.tasks.empty()  # the others took no chunk after the first failure
+
+    release = threading.Event()
+    alive = start_and_join(lambda k: release.wait(), 2, time.monotonic() + 0.1, "harness-test")
+    assert [t.name for t in alive] == ["harness-test-0", "harness-test-1"]
+    release.set()

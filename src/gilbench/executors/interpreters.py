@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import functools
 import pickle
-import queue
 import re
 import sys
 import threading
@@ -40,6 +39,7 @@ from typing import Any, Sequence
 from gilbench import host
 from gilbench.placement import pin_thread
 
+from ._workers import ChunkQueue, start_and_join
 from .base import (STOP_GRACE_S, Executor, RunResult, RunTimeout, collect, linger,
                    prepare_worker, timed_task)
 
@@ -357,14 +357,7 @@ class InterpretersExecutor(Executor):
         def call(k: int) -> None:
             out[k] = fn(self._ids[k], self._queues[k])
 
-        threads = [threading.Thread(target=call, args=(k,), name=f"gilbench-interp-{k}",
-                                    daemon=True) for k in range(len(self._ids))]
-        deadline = self.deadline()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(self.remaining(deadline))
-        alive = [t for t in threads if t.is_alive()]
+        alive = start_and_join(call, len(self._ids), self.deadline(), "gilbench-interp")
         if alive:
             raise self._timed_out(alive, what)
         return [x for x in out if x is not None]
@@ -373,18 +366,13 @@ class InterpretersExecutor(Executor):
         import _interpqueues
         import _interpreters
 
-        tasks: queue.Queue = queue.Queue()
-        for i, chunk in enumerate(chunks):
-            tasks.put((i, chunk))
-        results: list[Any] = [None] * len(chunks)
-        errors: list[BaseException] = []
-
-        stop = threading.Event()
+        pull = ChunkQueue(chunks, stop_on_error=True)
         stopped: list[int] = []  # chunks ended by the watchdog (ThreadStopped)
         deadline = self.deadline()
 
         # One main-interpreter thread per subinterpreter, pulling chunks like `threads` does.
-        def worker(k: int, iid: int, qid: int) -> None:
+        def worker(k: int) -> None:
+            iid, qid = self._ids[k], self._queues[k]
             armed = False
             try:
                 # placed: the subinterpreter's code runs in this very OS thread
@@ -392,11 +380,7 @@ class InterpretersExecutor(Executor):
                 if deadline is not None:
                     # time.monotonic() is one clock for every interpreter of the process
                     armed = _interpreters.exec(iid, _ARM, shared={"deadline": deadline}) is None
-                while not stop.is_set() and not errors:
-                    try:
-                        i, chunk = tasks.get_nowait()
-                    except queue.Empty:
-                        return
+                for i, chunk in pull.items():
                     excinfo = _interpreters.exec(iid, _RUN,
                                                  shared={"task": pickle.dumps((i, chunk))})
                     if excinfo is not None:
@@ -406,28 +390,14 @@ class InterpretersExecutor(Executor):
                         _raise_excinfo(excinfo, f"chunk {i} failed")
                     # the item exec just put: (bytes, fmt, unbound op) in 3.13
                     index, partial, cpu = pickle.loads(_interpqueues.get(qid)[0])
-                    results[index] = (partial, cpu)
-            except BaseException as exc:  # re-raised in the caller
-                errors.append(exc)
+                    pull.results[index] = (partial, cpu)
             finally:
                 if armed:
                     _interpreters.exec(iid, _DISARM)
 
-        # daemon threads: one that cannot be stopped must not keep the process alive
-        threads = [threading.Thread(target=worker, args=(k, iid, qid), daemon=True,
-                                    name=f"gilbench-interp-{k}")
-                   for k, (iid, qid) in enumerate(zip(self._ids, self._queues))]
-        try:
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join(self.remaining(deadline))
-        except BaseException:  # Ctrl-C: the threads end after their current chunk
-            stop.set()
-            raise
-        alive = [t for t in threads if t.is_alive()]
+        alive = pull.run(worker, len(self._ids), deadline, "gilbench-interp")
         if alive or stopped:
-            stop.set()  # no new chunks; the watchdogs stop the running ones
+            pull.stop.set()  # no new chunks; the watchdogs stop the running ones
             grace = time.monotonic() + STOP_GRACE_S + 0.5
             for t in alive:
                 t.join(max(0.0, grace - time.monotonic()))
@@ -438,9 +408,7 @@ class InterpretersExecutor(Executor):
             raise RunTimeout(f"the run did not finish within {self.timeout_s:g} s; it was "
                              f"interrupted: {n} subinterpreter worker thread{'s' if n != 1 else ''}"
                              f" stopped")
-        if errors:
-            raise errors[0]
-        return collect(results)
+        return pull.result()
 
 
 def _noop() -> None:

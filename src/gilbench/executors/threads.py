@@ -7,13 +7,12 @@ in C code (a thread cannot be killed); see ``base.stop_task_threads``.
 from __future__ import annotations
 
 import concurrent.futures
-import queue
-import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Sequence
+from typing import Sequence
 
 from gilbench.placement import NextCPU, pin_thread
 
+from ._workers import ChunkQueue
 from .base import (Executor, RunResult, RunTimeout, collect, linger, stop_message,
                    stop_task_threads, timed_task)
 
@@ -24,51 +23,20 @@ class ThreadsExecutor(Executor):
     description = "threading.Thread workers started and joined, pulling chunks from a queue.Queue"
 
     def run(self, chunks: Sequence[tuple]) -> RunResult:
-        tasks: queue.Queue = queue.Queue()
-        for i, chunk in enumerate(chunks):
-            tasks.put((i, chunk))
-        results: list[Any] = [None] * len(chunks)
-        errors: list[BaseException] = []
-        stop = threading.Event()
+        pull = ChunkQueue(chunks)
 
         def worker(k: int) -> None:
-            try:
-                pin_thread(self.cpus_for(k))  # placed (--pin, --core-type): worker k's CPUs
-            except OSError as exc:
-                errors.append(exc)
-                return
-            while not stop.is_set():
-                try:
-                    i, chunk = tasks.get_nowait()
-                except queue.Empty:
-                    return
-                try:
-                    results[i] = timed_task(self.kernel_name, self.variant_name, chunk)
-                except BaseException as exc:  # re-raised in the caller
-                    errors.append(exc)
-                    return
+            pin_thread(self.cpus_for(k))  # placed (--pin, --core-type): worker k's CPUs
+            for i, chunk in pull.items():
+                pull.results[i] = timed_task(self.kernel_name, self.variant_name, chunk)
 
-        # daemon threads: one that cannot be stopped must not keep the process alive
-        threads = [threading.Thread(target=worker, args=(k,), name=f"gilbench-{k}", daemon=True)
-                   for k in range(self.workers)]
-        deadline = self.deadline()
-        try:
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join(self.remaining(deadline))
-        except BaseException:  # Ctrl-C: let the threads end after their current chunk
-            stop.set()
-            raise
-        alive = [t for t in threads if t.is_alive()]
+        alive = pull.run(worker, self.workers, self.deadline(), "gilbench")
         if alive:
-            stop.set()  # no new chunks; then stop the ones inside a task
+            pull.stop.set()  # no new chunks; then stop the ones inside a task
             stopped, abandoned = stop_task_threads(alive)
             raise RunTimeout(f"the run did not finish within {self.timeout_s:g} s; "
                              f"{stop_message(stopped, abandoned)}")
-        if errors:
-            raise errors[0]
-        return collect(results)
+        return pull.result()
 
 
 class ThreadPoolExecutorRunner(Executor):
