@@ -450,3 +450,21 @@ def test_a_releasing_variant_slower_under_threads_is_an_anomaly_with_its_cpu_che
     del slow["serial_cpu_per_run_s"]
     p = next(p for p in analysis.problems(doc) if p.cell is slow)
     assert p.status == "anomaly" and "Check:" not in p.why
+
+
+def test_an_undecided_releasing_variant_below_any_gain_gets_the_same_check():
+    # mandelbrot/numpy threads@2 0.88x [0.82-0.94]: undecided between slower and no gain, but
+    # below any gain either way: the undecided row says so, with the threads' CPU time
+    doc = verdict_doc()
+    slow = cell(doc, "checksum", "stdlib", "threads", 2)
+    slow["cpu_s"] = [0.16] * len(slow["wall_s"])
+    slow["serial_cpu_per_run_s"] = 0.10
+    set_speedup(doc, slow, 0.88, 0.82, 0.94, util=1.0)
+    p = next(p for p in analysis.problems(doc) if p.cell is slow)
+    assert p.status == "undecided" and "straddles 0.90" in p.why
+    assert "Either way, no gain although its GIL check reads 'releases'" in p.why
+    assert "the threads spent 1.60× the serial run's CPU time" in p.why
+    # one that could still gain (its interval reaches past 1.1) is only undecided
+    set_speedup(doc, slow, 1.05, 0.95, 1.2, util=1.1)
+    p = next(p for p in analysis.problems(doc) if p.cell is slow)
+    assert "GIL check" not in p.why
