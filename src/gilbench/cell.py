@@ -133,7 +133,8 @@ class Cell:
     efficiency: float | None = None
     cpu_utilization: float | None = None
     throughput: float | None = None
-    stable: bool = False
+    #: a cell without it counts as stable (its verdict rests on the interval)
+    stable: bool = True
     unstable_reason: str | None = None
     error: str | None = None
     timed_out: bool = False

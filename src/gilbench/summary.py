@@ -31,12 +31,23 @@ _STORED = ("kernel", "variant", "executor", "family", "kind", "unit", "workers",
            "timed_out", "result_ok")
 
 
+def family_of(executor: str) -> str:
+    return executors.get(executor).family
+
+
 def summarize(spec: CellSpec, raw: Raw, serial: Raw | None, kernel: Kernel,
               reference: Any = None,
-              usable_cores: "verdicts.Ceiling | float | None" = None) -> Cell:
-    """The results cell for ``spec`` from its raw times and the serial baseline's, with its
-    verdict as judged now (``verdicts.judge``) against the ceiling ``usable_cores`` (default:
-    this host's, ``host.ceiling``)."""
+              usable_cores: "verdicts.Ceiling | float | None" = None) -> dict[str, Any]:
+    """The results-schema cell for ``spec`` from its raw times and the serial baseline's,
+    with its verdict as judged now (``verdicts.judge``) against the ceiling ``usable_cores``
+    (default: this host's, ``host.ceiling``): the stored object (``Cell.as_dict``)."""
+    return summarize_cell(spec, raw, serial, kernel, reference, usable_cores).as_dict()
+
+
+def summarize_cell(spec: CellSpec, raw: Raw, serial: Raw | None, kernel: Kernel,
+                   reference: Any = None,
+                   usable_cores: "verdicts.Ceiling | float | None" = None) -> Cell:
+    """``summarize`` as a record (``gilbench.cell.Cell``)."""
     cell = _summarize(spec, raw, serial, kernel, reference)
     if usable_cores is None:
         usable_cores = host.ceiling()
@@ -62,8 +73,8 @@ def _summarize(spec: CellSpec, raw: Raw, serial: Raw | None, kernel: Kernel,
         # the CPUs each worker was pinned to, or the ones all may use, or why none
         placement=(spec.placement or Placement()).record(1 if cls.one_thread else spec.workers),
         size=spec.size, n_chunks=spec.n_chunks, repeats=len(raw.wall_s), wall_s=raw.wall_s,
-        cpu_s=raw.cpu_s, cold_wall_s=raw.cold_wall_s, error=error, timed_out=raw.timed_out,
-        result_ok=None if raw.result is None else error is None,
+        cpu_s=raw.cpu_s, cold_wall_s=raw.cold_wall_s, stable=False, error=error,
+        timed_out=raw.timed_out, result_ok=None if raw.result is None else error is None,
         # kept on failed cells too: which workers, which GIL state
         engine=raw.facts or None,
         disturbed=raw.disturbed or None,  # kept for the record; nothing below reads them
