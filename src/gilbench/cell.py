@@ -89,14 +89,20 @@ class Speedup:
     low: float | None
     high: float | None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: the stored keys, in their order (``as_dict`` writes them so; empty: median, low, high)
+    keys: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Speedup":
         return cls(d.get("median"), d.get("low"), d.get("high"),
-                   {k: v for k, v in d.items() if k not in ("median", "low", "high")})
+                   {k: v for k, v in d.items() if k not in ("median", "low", "high")},
+                   tuple(d))
 
     def as_dict(self) -> dict[str, Any]:
-        return {"median": self.median, "low": self.low, "high": self.high, **self.extra}
+        """The stored object: the keys it was read with, in their order (made in code:
+        median, low, high, then ``extra``)."""
+        own = {"median": self.median, "low": self.low, "high": self.high, **self.extra}
+        return {k: own[k] for k in self.keys if k in own} if self.keys else own
 
 
 #: Cell attributes that are not fields of the stored object
