@@ -107,7 +107,7 @@ def test_rules_of_thumb_are_quoted_beside_this_hosts_figures(data, tmp_path: Pat
     ray = next(r for r in rules if r.startswith("| ray |"))
     assert "not measured here" in ray
     issue = next(r for r in rules if "1830" in r)
-    assert "joblib-loky: 480 us per task" in issue and "thread-pool: 45 us per task" in issue
+    assert "joblib-loky: 480 µs per task" in issue and "thread-pool: 45 µs per task" in issue
 
 
 def test_an_engine_that_did_not_run_is_named_in_its_rule(data, tmp_path: Path) -> None:

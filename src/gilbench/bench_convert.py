@@ -12,6 +12,7 @@ import datetime as _dt
 from typing import Any
 
 from gilbench import kernels, results
+from gilbench.cell import Cell
 
 #: extra_info keys without which a benchmark is not a gilbench cell
 REQUIRED = tuple(results.CELL_FIELDS)
@@ -51,7 +52,8 @@ def _header_from_machine_info(data: dict, infos: list[dict]) -> dict:
         "kernels": unique("kernel"),
         "variants": unique("variant"),
         "executors": unique("executor"),
-        "workers": sorted({i["workers"] for i in infos if i["executor"] != "serial"} or {1}),
+        "workers": sorted({c.workers for c in map(Cell.read, infos) if c.executor != "serial"}
+                          or {1}),
         "repeats": max((len(i.get("wall_s") or []) for i in infos), default=0),
         "target_time_s": next((i["target_time_s"] for i in infos if "target_time_s" in i), None),
         "quick": None,

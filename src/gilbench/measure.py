@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, NamedTuple
 
 from gilbench import executors, kernels, noise
+from gilbench.cell import CellKey
 from gilbench.errors import one_line
 from gilbench.executors.base import RunTimeout, alarm
 from gilbench.kernels import Kernel
@@ -50,8 +51,8 @@ class CellSpec:
     placement: Placement | None = None
 
     @property
-    def key(self) -> tuple:
-        return (self.kernel, self.variant, self.executor, self.workers)
+    def key(self) -> CellKey:
+        return CellKey(self.kernel, self.variant, self.executor, self.workers)
 
     @property
     def label(self) -> str:
@@ -291,14 +292,14 @@ class Measured(NamedTuple):
     """What ``measure_group`` returns: the raw data by cell key, and the seconds of rounds it
     spent after the minimum (what the group used of its ``Budget.time_s``)."""
 
-    raws: dict[tuple, Raw]
+    raws: dict[CellKey, Raw]
     extra_s: float
 
 
 def measure_group(specs: list[CellSpec], budget: Budget | int,
                   on_run: Callable[[CellSpec, Raw], None] | None = None,
                   seed: int = INTERLEAVE_SEED, timeout_s: float | None = None,
-                  decided: Callable[[CellSpec, dict[tuple, Raw]], bool] | None = None,
+                  decided: Callable[[CellSpec, dict[CellKey, Raw]], bool] | None = None,
                   noise_check: bool = True, wait: noise.QuietWait | None = None,
                   counters: noise.Counters | None = None) -> Measured:
     """Measure every cell of one (kernel, variant) group in paired rounds: the raw data by key

@@ -15,7 +15,7 @@ A results file is one JSON object::
       "experiments": {NAME: {...}}              # optional: `gilbench claims` experiments
     }
 
-A CELL has at least the keys in ``CELL_FIELDS``; times are seconds (``_s``), lists hold one
+A CELL (``gilbench.cell.Cell``, which checks it) has at least the keys in ``CELL_FIELDS``; times are seconds (``_s``), lists hold one
 value per measured repeat. ``speedup`` is ``{"median", "low", "high"}`` (paired rounds: Hodges–Lehmann with
 Wilcoxon's 95% interval; cells timed one at a time: a bootstrap 95% interval)
 or null for failed cells; ``error`` is null or a one-line explanation.
@@ -35,34 +35,17 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
+# the cell's part of the schema lives with its record (gilbench.cell); named here as before
+from gilbench.cell import (CELL_CHOICES, CELL_FIELDS, FAMILIES,  # noqa: F401
+                           OPTIONAL_CELL_FIELDS, SPEEDUP_SLACK, Cell)
+from gilbench.cell import check_type as _check_type
+from gilbench.cell import json_type as _json_type
+from gilbench.cell import short as _short
 from gilbench.errors import ResultsError
 
 SCHEMA = "gilbench-results"
 SCHEMA_VERSION = 1
 
-#: key -> accepted types (None allowed where listed)
-CELL_FIELDS: dict[str, tuple[type, ...]] = {
-    "kernel": (str,),
-    "variant": (str,),
-    "executor": (str,),
-    "family": (str,),
-    "workers": (int,),
-    "start_method": (str, type(None)),
-    "scaling": (str,),
-    "size": (int,),
-    "n_chunks": (int,),
-    "wall_s": (list,),
-    "cpu_s": (list,),
-    "median_s": (float, int, type(None)),
-    "speedup": (dict, type(None)),
-    "efficiency": (float, int, type(None)),
-    "cpu_utilization": (float, int, type(None)),
-    "stable": (bool,),
-    "error": (str, type(None)),
-}
-
-#: families of executors, in display order (each executor class declares its own family)
-FAMILIES = ("serial", "threads", "asyncio", "processes", "interpreters")
 #: every variant name any kernel may have, in display order
 VARIANT_ORDER = ("python", "cython-gil", "cython-nogil", "numpy", "stdlib")
 
@@ -238,8 +221,8 @@ class ResultsWriter:
         self.doc = doc
         write(self.doc, self.path)
 
-    def add_cell(self, cell: dict) -> None:
-        self.doc["cells"].append(cell)
+    def add_cell(self, cell: "Cell | dict") -> None:
+        self.doc["cells"].append(cell.as_dict() if isinstance(cell, Cell) else cell)
         write(self.doc, self.path)
 
     def set(self, key: str, value: Any) -> None:
@@ -252,29 +235,6 @@ class ResultsWriter:
         write(self.doc, self.path)
 
 
-#: cell fields of the contract that older or converted files may lack: checked when present
-OPTIONAL_CELL_FIELDS: dict[str, tuple[type, ...]] = {
-    "kind": (str,),
-    "unit": (str,),
-    "repeats": (int,),
-    "iqr_s": (float, int, type(None)),
-    "cold_wall_s": (float, int, type(None)),
-    "startup_s": (float, int, type(None)),
-    "startup_note": (str, type(None)),
-    "serial_median_s": (float, int, type(None)),
-    "throughput": (float, int, type(None)),
-    "unstable_reason": (str, type(None)),
-    "timed_out": (bool,),
-    "result_ok": (bool, type(None)),
-}
-
-#: closed vocabularies of the contract: field -> accepted values
-CELL_CHOICES: dict[str, tuple[Any, ...]] = {
-    "family": FAMILIES,
-    "scaling": ("strong", "weak"),
-    "kind": ("cpu", "memory", "io"),
-}
-
 #: top-level fields checked when present
 OPTIONAL_TOP_FIELDS: dict[str, tuple[type, ...]] = {
     "created": (str,),
@@ -284,122 +244,6 @@ OPTIONAL_TOP_FIELDS: dict[str, tuple[type, ...]] = {
     "kernels": (dict,),
     "interpreters": (dict,),  # `gilbench try --python`: every interpreter's run, side by side
 }
-
-
-def _type_names(types: tuple[type, ...]) -> str:
-    names = {bool: "true/false", int: "integer", float: "number", str: "string", list: "array",
-             dict: "object", type(None): "null"}
-    if float in types:  # every integer is a number too
-        types = tuple(t for t in types if t is not int)
-    return " or ".join(dict.fromkeys(names.get(t, t.__name__) for t in types))
-
-
-def _json_type(value: Any) -> str:
-    return _type_names((type(value),)) if value is None or isinstance(
-        value, (bool, int, float, str, list, dict)) else type(value).__name__
-
-
-def _check_type(value: Any, types: tuple[type, ...], where: str) -> None:
-    # bool is an int in Python; do not let True pass as a worker count
-    if isinstance(value, bool) and bool not in types:
-        ok = False
-    else:
-        ok = isinstance(value, types)
-    if ok and isinstance(value, float) and not math.isfinite(value):
-        ok = False  # 1e999 parses as inf
-    if not ok:
-        raise ResultsError(f"{where}: expected {_type_names(types)}, got {_json_type(value)} "
-                           f"{_short(value)}")
-
-
-def _short(value: Any) -> str:
-    text = repr(value) if not isinstance(value, (dict, list)) else (
-        f"{'{...}' if isinstance(value, dict) else '[...]'} of {len(value)} items")
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _check_at_least(value: Any, minimum: float, where: str) -> None:
-    if value is not None and value < minimum:
-        raise ResultsError(f"{where}: must be at least {minimum:g}, got {value!r}")
-
-
-def _check_cell(cell: Any, where: str) -> None:
-    _check_type(cell, (dict,), where)
-    for key, types in CELL_FIELDS.items():
-        if key not in cell:
-            raise ResultsError(f"{where}: missing field '{key}'")
-        _check_type(cell[key], types, f"{where}.{key}")
-    for key, types in OPTIONAL_CELL_FIELDS.items():
-        if key in cell:
-            _check_type(cell[key], types, f"{where}.{key}")
-    for key, choices in CELL_CHOICES.items():
-        if key in cell and cell[key] not in choices:
-            raise ResultsError(f"{where}.{key}: expected one of {', '.join(choices)}, "
-                               f"got {_short(cell[key])}")
-    _check_at_least(cell["workers"], 1, f"{where}.workers")
-    for key in ("size", "n_chunks", "repeats"):  # 0 for cells that could not be measured
-        if key in cell:
-            _check_at_least(cell[key], 0, f"{where}.{key}")
-    for j, t in enumerate(cell["wall_s"]):
-        _check_type(t, (float, int), f"{where}.wall_s[{j}]")
-        _check_positive(t, f"{where}.wall_s[{j}]")
-    for j, t in enumerate(cell["cpu_s"]):
-        # a task that only waits may use no measurable CPU time: 0 is possible, < 0 is not
-        _check_type(t, (float, int), f"{where}.cpu_s[{j}]")
-        _check_at_least(t, 0, f"{where}.cpu_s[{j}]")
-    for key in ("median_s", "cold_wall_s", "serial_median_s", "throughput"):
-        if cell.get(key) is not None:
-            _check_positive(cell[key], f"{where}.{key}")
-    for key in ("iqr_s", "efficiency", "cpu_utilization"):
-        _check_at_least(cell.get(key), 0, f"{where}.{key}")
-    _check_startup(cell, where)
-    sp = cell["speedup"]
-    if sp is not None:
-        for key in ("median", "low", "high"):
-            if key not in sp:
-                raise ResultsError(f"{where}.speedup: missing field '{key}'")
-            _check_type(sp[key], (float, int, type(None)), f"{where}.speedup.{key}")
-            if sp[key] is not None:
-                _check_positive(sp[key], f"{where}.speedup.{key}")
-        _check_speedup(cell, sp, where)
-
-
-def _check_positive(value: float, where: str) -> None:
-    if not value > 0:
-        raise ResultsError(f"{where}: must be positive, got {value!r}")
-
-
-#: how far (as a factor beyond its interval) a speedup may be from serial_median_s / median_s:
-#: the speedup is the median of per-round ratios, not the ratio of the medians, so the two
-#: differ a little on noisy hosts; a factor of 2 past the interval is not noise
-SPEEDUP_SLACK = 2.0
-
-
-def _check_speedup(cell: dict, sp: dict, where: str) -> None:
-    """The interval holds its median, and agrees with the cell's own times."""
-    low, median, high = sp["low"], sp["median"], sp["high"]
-    if None not in (low, median, high) and not low * (1 - 1e-9) <= median <= high * (1 + 1e-9):
-        raise ResultsError(f"{where}.speedup: median {median!r} is outside its interval "
-                           f"[{low!r}, {high!r}]")
-    serial, own = cell.get("serial_median_s"), cell.get("median_s")
-    if None in (low, high, serial, own) or cell.get("scaling", "strong") != "strong":
-        return
-    implied = serial / own
-    if not low / SPEEDUP_SLACK <= implied <= high * SPEEDUP_SLACK:
-        raise ResultsError(
-            f"{where}.speedup: [{low:.3g}, {high:.3g}] cannot come from its own times "
-            f"(serial_median_s / median_s = {implied:.3g})")
-
-
-def _check_startup(cell: dict, where: str) -> None:
-    """Start-up is the cold run minus the warm median: noise can make it a little negative,
-    but never below minus the median (a cold run that took no time at all)."""
-    startup, median = cell.get("startup_s"), cell.get("median_s")
-    if startup is None or median is None:
-        return
-    if startup <= -median:
-        raise ResultsError(f"{where}.startup_s: {startup!r} s would make the cold run take "
-                           f"no time (median_s is {median!r} s)")
 
 
 def validate(doc: Any, source: str = "results") -> dict:
@@ -434,10 +278,9 @@ def validate(doc: Any, source: str = "results") -> dict:
         if key in doc:
             _check_type(doc[key], types, f"{source}: field '{key}'")
     seen: dict[tuple, int] = {}
-    for i, cell in enumerate(doc["cells"]):
-        _check_cell(cell, f"{source}: cells[{i}]")
-        key = (cell["kernel"], cell["variant"], cell["executor"], cell["workers"],
-               cell["start_method"])
+    for i, stored in enumerate(doc["cells"]):
+        cell = Cell.from_dict(stored, f"{source}: cells[{i}]")
+        key = (*cell.key, cell.start_method)
         if key in seen:
             raise ResultsError(
                 f"{source}: cells[{i}]: the same cell as cells[{seen[key]}] ({key[0]}/{key[1]} "

@@ -4,8 +4,9 @@ The speedup axis is cut into regions (below). A cell is *decided* when its whole
 lies inside one region; otherwise it is **undecided**, shown with its median and the boundary
 its interval straddles. The measurement loop keeps adding paired rounds to undecided cells
 (``gilbench.measure``), the run stores each cell's verdict in the results file, and the report
-prints the same verdict and this rule. Ground floor: imports nothing of gilbench but stats and
-noise's limits.
+prints the same verdict and this rule. Ground floor: imports nothing of gilbench but stats,
+noise's limits and the cell record (``gilbench.cell``), through which it reads a cell (a stored
+object or a ``Cell``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import math
 from dataclasses import dataclass
 
 # the disturbance limits are part of the printed rule; they live with the counters
+from gilbench.cell import Cell, Speedup
 from gilbench.noise import OTHER_CORES_LIMIT, STEAL_LIMIT
 from gilbench.stats import median_interval
 
@@ -172,48 +174,55 @@ class Verdict:
 
 
 # --------------------------------------------------------------------------------------------
-# cell accessors: tolerate cells that lack the optional contract fields
+# cell accessors: a cell is read through its record (``Cell.read``: a field it lacks reads as
+# the record's default), and tolerate cells that lack the optional contract fields
+
+#: what the accessors take: a stored cell object, or its record
+CellLike = Cell | dict
 
 
-def family(cell: dict) -> str:
+def family(cell: CellLike) -> str:
     """The executor family of a cell (serial, threads, asyncio, processes, interpreters);
     a cell without one (a foreign file) is its own family, named by its executor."""
-    return cell.get("family") or cell["executor"]
+    c = Cell.read(cell)
+    return c.family or c.executor
 
 
-def kind(cell: dict) -> str:
+def kind(cell: CellLike) -> str:
     """``cpu``, ``memory`` or ``io``: the cell's own ``kind``, else ``cpu`` (the report fills
     it in from the document's ``kernels`` section before judging an older cell)."""
-    return cell.get("kind") or "cpu"
+    return Cell.read(cell).kind or "cpu"
 
 
-def is_unstable(cell: dict) -> bool:
+def is_unstable(cell: CellLike) -> bool:
     """True when the cell's repeats spread widely (IQR over the limit): shown as a note; the
-    verdict itself rests on the interval."""
-    return not cell.get("stable", True)
+    verdict itself rests on the interval. A cell without ``stable`` counts as stable."""
+    return not Cell.read(cell).stable
 
 
-def is_failed(cell: dict) -> bool:
+def is_failed(cell: CellLike) -> bool:
     """A cell with an error, a timeout, a wrong result or no speedup."""
-    sp = cell.get("speedup")
-    return bool(cell.get("error") or cell.get("timed_out") or cell.get("result_ok") is False
-                or not isinstance(sp, dict)
-                or any(not isinstance(sp.get(k), (int, float)) or not math.isfinite(sp[k])
-                       for k in ("median", "low", "high")))
+    c = Cell.read(cell)
+    sp = c.speedup
+    return bool(c.error or c.timed_out or c.result_ok is False
+                or not isinstance(sp, Speedup)
+                or any(not isinstance(x, (int, float)) or not math.isfinite(x)
+                       for x in (sp.median, sp.low, sp.high)))
 
 
-def failure_text(cell: dict) -> str:
+def failure_text(cell: CellLike) -> str:
     """One line saying why a failed cell failed."""
+    c = Cell.read(cell)
     parts = []
-    error = str(cell.get("error") or "").strip()
-    if cell.get("timed_out") and "timed out" not in error.lower():
+    error = str(c.error or "").strip()
+    if c.timed_out and "timed out" not in error.lower():
         parts.append("timed out")
     if error:
         parts.append(error.splitlines()[0])
-    if cell.get("result_ok") is False:
+    if c.result_ok is False:
         parts.append("result disagreed with the python reference")
     if not parts:
-        parts.append("host busy: no undisturbed round" if cell.get("host_busy")
+        parts.append("host busy: no undisturbed round" if c.host_busy
                      else "no speedup recorded")
     return "; ".join(parts)
 
@@ -256,19 +265,20 @@ class Ceiling:
                 "text": self.text()}
 
 
-def cores_ceiling(cell: dict, usable_cores: "Ceiling | float") -> float:
+def cores_ceiling(cell: CellLike, usable_cores: "Ceiling | float") -> float:
     """n = min(W, C) for CPU/memory work, C the ceiling's cores (a number of cores or a
     ``Ceiling``); W for I/O (a waiting thread needs no core). Whole numbers stay ints."""
-    w = int(cell["workers"])
+    w = int(Cell.read(cell).workers)
     if kind(cell) == "io":
         return w
     n = max(1, min(w, Ceiling.of(usable_cores).cores))
     return int(n) if float(n).is_integer() else n
 
 
-def smt_threads(cell: dict, usable_cores: "Ceiling | float") -> int:
+def smt_threads(cell: CellLike, usable_cores: "Ceiling | float") -> int:
     """The SMT sibling threads a CPU/memory cell's workers use beyond the physical cores."""
-    return 0 if kind(cell) == "io" else Ceiling.of(usable_cores).smt_threads(int(cell["workers"]))
+    c = Cell.read(cell)
+    return 0 if kind(c) == "io" else Ceiling.of(usable_cores).smt_threads(int(c.workers))
 
 
 def regions(kind: str, n: float, smt: int = 0) -> list[tuple[str, float, float]]:
@@ -298,11 +308,12 @@ def region_of(value: float, cuts: list[tuple[str, float, float]]) -> str:
     return cuts[0][0]
 
 
-def above_cores_checks(cell: dict, serial_cpu_s: float | None = None) -> str:
+def above_cores_checks(cell: CellLike, serial_cpu_s: float | None = None) -> str:
     """Why a CPU cell may sit above the core count, from the numbers it carries."""
+    c = Cell.read(cell)
     checks = []
-    base = cell.get("serial_cpu_per_run_s") if serial_cpu_s is None else serial_cpu_s
-    cpu = cell.get("cpu_s")
+    base = c.serial_cpu_per_run_s if serial_cpu_s is None else serial_cpu_s
+    cpu = c.cpu_s
     if isinstance(base, (int, float)) and isinstance(cpu, list) and cpu:
         mine = sorted(cpu)[len(cpu) // 2]
         if mine > 0 and base > 1.1 * mine:
@@ -315,14 +326,15 @@ def above_cores_checks(cell: dict, serial_cpu_s: float | None = None) -> str:
     return "; ".join(checks)
 
 
-def above_waits_checks(cell: dict) -> str:
+def above_waits_checks(cell: CellLike) -> str:
     """Why an I/O cell may sit above the waits its workers can overlap: its time per unit of
     work (a round trip, a sleep) per worker against the serial baseline's, from the numbers it
     carries."""
-    w, size = int(cell["workers"]), cell.get("size")
-    mine, base = cell.get("median_s"), cell.get("serial_median_s")
-    unit = str(cell.get("unit") or "unit").rstrip("s") or "unit"
-    if cell.get("scaling", "strong") == "strong" and all(
+    c = Cell.read(cell)
+    w, size = int(c.workers), c.size
+    mine, base = c.median_s, c.serial_median_s
+    unit = str(c.unit or "unit").rstrip("s") or "unit"
+    if c.scaling == "strong" and all(
             isinstance(x, (int, float)) and x > 0 for x in (mine, base, size)):
         per_worker, serial = mine * w / size, base / size
         if serial > ABOVE_CORES_FACTOR * per_worker:
@@ -339,26 +351,28 @@ def above_waits_checks(cell: dict) -> str:
             f"{w} workers can overlap at most {w} waits")
 
 
-def cpu_interval(cell: dict) -> tuple[float, float] | None:
+def cpu_interval(cell: CellLike) -> tuple[float, float] | None:
     """A 95% interval for the cell's CPU utilisation (the median of its per-round CPU time /
     wall time: order statistics, ``stats.median_interval``), from the times the cell carries;
     for a cell without them, the recorded utilisation as a point; None if neither."""
-    walls, cpus = cell.get("wall_s"), cell.get("cpu_s")
+    c = Cell.read(cell)
+    walls, cpus = c.wall_s, c.cpu_s
     if isinstance(walls, list) and isinstance(cpus, list) and walls and len(walls) == len(cpus):
         utils = [c / w for c, w in zip(cpus, walls) if isinstance(c, (int, float))
                  and isinstance(w, (int, float)) and w > 0]
         if utils:
             return median_interval(utils)
-    util = cell.get("cpu_utilization")
+    util = c.cpu_utilization
     return (float(util), float(util)) if isinstance(util, (int, float)) else None
 
 
-def busy_text(cell: dict) -> str:
+def busy_text(cell: CellLike) -> str:
     """How busy the host was for a cell's rounds: 'other processes used 0.85–1.06 cores in 7 of
     9 rounds (2 undisturbed)' (from the disturbed runs the cell keeps)."""
-    seen = [d for d in cell.get("disturbed") or [] if isinstance(d, dict)]
+    c = Cell.read(cell)
+    seen = [d for d in c.disturbed or [] if isinstance(d, dict)]
     rounds = {d.get("round") for d in seen}
-    kept = len(cell.get("wall_s") or [])
+    kept = len(c.wall_s or [])
     other = [d["other_cores"] for d in seen if isinstance(d.get("other_cores"), (int, float))]
     steal = [d["steal_share"] for d in seen if isinstance(d.get("steal_share"), (int, float))]
     what = []
@@ -370,34 +384,35 @@ def busy_text(cell: dict) -> str:
             f"{len(rounds) + kept} rounds ({kept} undisturbed)")
 
 
-def judge(cell: dict, usable_cores: "Ceiling | float") -> Verdict:
+def judge(cell: CellLike, usable_cores: "Ceiling | float") -> Verdict:
     """The verdict of the printed rule (``RULE_MARKDOWN``) for one results cell, against the
     ceiling ``usable_cores`` (a ``Ceiling``, or a number of cores, a fraction allowed)."""
+    cell = Cell.read(cell)
     io = kind(cell) == "io"
     smt = 0 if is_failed(cell) or family(cell) == "serial" else smt_threads(cell, usable_cores)
     words = {code: pair[1 if io else 0] + (" (SMT)" if smt else "")
              for code, pair in LABELS.items()}
-    if cell.get("host_busy") and family(cell) != "serial" and not cell.get("error") \
-            and not cell.get("timed_out") and cell.get("result_ok") is not False:
+    if cell.host_busy and family(cell) != "serial" and not cell.error \
+            and not cell.timed_out and cell.result_ok is not False:
         # the rounds stopped, undecided, because the host stayed busy: say so, never guess
-        sp = cell.get("speedup")
-        median = (f"; median of the undisturbed rounds {sp['median']:.2f}×"
+        sp = cell.speedup
+        median = (f"; median of the undisturbed rounds {sp.median:.2f}×"
                   if not is_failed(cell) else "")
         return Verdict("undecided", "undecided — host busy", busy_text(cell) + median, False,
                        cause=HOST_BUSY)
     if is_failed(cell):
-        return Verdict("failed", "timed out" if cell.get("timed_out") else "failed",
+        return Verdict("failed", "timed out" if cell.timed_out else "failed",
                        failure_text(cell), False)
     if family(cell) == "serial":
         return Verdict("baseline", words["baseline"], "the serial baseline", True)
-    sp = cell["speedup"]
-    med, low, high = float(sp["median"]), float(sp["low"]), float(sp["high"])
+    sp = cell.speedup
+    med, low, high = float(sp.median), float(sp.low), float(sp.high)
     n = cores_ceiling(cell, usable_cores)
     cuts = regions(kind(cell), n, smt)
     above = ABOVE_CORES_FACTOR * (n + SMT_GAIN * smt)
     cores_text = f"{n} physical cores + {smt} SMT threads" if smt else f"{n} usable cores"
     at_low, at_high = region_of(low, cuts), region_of(high, cuts)
-    util = cell.get("cpu_utilization")
+    util = cell.cpu_utilization
     need = PARALLEL_FRACTION * n
     cpu = cpu_interval(cell)
     short = cpu is not None and cpu[1] < need  # the CPU time rules "parallel" out
@@ -457,7 +472,7 @@ def judge(cell: dict, usable_cores: "Ceiling | float") -> Verdict:
                    f"{'∞' if hi_b == math.inf else format(hi_b, '.2f')}", True)
 
 
-def is_decided(cell: dict, usable_cores: "Ceiling | float") -> bool:
+def is_decided(cell: CellLike, usable_cores: "Ceiling | float") -> bool:
     """True when the cell's interval fits one region (or it failed: more rounds won't help)."""
     v = judge(cell, usable_cores)
     return v.decided or v.code == "failed"

@@ -25,6 +25,7 @@ import time
 from collections import deque
 
 from gilbench import host, noise, results
+from gilbench.cell import Cell
 from gilbench.commands._terminal import make_console, terminal_table, time_left_column
 from gilbench.commands._args import (add_run_options, check_output_dir, check_output_file,
                                      forwarded_arguments, given_run_options, parse_names,
@@ -142,23 +143,25 @@ def _like(args: argparse.Namespace, given: list[str]):
     return config, args.out, None, set()
 
 
-def _verdict_text(cell: dict) -> str:
+def _verdict_text(cell: Cell | dict) -> str:
     """The cell's verdict words (its error when it failed)."""
-    if cell.get("error"):
-        return cell["error"]
-    verdict = cell.get("verdict") or {}
+    c = Cell.read(cell)
+    if c.error:
+        return c.error
+    verdict = c.verdict or {}
     return verdict.get("words") or ""
 
 
-def _fmt_speedup(cell: dict) -> str:
-    sp = cell.get("speedup")
-    if cell.get("error"):
+def _fmt_speedup(cell: Cell | dict) -> str:
+    c = Cell.read(cell)
+    sp = c.speedup
+    if c.error:
         return "[red]failed[/]"
     if not sp:
         return "-"
     # one break opportunity only (before the interval): a narrow column wraps the interval
     # onto its own line instead of cutting it
-    return f"{sp['median']:.2f}x [{sp['low']:.2f}\u2013{sp['high']:.2f}]"
+    return f"{sp.median:.2f}x [{sp.low:.2f}\u2013{sp.high:.2f}]"
 
 
 def kept_message(out: str, groups: list) -> str:
@@ -268,12 +271,11 @@ def _measure(args: argparse.Namespace, config: RunConfig, out: str, doc: dict, d
         t = terminal_table(console, "latest cells",
                            ("kernel", "variant", "executor", "W", "median", "speedup [95% CI]",
                             "CPU util", "rounds", "verdict"))
-        for cell in recent:
-            med = cell.get("median_s")
-            util = cell.get("cpu_utilization")
-            t.add_row(cell["kernel"], cell["variant"], cell["executor"], str(cell["workers"]),
+        for cell in map(Cell.read, recent):
+            med, util = cell.median_s, cell.cpu_utilization
+            t.add_row(cell.kernel, cell.variant, cell.executor, str(cell.workers),
                       fmt_column_ms(med), _fmt_speedup(cell),
-                      "-" if util is None else f"{util:.2f}", str(len(cell.get("wall_s") or [])),
+                      "-" if util is None else f"{util:.2f}", str(len(cell.wall_s or [])),
                       _verdict_text(cell)[:60])
         return t
 
@@ -421,20 +423,21 @@ def _exit(status: int, console) -> int:
 UNAVAILABLE = ("variant unavailable:", "executor unavailable:")
 
 
-def unavailable(cell: dict) -> bool:
+def unavailable(cell: Cell | dict) -> bool:
     """True for a cell that could not run here at all (its variant or executor is missing)."""
-    return bool(cell.get("error")) and cell["error"].startswith(UNAVAILABLE)
+    error = Cell.read(cell).error
+    return bool(error) and error.startswith(UNAVAILABLE)
 
 
 def print_failures(doc: dict, console, limit: int = 20) -> int:
     """The cells that failed or timed out, with their errors (print_summary shows one worker
     count only); returns how many failed (cells unavailable here are not counted)."""
 
-    errors = [c for c in doc["cells"] if c.get("error")]
+    errors = [c for c in map(Cell.read, doc["cells"]) if c.error]
     if not errors:
         return 0
     failed = [c for c in errors if not unavailable(c)]
-    timed_out = sum(1 for c in failed if c.get("timed_out"))
+    timed_out = sum(1 for c in failed if c.timed_out)
     parts = [f"{len(failed)} cells failed" + (f", {timed_out} of them timed out"
                                                 if timed_out else "")] if failed else []
     if len(errors) > len(failed):
@@ -442,7 +445,7 @@ def print_failures(doc: dict, console, limit: int = 20) -> int:
     title = "; ".join(parts)
     t = terminal_table(console, title, ("kernel", "variant", "executor", "W", "error"))
     for c in (failed + [c for c in errors if unavailable(c)])[:limit]:
-        t.add_row(c["kernel"], c["variant"], c["executor"], str(c["workers"]), c["error"])
+        t.add_row(c.kernel, c.variant, c.executor, str(c.workers), c.error)
     console.print(t)
     if len(errors) > limit:
         console.print(f"... and {len(errors) - limit} more (see the results file)")
@@ -472,19 +475,18 @@ def print_busy(doc: dict, out: str, console) -> None:
 def print_summary(doc: dict, console) -> None:
     """A table of every cell at the largest worker count not above the usable cores."""
     usable = doc["host"].get("usable_cores", 1)
-    cells = doc["cells"]
-    counts = sorted({c["workers"] for c in cells if c["executor"] != "serial"})
+    cells = [Cell.read(c) for c in doc["cells"]]
+    counts = sorted({c.workers for c in cells if c.executor != "serial"})
     at = max([w for w in counts if w <= usable] or counts or [1])
     t = terminal_table(console, f"speedup at {at} workers ({usable} usable cores)",
                        ("kernel", "variant", "executor", "speedup [95% CI]", "CPU util",
                         "efficiency", "verdict"))
     for c in cells:
-        if c["executor"] == "serial" or c["workers"] != at:
-            if not (c["executor"] == "serial" and c.get("error")):
+        if c.executor == "serial" or c.workers != at:
+            if not (c.executor == "serial" and c.error):
                 continue
-        util = c.get("cpu_utilization")
-        eff = c.get("efficiency")
-        t.add_row(c["kernel"], c["variant"], c["executor"], _fmt_speedup(c),
+        util, eff = c.cpu_utilization, c.efficiency
+        t.add_row(c.kernel, c.variant, c.executor, _fmt_speedup(c),
                   "-" if util is None else f"{util:.2f}", "-" if eff is None else f"{eff:.2f}",
                   _verdict_text(c)[:70])
     console.print(t)

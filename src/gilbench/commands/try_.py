@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 
 from gilbench import executors, host
+from gilbench.cell import Cell
 from gilbench.commands._args import (add_run_options, all_executors, check_output_dir,
                                      check_output_file, given_scheduler, options_as_argv,
                                      parse_executors, parse_workers, positive_int)
@@ -179,11 +180,11 @@ def print_table(doc: dict, console) -> None:
     t = Table(title=escape(f"{section['function']}: {section['tasks']} tasks"))
     for col in ("executor", "W", "median", "speedup [95% CI]", "CPU util", "note"):
         t.add_column(col, overflow="fold")
-    for c in doc["cells"]:
-        sp, util, med = c.get("speedup"), c.get("cpu_utilization"), c.get("median_s")
-        t.add_row(c["executor"], str(c["workers"]), fmt_time(med, "-"),
-                  "-" if not sp else f"{sp['median']:.2f}x [{sp['low']:.2f}, {sp['high']:.2f}]",
-                  "-" if util is None else f"{util:.2f}", escape(c.get("error") or ""))
+    for c in map(Cell.read, doc["cells"]):
+        sp, util, med = c.speedup, c.cpu_utilization, c.median_s
+        t.add_row(c.executor, str(c.workers), fmt_time(med, "-"),
+                  "-" if not sp else f"{sp.median:.2f}x [{sp.low:.2f}, {sp.high:.2f}]",
+                  "-" if util is None else f"{util:.2f}", escape(c.error or ""))
     console.print(t)
     costs = Table(title="cost per task (one task per submission) and break-even task duration")
     for col in ("executor", "W", "per task", "pickled per task", "break-even"):

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
+from gilbench.cell import Cell
 from gilbench.noise import OTHER_CORES_LIMIT
 from gilbench.results import FAMILIES, VARIANT_ORDER
 from gilbench.stats import karp_flatt, median
@@ -109,24 +110,25 @@ def efficiency(cell: dict, usable_cores: Ceiling | float) -> float | None:
     """Parallel efficiency: speedup / p with p = min(W, C) (I/O: p = W); None if failed."""
     if is_failed(cell):
         return None
-    return float(cell["speedup"]["median"]) / cores_ceiling(cell, usable_cores)
+    return float(Cell.read(cell).speedup.median) / cores_ceiling(cell, usable_cores)
 
 
 def serial_fraction(cell: dict, usable_cores: Ceiling | float) -> float | None:
     """Karp–Flatt e for a cell (CPU/memory kernels only, p = min(W, C) ≥ 2)."""
     if is_failed(cell) or kind(cell) == "io" or family(cell) == "serial":
         return None
-    return karp_flatt(float(cell["speedup"]["median"]), cores_ceiling(cell, usable_cores))
+    return karp_flatt(float(Cell.read(cell).speedup.median), cores_ceiling(cell, usable_cores))
 
 
-def throughput(cell: dict) -> float | None:
+def throughput(cell: Cell | dict) -> float | None:
     """Units of work per second (from the cell, else size / median_s)."""
-    t = cell.get("throughput")
+    c = Cell.read(cell)
+    t = c.throughput
     if isinstance(t, (int, float)) and t > 0:
         return float(t)
-    m = cell.get("median_s")
-    if m and cell.get("size") and not cell.get("error"):
-        return cell["size"] / m
+    m = c.median_s
+    if m and c.size and not c.error:
+        return c.size / m
     return None
 
 
@@ -155,10 +157,10 @@ def kernel_facts(doc: dict, kernel: str) -> dict:
 def executor_order(cells: Iterable[dict]) -> list[str]:
     """Executors in display order: by family (``results.FAMILIES``), then as the run met them."""
     first: dict[str, tuple[int, int]] = {}
-    for i, c in enumerate(cells):
-        if c["executor"] not in first:
+    for i, c in enumerate(map(Cell.read, cells)):
+        if c.executor not in first:
             f = family(c)
-            first[c["executor"]] = (FAMILIES.index(f) if f in FAMILIES else len(FAMILIES), i)
+            first[c.executor] = (FAMILIES.index(f) if f in FAMILIES else len(FAMILIES), i)
     return sorted(first, key=first.__getitem__)
 
 
@@ -170,17 +172,14 @@ def executor_sort_key(doc: dict) -> Callable[[str], tuple[int, str]]:
 
 def executor_families(cells: Iterable[dict]) -> dict[str, str]:
     """executor -> family, as the cells record it."""
-    return {c["executor"]: family(c) for c in cells}
+    return {c.executor: family(c) for c in map(Cell.read, cells)}
 
 
 def sort_key(cell: dict, executors: Sequence[str] = ()) -> tuple:
     """Cells in display order: variant, executor (in ``executors``), workers, start method."""
-    return (
-        _order(cell["variant"], VARIANT_ORDER),
-        _order(cell["executor"], executors),
-        cell["workers"],
-        cell.get("start_method") or "",
-    )
+    c = Cell.read(cell)
+    return (_order(c.variant, VARIANT_ORDER), _order(c.executor, executors), c.workers,
+            c.start_method or "")
 
 
 def variant_sort_key(v: str) -> tuple[int, str]:
@@ -194,7 +193,8 @@ def curves(cells: Iterable[dict]) -> dict[tuple[str, str, str], list[dict]]:
     executors = executor_order(cells)
     out: dict[tuple[str, str, str], list[dict]] = {}
     for c in sorted(cells, key=lambda c: sort_key(c, executors)):
-        out.setdefault((c["kernel"], c["variant"], c["executor"]), []).append(c)
+        r = Cell.read(c)
+        out.setdefault((r.kernel, r.variant, r.executor), []).append(c)
     return out
 
 
@@ -217,8 +217,8 @@ def judge(doc: dict) -> list[Judged]:
     for (k, v, e), cells in curves(doc["cells"]).items():
         if family(cells[0]) == "serial":
             continue
-        w = verdict_workers([x["workers"] for x in cells], c)
-        cell = next(x for x in cells if x["workers"] == w)
+        w = verdict_workers([Cell.read(x).workers for x in cells], c)
+        cell = next(x for x in cells if Cell.read(x).workers == w)
         rows.append(Judged(k, v, e, w, cell, verdict(cell, c)))
     order = {k: i for i, k in enumerate(kernel_names(doc))}
     executors = executor_order(doc["cells"])
@@ -257,9 +257,8 @@ def contention(doc: dict) -> str | None:
 def startup_is_cold_minus_warm(cells: Sequence[dict]) -> bool:
     """True when every recorded start-up equals the first call minus the warm median, i.e.
     the runner derived it rather than timing the pool's start alone."""
-    pairs = [(x["startup_s"], x["cold_wall_s"] - x["median_s"]) for x in cells
-             if x.get("startup_s") is not None and x.get("cold_wall_s") is not None
-             and x.get("median_s") is not None]
+    pairs = [(x.startup_s, x.cold_wall_s - x.median_s) for x in map(Cell.read, cells)
+             if x.startup_s is not None and x.cold_wall_s is not None and x.median_s is not None]
     return bool(pairs) and all(abs(a - b) <= 1e-9 + 1e-6 * abs(b) for a, b in pairs)
 
 
@@ -385,14 +384,14 @@ def released_yet_no_gain(doc: dict, cell: dict, v: Verdict) -> str | None:
     """Why a thread cell of a variant whose GIL check reads *releases* gains nothing (or is
     slower) on CPU work, with the check from its numbers: the CPU time the threads spent on the
     serial run's work. None for any other cell."""
-    sp = cell.get("speedup") or {}
+    c = Cell.read(cell)
+    high = c.speedup.high if c.speedup is not None else None
     no_gain = v.code in ("slower", "concurrent") or (  # or undecided, but below any gain
-        v.code == "undecided" and isinstance(sp.get("high"), (int, float))
-        and sp["high"] < NO_GAIN_HIGH)
+        v.code == "undecided" and isinstance(high, (int, float)) and high < NO_GAIN_HIGH)
     if family(cell) != "threads" or kind(cell) == "io" or not no_gain \
-            or int(cell["workers"]) < 2 or usable_cores(doc) < 2:
+            or int(c.workers) < 2 or usable_cores(doc) < 2:
         return None
-    facts = (kernel_facts(doc, cell["kernel"]).get("variants") or {}).get(cell["variant"]) or {}
+    facts = (kernel_facts(doc, c.kernel).get("variants") or {}).get(c.variant) or {}
     check = facts.get("gil_check") or {}
     if check.get("verdict") != "releases":
         return None
@@ -467,10 +466,11 @@ def problems(doc: dict) -> list[Problem]:
     return out
 
 
-def describe_cell(cell: dict) -> str:
+def describe_cell(cell: Cell | dict) -> str:
     """'primes/python/threads@2' (+ start method)."""
-    sm = f" ({cell['start_method']})" if cell.get("start_method") else ""
-    return f"{cell['kernel']}/{cell['variant']}/{cell['executor']}@{cell['workers']}{sm}"
+    c = Cell.read(cell)
+    sm = f" ({c.start_method})" if c.start_method else ""
+    return f"{c.kernel}/{c.variant}/{c.executor}@{c.workers}{sm}"
 
 
 __all__ = [

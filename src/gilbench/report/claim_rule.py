@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from gilbench.cell import Cell
 from gilbench.verdicts import (DECIDED, NO_GAIN_HIGH, Ceiling, cores_ceiling, cpu_interval,
                                regions, smt_threads)
 
@@ -63,8 +64,8 @@ def touched(cell: dict, cores: Ceiling) -> set[str]:
     """The verdict regions an undecided cell's interval reaches, less those its CPU time rules
     out: CPU work whose CPU utilisation interval stays below the gain line ran on about one
     core, so any gain its speedup interval reaches was not parallel work (the CPU rule)."""
-    sp = cell["speedup"]
-    low, high = float(sp["low"]), float(sp["high"])
+    sp = Cell.read(cell).speedup
+    low, high = float(sp.low), float(sp.high)
     touched = {code for code, lo, hi in regions(kind(cell), cores_ceiling(cell, cores),
                                                  smt_threads(cell, cores))
                if lo <= high and low <= hi}

@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from typing import Iterable, Sequence
 
+from gilbench.cell import Cell
 from gilbench.stats import median
 
 from .analysis import (Judged, ceiling, describe_cell, family, judge, kernel_names, kind,
@@ -300,12 +301,12 @@ def _startup_claim(doc: dict) -> tuple[str, str]:
     """Process pools must cost measurably more to start than thread pools."""
     by_family: dict[str, list[float]] = {}
     by_exec: dict[str, list[float]] = {}
-    for cell in doc["cells"]:
-        s = cell.get("startup_s")
-        if isinstance(s, (int, float)) and s >= 0 and not cell.get("error"):
+    for cell in map(Cell.read, doc["cells"]):
+        s = cell.startup_s
+        if isinstance(s, (int, float)) and s >= 0 and not cell.error:
             by_family.setdefault(family(cell), []).append(float(s))
-            method = cell.get("start_method")
-            label = cell["executor"] + (f" ({method})" if method else "")
+            method = cell.start_method
+            label = cell.executor + (f" ({method})" if method else "")
             by_exec.setdefault(label, []).append(float(s))
     procs = by_family.get("processes")
     if not procs:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gilbench import stats
+from gilbench.cell import Cell, CellKey
 
 from . import analysis as A
 from . import format as F
@@ -28,7 +29,8 @@ from .compare_rule import (CHANGED, at_level, DEFAULT_MIN_CHANGE, FDR, JUDGED, M
                            speedup_p_value, speedup_ratio, short_test_text, test_text,
                            time_p_value, time_ratio)
 
-KeyT = tuple
+#: a cell's key, with its start method added where one file holds it under several
+KeyT = CellKey | tuple
 
 
 @dataclass
@@ -174,7 +176,7 @@ def _keyed(doc: dict) -> dict[KeyT, dict]:
     one file holds the same cell under several start methods."""
     base: dict[KeyT, list[dict]] = {}
     for c in doc["cells"]:
-        base.setdefault((c["kernel"], c["variant"], c["executor"], c["workers"]), []).append(c)
+        base.setdefault(Cell.read(c).key, []).append(c)
     out: dict[KeyT, dict] = {}
     for k, cells in base.items():
         if len(cells) == 1:
@@ -297,7 +299,7 @@ def _speedup(c: dict | None) -> str:
         return "1 (serial)"
     if A.is_failed(c):
         return "failed"
-    return F.fmt_interval(c["speedup"])
+    return F.fmt_interval(Cell.read(c).speedup)
 
 
 def change_words(status: str, ratio: float | None) -> str:
@@ -370,7 +372,7 @@ def verdict_changes(comp: Comparison) -> list[Block]:
         + (", listed here." if changed else ".")))
 
     def badge(j: A.Judged) -> Badge:
-        detail = "" if j.verdict.code == "failed" else F.fmt_interval(j.cell["speedup"])
+        detail = "" if j.verdict.code == "failed" else F.fmt_interval(Cell.read(j.cell).speedup)
         return Badge(j.verdict.code, j.verdict.label, title=j.verdict.why,
                      detail=f"{detail} @{j.workers}", warn=j.verdict.unstable)
 

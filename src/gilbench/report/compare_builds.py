@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from gilbench import results
+from gilbench.cell import Cell, CellKey
 
 from . import format as F
 from .blocks import Block, Heading, Para, Table, to_markdown
@@ -58,13 +59,18 @@ def combined_paths(out: str | os.PathLike) -> tuple[Path, Path]:
     return out.with_name(f"{out.stem}-builds.json"), out.with_name(f"{out.stem}-builds.md")
 
 
-def _ok(cell: dict | None) -> bool:
-    return bool(cell) and cell.get("error") is None and bool(cell.get("wall_s")) \
-        and bool(cell.get("size"))
+def _ok(cell: Cell | None) -> bool:
+    return cell is not None and cell.error is None and bool(cell.wall_s) and bool(cell.size)
 
 
-def _serial_cells(doc: dict) -> dict[tuple[str, str], dict]:
-    return {(c["kernel"], c["variant"]): c for c in doc["cells"] if c["executor"] == "serial"}
+def _serial_cells(doc: dict) -> dict[tuple[str, str], Cell]:
+    return {(c.kernel, c.variant): c for c in map(Cell.read, doc["cells"])
+            if c.executor == "serial"}
+
+
+def _stored(cell: Cell, name: str) -> Any:
+    """A field as the file stores it (absent: None)."""
+    return cell.as_dict().get(name)
 
 
 def _interval(ratio: float | None, low: float | None = None, high: float | None = None
@@ -72,7 +78,7 @@ def _interval(ratio: float | None, low: float | None = None, high: float | None 
     return None if ratio is None else {"median": ratio, "low": low, "high": high}
 
 
-def _across(comp: Comparison, cell: dict, serial: dict) -> dict[str, float]:
+def _across(comp: Comparison, cell: Cell, serial: Cell) -> dict[str, float]:
     """``cell``'s speedup against ``serial`` of the other run: ``compare_rule.time_ratio``
     (serial time / cell time per unit of work, bootstrap interval) widened for the drift
     between the runs as ``compare`` widens a time ratio. Shown, not tested: it is not among
@@ -113,46 +119,45 @@ def judge_builds(baseline: dict, other: dict, names: tuple[str, str] = ("baselin
     for r in comp.rows:
         judged.setdefault(r.key[:4], r)
     base_serial = _serial_cells(baseline)
-    base_cells = {(c["kernel"], c["variant"], c["executor"], c["workers"]): c
-                  for c in baseline["cells"]}
+    base_cells: dict[CellKey, Cell] = {c.key: c for c in map(Cell.read, baseline["cells"])}
     rows = []
     for key, serial in _serial_cells(other).items():
         bserial = base_serial.get(key)
-        verdict = judged.get((*key, "serial", serial["workers"]))
+        verdict = judged.get(serial.key)
         row: dict[str, Any] = {
-            "kernel": key[0], "variant": key[1], "size": serial.get("size"),
-            "sizes_match": bool(bserial) and bserial.get("size") == serial.get("size"),
-            "baseline_serial_median_s": bserial.get("median_s") if bserial else None,
-            "other_serial_median_s": serial.get("median_s"),
+            "kernel": key[0], "variant": key[1], "size": _stored(serial, "size"),
+            "sizes_match": bserial is not None
+            and _stored(bserial, "size") == _stored(serial, "size"),
+            "baseline_serial_median_s": bserial.median_s if bserial else None,
+            "other_serial_median_s": serial.median_s,
             "serial_ratio": None, "serial_status": None, "note": None, "cells": [],
         }
         if bserial is None:
             row["note"] = "not in the baseline run"
         elif not _ok(bserial):
-            row["note"] = f"baseline serial cell failed: {bserial.get('error') or 'no data'}"
+            row["note"] = f"baseline serial cell failed: {bserial.error or 'no data'}"
         elif not _ok(serial):
-            row["note"] = f"serial cell failed: {serial.get('error') or 'no data'}"
+            row["note"] = f"serial cell failed: {serial.error or 'no data'}"
         elif verdict is None or not verdict.compared:
             row["note"] = verdict.status if verdict else "not compared"
         else:
             row["serial_ratio"] = _interval(verdict.ratio, verdict.low, verdict.high)
             row["serial_status"] = verdict.status
         comparable = _ok(bserial) and _ok(serial)
-        for c in other["cells"]:
-            if (c["kernel"], c["variant"]) != key or c["executor"] == "serial":
+        for c in map(Cell.read, other["cells"]):
+            if (c.kernel, c.variant) != key or c.executor == "serial":
                 continue
-            cell_key = (c["kernel"], c["variant"], c["executor"], c["workers"])
-            bc = base_cells.get(cell_key)
+            bc = base_cells.get(c.key)
             row["cells"].append({
-                "executor": c["executor"],
-                "workers": c["workers"],
-                "median_s": c.get("median_s"),
-                "speedup_same_build": c.get("speedup"),
+                "executor": c.executor,
+                "workers": c.workers,
+                "median_s": c.median_s,
+                "speedup_same_build": _stored(c, "speedup"),
                 "speedup_vs_baseline": (_across(comp, c, bserial)
                                         if comparable and _ok(c) else None),
-                "baseline_speedup": bc.get("speedup") if bc else None,
-                "error": c.get("error"),
-                "change": _change(judged.get(cell_key)),
+                "baseline_speedup": _stored(bc, "speedup") if bc else None,
+                "error": c.error,
+                "change": _change(judged.get(c.key)),
             })
         rows.append(row)
     return {"rows": rows,

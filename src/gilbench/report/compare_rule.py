@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from statistics import NormalDist
 
 from gilbench import stats
+from gilbench.cell import Cell
 
 #: fewer warm repeats than this in either file and the interval means nothing: not compared
 MIN_REPEATS = 3
@@ -181,31 +182,35 @@ def scaling_significance(ratio: float, low: float, high: float, min_change: floa
     return {"faster": "scales worse", "slower": "scales better"}.get(status, status)
 
 
-def problem(c: dict) -> str | None:
+def problem(cell: Cell | dict) -> str | None:
     """Why a cell's times cannot be compared ("failed", "too few repeats"), or None.
     Only the wall times matter here: a cell whose serial baseline failed still has them."""
-    if c.get("error") or c.get("timed_out") or c.get("result_ok") is False:
+    c = Cell.read(cell)
+    if c.error or c.timed_out or c.result_ok is False:
         return "failed"
-    walls = c.get("wall_s") or []
+    walls = c.wall_s or []
     if len(walls) < MIN_REPEATS or not all(isinstance(t, (int, float)) and t > 0 for t in walls):
         return "too few repeats"
     return None
 
 
-def is_serial(c: dict) -> bool:
-    return c["executor"] == "serial" and c["workers"] == 1
+def is_serial(cell: Cell | dict) -> bool:
+    c = Cell.read(cell)
+    return c.executor == "serial" and c.workers == 1
 
 
-def time_ratio(a: dict, b: dict) -> tuple[float, float, float]:
+def time_ratio(a: Cell | dict, b: Cell | dict) -> tuple[float, float, float]:
     """b/a of the median time per unit of work with its bootstrap interval (the spread within
     each run): (ratio, low, high)."""
-    scale = a["size"] / b["size"] if a["size"] and b["size"] else 1.0
-    sp = stats.bootstrap_ratio(b["wall_s"], a["wall_s"], scale)
+    a, b = Cell.read(a), Cell.read(b)
+    scale = a.size / b.size if a.size and b.size else 1.0
+    sp = stats.bootstrap_ratio(b.wall_s, a.wall_s, scale)
     # the point estimate can sit outside a skewed percentile interval; keep it inside
     return sp["median"], min(sp["low"], sp["median"]), max(sp["high"], sp["median"])
 
 
-def paired_rounds(cell: dict, serials: list[dict]) -> tuple[list[float], list[float], float] | None:
+def paired_rounds(cell: Cell | dict, serials: list[dict]
+                  ) -> tuple[list[float], list[float], float] | None:
     """The serial and cell wall times of the rounds both were measured in, and the speedup's
     scale (the worker count under weak scaling), or None when the cell has no paired rounds
     with a usable serial baseline of its (kernel, variant) among ``serials``.
@@ -213,24 +218,26 @@ def paired_rounds(cell: dict, serials: list[dict]) -> tuple[list[float], list[fl
     When the cell records a paired speedup, the pairing must give it back: a resumed run
     re-measures the serial baseline without storing it, so its cells' rounds would pair with
     another session's serial times."""
-    rounds = cell.get("rounds")
-    if not rounds or len(rounds) != len(cell["wall_s"]):
+    cell = Cell.read(cell)
+    rounds = cell.rounds
+    if not rounds or len(rounds) != len(cell.wall_s):
         return None
-    scale = float(cell["workers"]) if cell.get("scaling") == "weak" else 1.0
-    for serial in serials:
-        if (serial["kernel"], serial["variant"]) != (cell["kernel"], cell["variant"]):
+    scale = float(cell.workers) if cell.scaling == "weak" else 1.0
+    for serial in map(Cell.read, serials):
+        if (serial.kernel, serial.variant) != (cell.kernel, cell.variant):
             continue
-        if problem(serial) or len(serial.get("rounds") or []) != len(serial["wall_s"]):
+        if problem(serial) or len(serial.rounds or []) != len(serial.wall_s):
             continue
-        base = dict(zip(serial["rounds"], serial["wall_s"]))
-        pairs = [(base[r], w) for r, w in zip(rounds, cell["wall_s"]) if r in base]
+        base = dict(zip(serial.rounds, serial.wall_s))
+        pairs = [(base[r], w) for r, w in zip(rounds, cell.wall_s) if r in base]
         if len(pairs) < MIN_REPEATS:
             continue
         serial_s, cell_s = [p[0] for p in pairs], [p[1] for p in pairs]
-        recorded = cell.get("speedup") or {}
-        if recorded.get("method") == stats.PAIRED_METHOD and recorded.get("median"):
+        recorded = cell.speedup
+        if recorded is not None and recorded.extra.get("method") == stats.PAIRED_METHOD \
+                and recorded.median:
             again = stats.paired_ratio(serial_s, cell_s, scale)["median"]
-            if not math.isclose(again, recorded["median"], rel_tol=1e-6):
+            if not math.isclose(again, recorded.median, rel_tol=1e-6):
                 continue
         return serial_s, cell_s, scale
     return None

@@ -13,6 +13,7 @@ import statistics
 from pathlib import Path
 
 from gilbench import stats
+from gilbench.cell import Cell
 from gilbench.verdicts import ANOMALY_TEXT, INTERVAL_METHOD, RULE_MARKDOWN
 
 from . import analysis as A
@@ -41,9 +42,10 @@ def _verdict_badge(j: A.Judged, common_w: int) -> Badge:
     elif A.is_failed(cell):  # undecided, host busy: not one undisturbed round
         detail = "no undisturbed round"
     else:
-        detail = F.fmt_interval(cell["speedup"])
-        if A.kind(cell) != "io" and cell.get("cpu_utilization") is not None:
-            detail += f" · {cell['cpu_utilization']:.2f} cores"
+        record = Cell.read(cell)
+        detail = F.fmt_interval(record.speedup)
+        if A.kind(cell) != "io" and record.cpu_utilization is not None:
+            detail += f" · {record.cpu_utilization:.2f} cores"
     if j.workers != common_w:
         detail += f" @{j.workers}"
     return _badge(v, cell, detail)
@@ -151,20 +153,21 @@ def startup_table(doc: dict) -> list[Block]:
     for x in doc["cells"]:
         if A.is_failed(x) or A.family(x) == "serial":
             continue
-        if x.get("startup_s") is None and x.get("cold_wall_s") is None:
+        r = Cell.read(x)
+        if r.startup_s is None and r.cold_wall_s is None:
             continue
-        groups.setdefault((x["executor"], x.get("start_method"), x["workers"]), []).append(x)
+        groups.setdefault((r.executor, r.start_method, r.workers), []).append(x)
     derived = A.startup_is_cold_minus_warm([x for xs in groups.values() for x in xs])
     rows = []
     executor_key = A.executor_sort_key(doc)
     for (e, sm, w), xs in sorted(groups.items(), key=lambda kv: (executor_key(kv[0][0]),
                                                                   kv[0][1] or "", kv[0][2])):
-        starts = [x["startup_s"] for x in xs if F.is_number(x.get("startup_s"))
-                  and x["startup_s"] >= 0]
-        lost = sum(1 for x in xs if x.get("startup_note") or F.is_number(x.get("startup_s"))
-                   and x["startup_s"] < 0)  # not separable from the warm runs' spread
-        firsts = [x["cold_wall_s"] - x["median_s"] for x in xs
-                  if x.get("cold_wall_s") is not None and x.get("median_s") is not None]
+        rs = [Cell.read(x) for x in xs]
+        starts = [r.startup_s for r in rs if F.is_number(r.startup_s) and r.startup_s >= 0]
+        lost = sum(1 for r in rs if r.startup_note or F.is_number(r.startup_s)
+                   and r.startup_s < 0)  # not separable from the warm runs' spread
+        firsts = [r.cold_wall_s - r.median_s for r in rs
+                  if r.cold_wall_s is not None and r.median_s is not None]
         start = stats.median(starts) if starts else None
         first = stats.median(firsts) if firsts else None
         if start is None and not lost and e not in ("thread-pool", "process-pool"):
@@ -194,7 +197,8 @@ def scaling_section(doc: dict) -> list[Block]:
     blocks: list[Block] = [Heading(2, "Scaling per curve: efficiency and Karp–Flatt", "scaling")]
     curves = {key: cells for key, cells in A.curves(doc["cells"]).items()
               if A.family(cells[0]) != "serial" and A.kind(cells[0]) != "io"}
-    ws = sorted({x["workers"] for cells in curves.values() for x in cells if x["workers"] >= 2})
+    ws = sorted({w for cells in curves.values() for w in (Cell.read(x).workers for x in cells)
+                 if w >= 2})
     if not curves or not ws:
         blocks.append(Para("No CPU-kernel curves with 2 or more workers.", "note"))
         return blocks
@@ -212,7 +216,7 @@ def scaling_section(doc: dict) -> list[Block]:
             order[kv[0][0]], A.variant_sort_key(kv[0][1]), executor_key(kv[0][2]))):
         row = [k, v, e]
         for w in ws:
-            cell = next((x for x in cells if x["workers"] == w), None)
+            cell = next((x for x in cells if Cell.read(x).workers == w), None)
             if cell is None:
                 row.append("—")
             elif A.is_failed(cell):
@@ -325,30 +329,31 @@ def numbers_section(doc: dict) -> list[Block]:
                     A.kernel_facts(doc, kernel).get("unit", ""))
         rows = []
         for x in cells:
+            r = Cell.read(x)
             failed = A.is_failed(x)
             fam = A.family(x)
-            if failed and x.get("error") is not None or failed and x.get("timed_out"):
-                status = Badge("failed", "timed out" if x.get("timed_out") else "failed",
+            if failed and r.error is not None or failed and r.timed_out:
+                status = Badge("failed", "timed out" if r.timed_out else "failed",
                                detail="")
             elif failed:
                 status = Badge("failed", "failed")
             elif fam == "serial":
                 status = Badge("baseline", "baseline", warn=A.is_unstable(x))
-            elif x["workers"] < 2:
+            elif r.workers < 2:
                 status = Badge("single", "1 worker", warn=A.is_unstable(x))
             else:
                 status = _badge(A.verdict(x, c), x, "")
             eff = A.efficiency(x, c) if fam != "serial" else None
             kf = A.serial_fraction(x, c)
             rows.append([
-                x["variant"], x["executor"], str(x["workers"]), x.get("start_method") or "",
-                f"{x['size']:,}", F.fmt_time(x.get("median_s")), F.fmt_time(x.get("iqr_s")),
-                F.fmt_interval(x.get("speedup")) if fam != "serial" else "1 (baseline)",
-                F.fmt_cores(x.get("cpu_utilization")), "—" if eff is None else f"{eff:.2f}",
+                r.variant, r.executor, str(r.workers), r.start_method or "",
+                f"{r.size:,}", F.fmt_time(r.median_s), F.fmt_time(r.iqr_s),
+                F.fmt_interval(r.speedup) if fam != "serial" else "1 (baseline)",
+                F.fmt_cores(r.cpu_utilization), "—" if eff is None else f"{eff:.2f}",
                 "—" if kf is None else f"{kf:.2f}",
                 F.fmt_rate(A.throughput(x), unit) if not failed else "—",
-                F.fmt_time(x.get("cold_wall_s")),
-                "not measurable" if x.get("startup_note") else F.fmt_startup(x.get("startup_s")),
+                F.fmt_time(r.cold_wall_s),
+                "not measurable" if r.startup_note else F.fmt_startup(r.startup_s),
                 status,
             ])
         table = Table(["variant", "executor", "W", "start", "size", "median", "IQR",

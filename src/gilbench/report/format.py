@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from gilbench.cell import Speedup
 from gilbench.units import fmt_bytes, fmt_time, is_number
 
 #: what the experiment sections show for a missing figure
@@ -21,8 +22,10 @@ NA = "n/a"
 # cell tables ("—" when missing)
 
 
-def fmt_interval(sp: dict | None) -> str:
+def fmt_interval(sp: Speedup | dict | None) -> str:
     """A speedup with its interval: '1.93× [1.85–2.01]' ("—" when missing)."""
+    if isinstance(sp, Speedup):
+        sp = sp.as_dict()
     if not sp or sp.get("median") is None:
         return "—"
     lo, hi = sp.get("low"), sp.get("high")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gilbench.cell import Cell
 from gilbench.verdicts import BORDERLINE_TEXT
 
 from .analysis import (Judged, busy_banner, contention, describe_cell, family, judge, kind,
@@ -170,7 +171,7 @@ def _cells_text(js: list[Judged], labels: bool = False, limit: int = 3) -> str:
 
 
 def _median(j: Judged) -> float:
-    return float(j.cell["speedup"]["median"])
+    return float(Cell.read(j.cell).speedup.median)
 
 
 def _io_sentences(judged: list[Judged]) -> list[str]:

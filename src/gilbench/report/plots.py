@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator
 
+from gilbench.cell import Cell
 from gilbench.results import FAMILIES
 from gilbench.stats import median
 
@@ -118,7 +119,7 @@ def speedup_plot(doc: dict, kernel: str, path: Path) -> Path | None:
     fams += sorted({A.family(x) for x in cells} - set(fams))
     fig = _new(min(4.2 * len(fams) + 0.6, 13), 3.7)
     axes = fig.subplots(1, len(fams), sharey=True, squeeze=False)[0]
-    all_w = sorted({x["workers"] for x in cells})
+    all_w = sorted({Cell.read(x).workers for x in cells})
     top = 1.0
     for ax, fam in zip(axes, fams):
         _style_axes(ax)
@@ -130,24 +131,24 @@ def speedup_plot(doc: dict, kernel: str, path: Path) -> Path | None:
             ax.axvline(c, color="#cf222e", lw=1, ls=(0, (2, 2)), alpha=0.7, zorder=1)
         top = max(top, max(ideal))
         for (k, v, e), curve in A.curves(x for x in cells if A.family(x) == fam).items():
-            ok = [x for x in curve if not A.is_failed(x)]
+            ok = [Cell.read(x) for x in curve if not A.is_failed(x)]
             col, mk = color(v), EXECUTOR_MARKERS.get(e, "o")
             ls = FAMILY_STYLES.get(fam, "-")
             if ok:
-                xs = [x["workers"] for x in ok]
-                med = [x["speedup"]["median"] for x in ok]
-                lo = [x["speedup"]["low"] for x in ok]
-                hi = [x["speedup"]["high"] for x in ok]
+                xs = [x.workers for x in ok]
+                med = [x.speedup.median for x in ok]
+                lo = [x.speedup.low for x in ok]
+                hi = [x.speedup.high for x in ok]
                 top = max(top, max(hi))
                 ax.fill_between(xs, lo, hi, color=col, alpha=0.13, lw=0, zorder=2)
                 ax.plot(xs, med, color=col, ls=ls, lw=1.8, zorder=3)
                 for x in ok:
                     hollow = A.is_unstable(x)
-                    ax.plot([x["workers"]], [x["speedup"]["median"]], marker=mk, ms=6,
+                    ax.plot([x.workers], [x.speedup.median], marker=mk, ms=6,
                             color=col, mfc="white" if hollow else col, mew=1.3, zorder=4)
             for x in curve:
                 if A.is_failed(x):
-                    ax.plot([x["workers"]], [0], marker="x", ms=9, mew=2, color="#cf222e",
+                    ax.plot([Cell.read(x).workers], [0], marker="x", ms=9, mew=2, color="#cf222e",
                             clip_on=False, zorder=5)
         ax.set_title(fam, fontsize=10)
         _workers_axis(ax, all_w)
@@ -156,8 +157,8 @@ def speedup_plot(doc: dict, kernel: str, path: Path) -> Path | None:
     if not io:
         axes[-1].text(c, top * 1.1, f" {c} usable core{'s' if c != 1 else ''}", color="#cf222e",
                       fontsize=8, va="top", ha="left")
-    variants = sorted({x["variant"] for x in cells}, key=A.variant_sort_key)
-    executors = sorted({x["executor"] for x in cells}, key=A.executor_sort_key(doc))
+    variants = sorted({Cell.read(x).variant for x in cells}, key=A.variant_sort_key)
+    executors = sorted({Cell.read(x).executor for x in cells}, key=A.executor_sort_key(doc))
     extra = [Line2D([], [], color="#8c959f", ls=(0, (4, 3)),
                     label="ideal (W)" if io else "ideal: min(W, cores)")]
     if any(A.is_failed(x) for x in cells):
@@ -299,13 +300,13 @@ def startup_plot(doc: dict, path: Path) -> Path | None:
     families = A.executor_families(cells)
     executor_key = A.executor_sort_key(doc)
     groups: dict[tuple[str, str | None], dict[int, tuple[list[float], list[float]]]] = {}
-    for x in cells:
-        s, cold, warm = x.get("startup_s"), x.get("cold_wall_s"), x.get("median_s")
+    for x in map(Cell.read, cells):
+        s, cold, warm = x.startup_s, x.cold_wall_s, x.median_s
         first = cold - warm if isinstance(cold, (int, float)) and warm is not None else None
         if s is None and first is None:
             continue
-        per_w = groups.setdefault((x["executor"], x.get("start_method")), {})
-        start, over = per_w.setdefault(x["workers"], ([], []))
+        per_w = groups.setdefault((x.executor, x.start_method), {})
+        start, over = per_w.setdefault(x.workers, ([], []))
         if isinstance(s, (int, float)):
             start.append(float(s))
         if first is not None:

@@ -18,6 +18,7 @@ import io
 import json
 from typing import Any
 
+from gilbench.cell import Cell
 from gilbench.results import json_safe
 
 from . import analysis as A
@@ -37,9 +38,10 @@ _FLOATS = frozenset({"median_s", "speedup", "speedup_low", "speedup_high", "effi
                      "cpu_utilization"})
 
 
-def _interval(cell: dict) -> dict[str, float | None]:
-    sp = cell.get("speedup") or {}
-    return {"median": sp.get("median"), "low": sp.get("low"), "high": sp.get("high")}
+def _interval(cell: Cell | dict) -> dict[str, float | None]:
+    sp = Cell.read(cell).speedup
+    return ({"median": sp.median, "low": sp.low, "high": sp.high} if sp
+            else {"median": None, "low": None, "high": None})
 
 
 def _verdict(cell: dict, cores: int) -> tuple[str, str]:
@@ -61,7 +63,7 @@ def summary(doc: dict) -> dict[str, Any]:
             "workers": j.workers, "verdict": j.verdict.code, "words": j.verdict.label,
             "decided": j.verdict.decided, "speedup": _interval(j.cell),
             "cpu_utilization": j.cell.get("cpu_utilization"),
-            "curve": [{"workers": c["workers"], **_interval(c)}
+            "curve": [{"workers": Cell.read(c).workers, **_interval(c)}
                       for c in curves[(j.kernel, j.variant, j.executor)]],
         })
     failed = sum(1 for c in doc["cells"] if A.is_failed(c))

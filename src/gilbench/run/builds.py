@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Sequence
 
 from gilbench import results
+from gilbench.cell import Cell
 from gilbench.errors import UsageError
 from gilbench.report.compare_builds import drift_text, label_text, table, write_combined
 
@@ -272,8 +273,8 @@ def print_comparisons(combined: dict, console) -> None:
 
 def pinned_sizes(doc: dict) -> dict[tuple[str, str], int]:
     """Per (kernel, variant): the size its serial cell ran at in ``doc`` (the base size)."""
-    return {(c["kernel"], c["variant"]): int(c["size"]) for c in doc["cells"]
-            if c["executor"] == "serial" and c.get("size")}
+    return {(c.kernel, c.variant): int(c.size) for c in map(Cell.read, doc["cells"])
+            if c.executor == "serial" and c.size}
 
 
 def read_pinned_sizes(path: str) -> dict[tuple[str, str], int]:

@@ -15,11 +15,12 @@ from dataclasses import replace
 from typing import Any, Callable
 
 from gilbench import executors, host, kernels, noise, results, verdicts
+from gilbench.cell import Cell, CellKey
 from gilbench.errors import one_line
 from gilbench.executors.base import RunTimeout
 from gilbench.measure import CHUNKS_PER_WORKER, Budget, CellSpec, Raw, calibrate, measure_group
 from gilbench.placement import pinned
-from gilbench.summary import summarize
+from gilbench.summary import summarize, summarize_cell
 from gilbench.run.config import MAX_TIME_CARRY, RunConfig
 
 
@@ -103,15 +104,15 @@ def wait_at_start(wait: noise.QuietWait, events: Events) -> noise.Disturbance | 
 def busy_summary(doc: dict, wait: noise.QuietWait, first: noise.Disturbance | None) -> dict:
     """The results' record of how busy the host was: the waits, the rounds set aside and the
     cells left *undecided: host busy* (the report's busy banner comes from it)."""
-    cells = doc["cells"]
-    disturbed = [c for c in cells if c.get("disturbed_rounds")]
+    cells = [Cell.read(c) for c in doc["cells"]]
+    disturbed = [c for c in cells if c.disturbed_rounds]
     return {**wait.summary(),
             "noise_measured": first is not None,
             "busy_at_start": None if first is None else first.disturbed,
             "other_cores_at_start": None if first is None else round(first.other_cores, 3),
             "cells_with_disturbed_rounds": len(disturbed),
-            "disturbed_rounds_max": max((c["disturbed_rounds"] for c in disturbed), default=0),
-            "cells_host_busy": sum(1 for c in cells if c.get("host_busy"))}
+            "disturbed_rounds_max": max((c.disturbed_rounds for c in disturbed), default=0),
+            "cells_host_busy": sum(1 for c in cells if c.host_busy)}
 
 
 def _add_cells(writer: results.ResultsWriter, cells: list[dict], events: Events) -> None:
@@ -128,26 +129,27 @@ def _add_cells(writer: results.ResultsWriter, cells: list[dict], events: Events)
         events.on_cell(cell)
 
 
-def cell_key(cell: dict) -> tuple:
+def cell_key(cell: "Cell | dict") -> CellKey:
     """(kernel, variant, executor, workers) of a results cell: what identifies it in a run."""
-    return (cell.get("kernel"), cell.get("variant"), cell.get("executor"), cell.get("workers"))
+    return Cell.read(cell).key
 
 
-def finished_keys(cells: list[dict]) -> set[tuple]:
+def finished_keys(cells: "list[Cell | dict]") -> set[CellKey]:
     """Keys of the cells a resumed run keeps: every cell but those left *undecided: host
     busy*, which it measures again."""
-    return {cell_key(c) for c in cells if not c.get("host_busy")}
+    return {c.key for c in map(Cell.read, cells) if not c.host_busy}
 
 
 def recorded_sizes(cells: list[dict], scaling: str) -> dict[tuple[str, str], int]:
     """(kernel, variant) -> the base size its recorded cells were measured at (resume: the rest
     of a group is measured at the same size, not recalibrated)."""
     sizes: dict[tuple[str, str], int] = {}
-    for cell in cells:
-        size, workers = cell.get("size"), cell.get("workers")
-        if isinstance(size, int) and isinstance(workers, int) and workers >= 1:
+    for cell in map(Cell.read, cells):
+        size, workers = cell.size, cell.workers
+        if "size" in cell.keys and isinstance(size, int) and isinstance(workers, int) \
+                and workers >= 1:
             base = size // workers if scaling == "weak" else size
-            sizes.setdefault((cell.get("kernel"), cell.get("variant")), base)
+            sizes.setdefault((cell.kernel, cell.variant), base)
     return sizes
 
 
@@ -163,7 +165,7 @@ def left_over(banked: float, own_s: float, used_s: float) -> float:
 
 
 def run_matrix(config: RunConfig, writer: results.ResultsWriter, events: Events | None = None,
-               skip: set[tuple] | None = None,
+               skip: set[CellKey] | None = None,
                sizes: dict[tuple[str, str], int] | None = None) -> dict:
     """Measure every planned cell, adding a group's cells to ``writer`` when the group is done.
 
@@ -195,7 +197,8 @@ def run_matrix(config: RunConfig, writer: results.ResultsWriter, events: Events 
     return writer.doc
 
 
-def _run_group(config: RunConfig, writer: results.ResultsWriter, events: Events, skip: set[tuple],
+def _run_group(config: RunConfig, writer: results.ResultsWriter, events: Events,
+               skip: set[CellKey],
                kernel: kernels.Kernel, variant: kernels.Variant, specs: list[CellSpec],
                todo: list[CellSpec], known_size: int | None, budget: Budget,
                wait: noise.QuietWait | None = None) -> float:
@@ -250,9 +253,9 @@ def _run_group(config: RunConfig, writer: results.ResultsWriter, events: Events,
         serial_spec = next(s for s in sized_specs if s.executor == "serial")
         usable = config.ceiling  # the CPUs the workers may use (--pin, --core-type)
 
-        def decided(spec: CellSpec, raws: dict) -> bool:
-            cell = summarize(spec, raws[spec.key], raws[serial_spec.key], kernel,
-                             usable_cores=usable)
+        def decided(spec: CellSpec, raws: dict[CellKey, Raw]) -> bool:
+            cell = summarize_cell(spec, raws[spec.key], raws[serial_spec.key], kernel,
+                                  usable_cores=usable)
             return verdicts.is_decided(cell, usable)
 
         raws, used_s = measure_group(sized_specs, budget, on_run=events.on_run,
