@@ -17,7 +17,7 @@ The Python API (the command line is ``gilbench``):
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from gilbench._version import __version__  # noqa: E402
 
 from gilbench.gilcheck import GilCheck, check_gil  # noqa: E402
 

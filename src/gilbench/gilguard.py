@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import importlib
+import os
 import re
 import sys
 import sysconfig
@@ -245,4 +246,25 @@ def import_module(name: str) -> tuple[ModuleType, Culprit | None]:
     return module, watch.culprit
 
 
-__all__ = ["ACTIVE", "Culprit", "FIX", "Watch", "culprit", "gil_on", "guard", "import_module"]
+#: Set to a non-empty value to ignore the compiled extensions even when they are installed
+#: (like propcache's PROPCACHE_NO_EXTENSIONS): the pure-Python variants still run.
+NO_EXTENSIONS_ENV = "GILBENCH_NO_EXTENSIONS"
+
+
+def load_extension(module: str) -> tuple[Any | None, str]:
+    """Import a compiled kernel module; return (module, "") or (None, why it is missing)."""
+    if os.environ.get(NO_EXTENSIONS_ENV):
+        return None, f"disabled by {NO_EXTENSIONS_ENV}={os.environ[NO_EXTENSIONS_ENV]}"
+    try:
+        # guarded: on a free-threaded build, a twin built without freethreading_compatible
+        # turns the GIL back on, and the failing cells then name it (gilguard.culprit)
+        return import_module(module)[0], ""
+    except ImportError as exc:
+        return None, (
+            f"compiled extension {module} not importable ({exc}); "
+            "reinstall with a C compiler and Cython: pip install ."
+        )
+
+
+__all__ = ["ACTIVE", "Culprit", "FIX", "NO_EXTENSIONS_ENV", "Watch", "culprit", "gil_on", "guard",
+           "import_module", "load_extension"]

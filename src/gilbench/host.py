@@ -10,9 +10,10 @@ import sys
 import sysconfig
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
-from typing import TYPE_CHECKING
+from gilbench import gilguard
+from gilbench.gilguard import load_extension
 
 if TYPE_CHECKING:  # the record is built late (ceiling()): a subinterpreter worker imports this
     from gilbench.verdicts import Ceiling  # module, and verdicts' statistics bring NumPy, which
@@ -338,8 +339,6 @@ def gil_enabled() -> bool:
 
 def _gil_culprit() -> dict[str, Any] | None:
     """The module a guarded import saw turn the GIL back on (``gilguard.culprit``), or None."""
-    from gilbench import gilguard
-
     found = gilguard.culprit()
     return None if found is None else found.as_dict()
 
@@ -381,9 +380,6 @@ def _version(module: str) -> str | None:
 
 def extension_build() -> dict[str, Any]:
     """How the compiled extensions were built, or why they are missing."""
-    # the loader alone (ground floor too), not the kernels, which stand above this module
-    from gilbench.kernels._base import load_extension
-
     ext, why = load_extension("gilbench.kernels._buildinfo_c")
     if ext is None:
         return {"compiled": False, "reason": why}

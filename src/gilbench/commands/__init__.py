@@ -12,7 +12,7 @@ import importlib
 import sys
 from typing import Iterable, Sequence
 
-from gilbench import __version__
+from gilbench._version import __version__
 from gilbench.errors import USER_ERRORS
 
 #: subcommand -> its line in `gilbench --help`; order is the order of that listing. Each lives in

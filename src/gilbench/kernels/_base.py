@@ -14,20 +14,16 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
-import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 
-from gilbench import gilguard
+from gilbench.gilguard import NO_EXTENSIONS_ENV, load_extension  # noqa: F401 (kernels' API)
 
 from gilbench.errors import UnknownNameError
 
 Chunk = tuple
 Partial = Any
 
-#: Set to a non-empty value to ignore the compiled extensions even when they are installed
-#: (like propcache's PROPCACHE_NO_EXTENSIONS): the pure-Python variants still run.
-NO_EXTENSIONS_ENV = "GILBENCH_NO_EXTENSIONS"
 
 
 class VariantUnavailable(RuntimeError):
@@ -58,21 +54,6 @@ class Variant:
         if self.fn is None:
             raise VariantUnavailable(f"variant {self.name!r} is unavailable: {self.reason}")
         return self.fn(chunk)
-
-
-def load_extension(module: str) -> tuple[Any | None, str]:
-    """Import a compiled kernel module; return (module, "") or (None, why it is missing)."""
-    if os.environ.get(NO_EXTENSIONS_ENV):
-        return None, f"disabled by {NO_EXTENSIONS_ENV}={os.environ[NO_EXTENSIONS_ENV]}"
-    try:
-        # guarded: on a free-threaded build, a twin built without freethreading_compatible
-        # turns the GIL back on, and the failing cells then name it (gilguard.culprit)
-        return gilguard.import_module(module)[0], ""
-    except ImportError as exc:
-        return None, (
-            f"compiled extension {module} not importable ({exc}); "
-            "reinstall with a C compiler and Cython: pip install ."
-        )
 
 
 def compiled_variants(

@@ -13,6 +13,7 @@ import statistics
 from pathlib import Path
 
 from gilbench import stats
+from gilbench._version import __version__
 from gilbench.cell import Cell
 from gilbench.verdicts import ANOMALY_TEXT, INTERVAL_METHOD, RULE_MARKDOWN
 
@@ -450,8 +451,6 @@ def write_report(doc: dict, outdir: str | os.PathLike) -> dict[str, Path]:
     md_path = outdir / "report.md"
     html_path = outdir / "report.html"
     md_path.write_text(to_markdown(blocks), encoding="utf-8")
-    from gilbench import __version__
-
     footer = (f"Written by gilbench {__version__} from a results file created "
               f"{doc.get('created', '?')}. Self-contained: plots are embedded, nothing is "
               "fetched.")
