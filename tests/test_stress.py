@@ -24,8 +24,8 @@ from gilbench.errors import UsageError
 from gilbench.report.blocks import to_markdown
 from gilbench.report.workload import workload_section
 from gilbench.stress import SWITCH_INTERVAL_S, gil_enabled, short_repr, stress, stress_workers
-from gilbench.workload import Workload
-from gilbench.workload_run import measure
+from gilbench.usercode.workload import Workload
+from gilbench.usercode.measure import measure
 
 USER_CODE = (Path(__file__).parent / "user_functions.py").read_text()
 

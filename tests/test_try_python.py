@@ -1,6 +1,6 @@
 """`gilbench try F --python A --python B`: the user's function under several interpreters, one
 document and one report with them side by side, and the advice across them
-(``gilbench.workload_builds``, ``gilbench.report.workload_builds``).
+(``gilbench.usercode.builds``, ``gilbench.report.workload_builds``).
 
 The advice and the report's tables are checked on crafted documents whose figures are known;
 one end-to-end run measures a tiny function under two interpreters (this one twice, and a
@@ -26,7 +26,7 @@ from cli_helpers import gilbench_in  # noqa: E402
 from gilbench.commands import _args, try_
 from gilbench.report.blocks import to_html_body, to_markdown
 from gilbench.report.workload_builds import interpreters_section, speedup_table
-from gilbench.workload_builds import across_document, chosen_cell, interpreters
+from gilbench.usercode.builds import across_document, chosen_cell, interpreters
 
 USER_CODE = (Path(__file__).parent / "user_functions.py").read_text()
 FN = "mymod:work"

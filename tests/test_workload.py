@@ -14,9 +14,9 @@ import pytest
 
 from gilbench.errors import UsageError
 from gilbench.kernels.user import importable, resolve
-from gilbench.workload import Workload
-from gilbench.workload_advice import recommend
-from gilbench.workload_run import measure
+from gilbench.usercode.workload import Workload
+from gilbench.usercode.advice import recommend
+from gilbench.usercode.measure import measure
 
 USER_CODE = (Path(__file__).parent / "user_functions.py").read_text()
 

@@ -17,12 +17,17 @@ The Python API (the command line is ``gilbench``):
 
 from __future__ import annotations
 
-from gilbench._version import __version__  # noqa: E402
-
-from gilbench.gilcheck import GilCheck, check_gil  # noqa: E402
-
-# Bound eagerly, over the name of the submodule gilbench.workload (imported on the way): a lazy
-# binding would be replaced by the module the first time anything imported it.
-from gilbench.workload_run import workload  # noqa: E402
+from gilbench._version import __version__
+from gilbench.gilcheck import GilCheck, check_gil
 
 __all__ = ["GilCheck", "__version__", "check_gil", "workload"]
+
+
+def __getattr__(name: str):
+    """``gilbench.workload`` is loaded when first used (PEP 562): importing gilbench (as the
+    pytest plugin and ``gilbench.testing`` do) does not load the measuring engine."""
+    if name == "workload":
+        from gilbench.usercode.measure import workload
+
+        return workload
+    raise AttributeError(f"module 'gilbench' has no attribute {name!r}")

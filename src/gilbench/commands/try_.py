@@ -28,9 +28,9 @@ from gilbench.commands._terminal import make_console
 from gilbench.run.config import (DEFAULT_MAX_REPEATS, DEFAULT_REPEATS, MIN_TIMEOUT_S,
                                  TIMEOUT_TARGETS, check_options)
 from gilbench.units import fmt_bytes, fmt_time
-from gilbench.workload import Workload
-from gilbench.workload_builds import run_try_builds
-from gilbench.workload_run import default_executors, measure
+from gilbench.usercode.workload import Workload
+from gilbench.usercode.builds import run_try_builds
+from gilbench.usercode.measure import default_executors, measure
 
 #: the run options (``_args.add_run_options``) that ``try`` takes, with ``run``'s meaning
 TRY_OPTIONS = ("executors", "workers", "repeats", "max_repeats", "quick", "start_method",
@@ -104,7 +104,7 @@ def main(args: argparse.Namespace) -> int:
                   repeats=args.repeats, max_repeats=args.max_repeats,
                   start_method=args.start_method, timeout_s=args.timeout,
                   dask_scheduler=scheduler)
-    if args.pythons:  # each interpreter loads the function itself (workload_builds)
+    if args.pythons:  # each interpreter loads the function itself (usercode.builds)
         return _across_interpreters(args, out_file)
     work = Workload(args.function, args.tasks, args.compare)
     # the user's names and messages are printed literally: no markup, no :emoji: codes

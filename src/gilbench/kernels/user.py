@@ -1,6 +1,6 @@
 """The user's own function as a kernel: what ``gilbench.kernels.get("MODULE:QUALNAME")`` returns.
 
-A workload (``gilbench.workload.Workload``) presents its function as a ``Kernel`` with one
+A workload (``gilbench.usercode.workload.Workload``) presents its function as a ``Kernel`` with one
 variant, ``user``: ``split`` cuts the task list into chunks (each chunk carries its tasks'
 arguments, so process executors pickle exactly what a user's pool would), the variant runs
 ``[fn(*args) for args in chunk]``, ``reduce`` concatenates the partials in task order, and

@@ -5,7 +5,7 @@ one's own advice), the speedup of every executor on each (against its own serial
 against the baseline's), and each executor's cost per task on each.
 
 ``interpreters_section(doc) -> blocks``; called by ``document.build`` only when the document has
-an ``interpreters`` section (written by ``gilbench.workload_builds``). Reads only the document.
+an ``interpreters`` section (written by ``gilbench.usercode.builds``). Reads only the document.
 """
 
 from __future__ import annotations

@@ -43,8 +43,9 @@ from gilbench.cell import Cell
 from gilbench.errors import UsageError
 from gilbench.report.compare_builds import drift_text, label_text, table, write_combined
 
-#: bumped when the command line between the parent and the child (`run --sizes-from`) changes
-CHILD_PROTOCOL = 2
+#: bumped when what the parent asks of the child changes (`run --sizes-from`; 3: `try`'s child
+#: imports gilbench.usercode)
+CHILD_PROTOCOL = 3
 
 # Printed as one JSON line by each --python interpreter: what it is, and whether gilbench is
 # importable there (the error if not).

@@ -7,13 +7,23 @@ from __future__ import annotations
 import math
 import os
 import pickle
+import tempfile
 import time
 import traceback
 from typing import Any, Callable, Iterable, Sequence
 
+from gilbench import executors, host, kernels, results
 from gilbench.errors import UsageError, one_line
+from gilbench.executors.base import RunTimeout, alarm
+from gilbench.executors.dask_ import SCHEDULER_ENV
+from gilbench.gilcheck import check_gil
 from gilbench.kernels.user import EMPTY_TASK, VARIANT, spec_of
-from gilbench.workload import Workload
+from gilbench.run.config import (MIN_TIMEOUT_S, RunConfig, check_options, default_timeout,
+                                 default_workers)
+from gilbench.run.matrix import error_cell, finish_document, plan, run_matrix, start_document
+from gilbench.stress import not_run, stress
+from gilbench.usercode.advice import recommend
+from gilbench.usercode.workload import Workload
 
 # ---------------------------------------------------------------------------- facts
 
@@ -38,7 +48,6 @@ def preflight(workload: Workload, timeout_s: float) -> dict[str, Any]:
     """One serial pass over every task in this thread, each timed: results, per-task seconds,
     the first failure (and its traceback). UsageError if the pass lasts longer than ``timeout_s`` (the function
     never returns), so nothing is written."""
-    from gilbench.executors.base import RunTimeout, alarm
 
     results: list[Any] = []
     task_s: list[float] = []
@@ -73,7 +82,6 @@ def empty_task_cost(executor: str, workers: int, start_method: str | None,
                     timeout_s: float, n_tasks: int = 100, rounds: int = 3) -> dict[str, Any]:
     """Seconds per empty task through ``executor`` at ``workers`` (one task per submission,
     warm pool): the median over ``rounds`` of (wall of ``n_tasks`` tasks) / ``n_tasks``."""
-    from gilbench import executors, kernels
 
     cls = executors.get(executor)
     why = cls.unavailable_reason()
@@ -112,7 +120,6 @@ def break_even_s(per_task_s: float, workers: int) -> float:
 
 def default_executors() -> list[str]:
     """Serial, the thread executors, a process pool, and subinterpreters where Python has them."""
-    from gilbench import executors
 
     names = ["serial", "threads", "thread-pool", "asyncio-to-thread", "process-pool"]
     if not executors.get("interpreters").unavailable_reason():
@@ -123,7 +130,6 @@ def default_executors() -> list[str]:
 def _cannot_run(workload: Workload, executor: str, start_method: str | None,
                 args_cost: dict, results_cost: dict) -> str | None:
     """Why ``executor`` cannot run this workload at all (its cells fail with it), or None."""
-    from gilbench import executors
 
     cls = executors.get(executor)
     crosses = cls.uses_processes or cls.family == "interpreters"
@@ -162,15 +168,7 @@ def measure(workload: Workload, *, executors_: Sequence[str] | None = None,
 
     Every check that can fail on the user's input runs before anything is written: the run
     options through ``run.config.check_options``, as ``gilbench run`` and ``try`` check them."""
-    import tempfile
 
-    from gilbench import host, results
-    from gilbench.executors.dask_ import SCHEDULER_ENV
-    from gilbench.run.config import (MIN_TIMEOUT_S, RunConfig, check_options, default_timeout,
-                                     default_workers)
-    from gilbench.run.matrix import (error_cell, finish_document, plan, run_matrix,
-                                     start_document)
-    from gilbench.workload_advice import recommend
 
     names = list(executors_ or default_executors())
     scheduler = dask_scheduler or os.environ.get(SCHEDULER_ENV) or None
@@ -263,7 +261,6 @@ def _costs(doc: dict, names: list[str], counts: list[int], usable: int, method: 
     """Per executor: the empty-task round trip at W workers (the largest count <= usable cores,
     at least 2), the pickling cost per task for executors that cross a process or interpreter,
     and the break-even task duration."""
-    from gilbench import executors
 
     at = max([w for w in counts if 2 <= w <= max(usable, 2)] or [2])
     costs: dict[str, dict] = {}
@@ -287,7 +284,6 @@ def _costs(doc: dict, names: list[str], counts: list[int], usable: int, method: 
 def _stress(workload: Workload, check: dict, runs: int, counts: Sequence[int], limit: float,
             say: Callable[[str], None]) -> dict[str, Any]:
     """The stress test's outcome (``gilbench.stress``), or why it did not run."""
-    from gilbench.stress import not_run, stress
 
     if check["error"]:
         return not_run(f"the serial check run failed on {check['error']}", runs)
@@ -298,11 +294,6 @@ def _stress(workload: Workload, check: dict, runs: int, counts: Sequence[int], l
 
 def _gil(workload: Workload) -> dict[str, Any]:
     """check_gil on the first task: the fraction of its run other threads progress."""
-    try:
-        from gilbench.gilcheck import check_gil
-    except ImportError:
-        return {"verdict": "undecided", "fraction": None, "low": None, "high": None,
-                "reason": "gilbench.gilcheck is not available in this gilbench"}
     try:
         r = check_gil(workload.fn, *workload.tasks[0])
     except Exception as exc:

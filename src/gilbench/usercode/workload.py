@@ -3,10 +3,7 @@
 A ``Workload`` is a function and its tasks (a list of argument tuples), checked here; its
 ``kernel`` (``gilbench.kernels.user``) is what the existing engine, executors, results schema,
 report and compare work on, unchanged; only calibration is skipped (the user's tasks are the
-work). ``gilbench.workload_run`` measures it (``gilbench.workload(...)``, ``gilbench try``).
-
-Note: ``gilbench.workload`` is the *function* of the public API (``gilbench/__init__`` binds it
-over this module's name); import from this module with ``from gilbench.workload import ...``.
+work). ``gilbench.usercode.measure`` measures it (``gilbench.workload(...)``, ``gilbench try``).
 """
 
 from __future__ import annotations
@@ -15,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gilbench.errors import UsageError, one_line
-from gilbench.kernels.user import (_REGISTERED, _kernel, as_tasks, importable,
-                                   resolve, spec_of)
+from gilbench.executors.base import lookup
+from gilbench.kernels.user import _REGISTERED, _kernel, as_tasks, importable, resolve, spec_of
 
 
 @dataclass
@@ -69,7 +66,6 @@ class Workload:
     @property
     def kernel(self) -> Any:
         """The Kernel, registered so that ``gilbench.kernels.get(self.name)`` finds it."""
-        from gilbench.executors.base import lookup
 
         kernel = _kernel(self.name, self.fn, self.tasks, self.compare)
         _REGISTERED[self.name] = kernel

@@ -36,8 +36,9 @@ from gilbench import results
 from gilbench.run.builds import (Interpreter, MultiRunError, assign_tags, probe, run_child,
                                  tagged_path)
 from gilbench.report.compare_builds import combined_document
+from gilbench.report.workload_builds import cost_table, interpreter_rows, speedup_table
 from gilbench.units import fmt_time
-from gilbench.workload_advice import GAIN, _LABEL
+from gilbench.usercode.advice import GAIN, _LABEL
 
 # Run by each interpreter with (function, tasks, compare): does the user's code load there?
 # One JSON line: the number of tasks, or the error (and the missing module, if one is).
@@ -46,7 +47,7 @@ import json, re, sys
 function, tasks, compare = sys.argv[1:4]
 info = {}
 try:
-    from gilbench.workload import Workload
+    from gilbench.usercode.workload import Workload
     info["tasks"] = len(Workload(function, tasks, compare or None).tasks)
 except BaseException as exc:
     info["error"] = str(exc).strip() or type(exc).__name__
@@ -348,7 +349,6 @@ def print_side_by_side(doc: dict, console) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from gilbench.report.workload_builds import cost_table, interpreter_rows, speedup_table
 
     section = doc["interpreters"]
     for title, (header, rows) in (
