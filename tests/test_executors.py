@@ -127,6 +127,7 @@ def _expected_timeout_text(executor: str) -> str:
     return "interrupted"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("executor", AVAILABLE)
 def test_hanging_run_times_out_and_is_stopped(executor, fault_kernels, monkeypatch,
                                               no_leftover_processes):
