@@ -141,6 +141,7 @@ def test_thread_unsafe_function_is_reported(user_module: str) -> None:
         "results differ from serial: the function may not be thread-safe")
 
 
+@pytest.mark.slow
 def test_user_comparison_decides_agreement(user_module: str) -> None:
     opaque, same_x = resolve(f"{user_module}:opaque"), resolve(f"{user_module}:same_x")
     plain = measure(Workload(opaque, [(i,) for i in range(4)]), **FAST)
