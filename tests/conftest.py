@@ -22,6 +22,10 @@ Fixtures
 ``skip_if_one_core``
     Skips the test when fewer than 2 cores are usable; use as
     ``@pytest.mark.usefixtures("skip_if_one_core")``.
+``recorded_reports``
+    ``recorded_reports["faulty.json"] -> (doc, paths)``: the report of a file in tests/data,
+    written by ``write_report`` once per session, on first use (every module reads the same
+    one: a report with its plots takes about a second to draw).
 
 Marker
 ------
@@ -44,7 +48,7 @@ import pytest
 
 from gilbench import host, kernels, noise
 from gilbench.kernels import Kernel, Variant
-from gilbench.report import load_any
+from gilbench.report import load_any, write_report
 from gilbench.run.config import MAX_WAIT_ENV
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -103,6 +107,26 @@ def skip_if_one_core(usable_cores: int) -> None:
     """Skip the requesting test when fewer than 2 cores are usable (parallelism impossible)."""
     if usable_cores < 2:
         pytest.skip(f"needs 2 usable cores, this host has {usable_cores}")
+
+
+class _RecordedReports(dict):
+    """name -> (doc, paths) for the files in tests/data; a report is written when first asked."""
+
+    def __init__(self, factory: pytest.TempPathFactory) -> None:
+        super().__init__()
+        self._factory = factory
+
+    def __missing__(self, name: str) -> tuple[dict, dict[str, Path]]:
+        doc = load_any(DATA / name)
+        self[name] = (doc, write_report(doc, self._factory.mktemp(Path(name).stem)))
+        return self[name]
+
+
+@pytest.fixture(scope="session")
+def recorded_reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[dict, dict]]:
+    """``recorded_reports[name] -> (doc, paths)``: tests/data/NAME's report, written once per
+    session (read it, do not change it: other modules read the same)."""
+    return _RecordedReports(tmp_path_factory)
 
 
 # Module scope, not function scope: hypothesis runs many examples per test and refuses

@@ -76,6 +76,7 @@ def test_bad_options_are_usage_errors(option: str, value: str, message: str) -> 
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_unavailable_variants_are_skipped_with_the_reason() -> None:
     proc = run_bench(*SMALL, "--gb-executors", "serial", "--benchmark-disable", "-rs",
                      env={"GILBENCH_NO_EXTENSIONS": "1"})
@@ -137,6 +138,7 @@ def test_benchmark_json_converts_to_a_valid_results_document(tmp_path: Path) -> 
             assert cell[key] == info[key], key  # the same numbers through the same summarize()
 
 
+@pytest.mark.slow
 def test_benchmark_disable_runs_each_cell_once(tmp_path: Path) -> None:
     # count executor runs with a plugin that wraps Executor.run in the suite's process
     plugin = tmp_path / "count_runs.py"
@@ -158,6 +160,7 @@ def test_benchmark_disable_runs_each_cell_once(tmp_path: Path) -> None:
     assert sorted(log.read_text().split()) == ["1", "2"]
 
 
+@pytest.mark.slow
 def test_a_failing_cell_fails_its_test_and_is_an_error_cell_in_the_json(tmp_path: Path) -> None:
     plugin = tmp_path / "break_threads.py"
     plugin.write_text(

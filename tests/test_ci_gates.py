@@ -136,6 +136,7 @@ def test_a_refuted_named_claim_fails_the_run_gate(files, capsys):
     assert run.check_claims(base, ["nogil-c-code-parallel"], console) == 0
 
 
+@pytest.mark.slow
 def test_run_checks_the_named_claims_after_a_tiny_run(tmp_path, capsys):
     out = tmp_path / "r.json"
     status, printed, err = gilbench_streams(["run", *TINY, "--out", str(out), "--check-claims",

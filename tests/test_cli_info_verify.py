@@ -163,6 +163,7 @@ def skip_if_only_gil_disagreed(status: int, out: str, two_full_cores, what: str)
         pytest.skip(f"{what}: only GIL checks disagreed on this host: {'; '.join(lines)}")
 
 
+@pytest.mark.slow
 def test_verify_everything_agrees(two_full_cores) -> None:
     proc = run_cli("verify")
     skip_if_only_gil_disagreed(proc.returncode, proc.stdout, two_full_cores, "verify's GIL checks")
@@ -176,6 +177,7 @@ def test_verify_everything_agrees(two_full_cores) -> None:
             assert v.name in out
 
 
+@pytest.mark.slow
 def test_verify_one_kernel_in_process(capsys, wide, two_full_cores) -> None:
     status = cli.main(["verify", "--kernels", "primes"])
     out = capsys.readouterr().out
@@ -226,6 +228,7 @@ def break_primes(monkeypatch):
     return install
 
 
+@pytest.mark.slow
 def test_verify_reports_a_mismatch_and_exits_1(capsys, wide, break_primes) -> None:
     primes = kernels.get("primes")
     python = primes.variant("python")
@@ -240,6 +243,7 @@ def test_verify_reports_a_mismatch_and_exits_1(capsys, wide, break_primes) -> No
     assert "all variants agree" not in out
 
 
+@pytest.mark.slow
 def test_verify_reports_a_crashing_variant_and_exits_1(capsys, wide, break_primes) -> None:
     def crash(chunk):
         raise ZeroDivisionError("deliberate")
@@ -255,6 +259,7 @@ def test_verify_reports_a_crashing_variant_and_exits_1(capsys, wide, break_prime
     assert any("python" in line and "ok" in line for line in out.splitlines())
 
 
+@pytest.mark.slow
 def test_verify_fits_80_columns_without_a_tty(capsys, monkeypatch) -> None:
     """`COLUMNS=80 gilbench verify | cat`: one line per variant, values whole, nothing cut,
     the GIL column a few words (its interval and reasons below the table)."""

@@ -221,6 +221,7 @@ def _paired_run(rng, rounds: int, log_speedup: float, group: float, p_out: float
     return list(serial), list(cell)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("side", ["cell", "serial", "either"])
 def test_speedup_change_interval_covers_the_truth(side):
     """Coverage on synthetic runs of known truth: 5-30 rounds each, b's group 0.7-1.4x slower
@@ -383,6 +384,7 @@ def test_with_few_rounds_one_changed_cell_among_many_is_not_selected(paired_run)
     assert comp.count("scales better") >= len(threads) // 2
 
 
+@pytest.mark.slow
 def test_the_false_discovery_rate_keeps_nothing_changed_quiet(paired_run):
     """Twenty pairs of identical synthetic runs (same speedups, 2% jitter, slow repeats, group
     drift): with hundreds of cells, 95% intervals alone call some changed; held at a 5% false

@@ -125,6 +125,7 @@ def test_interpreter_pool_names_its_backend() -> None:
 
 # -- Dask: losing a worker, an existing scheduler ---------------------------------------------
 
+@pytest.mark.slow
 def test_dask_worker_killed_mid_run_fails_the_run() -> None:
     _skip_unless_available("dask-processes")
     kernel = kernels.get("sleep")
@@ -142,6 +143,7 @@ def test_dask_worker_killed_mid_run_fails_the_run() -> None:
         ex.abort()
 
 
+@pytest.mark.slow
 def test_unreachable_scheduler_is_one_line_and_fast() -> None:
     pytest.importorskip("distributed", reason='distributed is not installed: '
                                               'pip install "gilbench[dask]"')
@@ -202,6 +204,7 @@ def dask_scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 p.wait()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize("variant", ["python", "cython-nogil"])
 def test_existing_scheduler_equals_serial(dask_scheduler: str, variant: str, workers: int,
@@ -221,6 +224,7 @@ def test_existing_scheduler_equals_serial(dask_scheduler: str, variant: str, wor
             assert w["python_cpu_count_env"] == "2" and w["pid"] != os.getpid()
 
 
+@pytest.mark.slow
 def test_existing_scheduler_too_few_workers(dask_scheduler: str,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     from gilbench.executors import dask_
@@ -238,6 +242,7 @@ def test_no_scheduler_address_is_unavailable(monkeypatch: pytest.MonkeyPatch) ->
     assert "--dask-scheduler ADDRESS" in reason or "gilbench[dask]" in reason
 
 
+@pytest.mark.slow
 def test_break_even_puts_engines_beside_the_stdlib_pools() -> None:
     from gilbench.experiments import break_even
 
@@ -265,6 +270,7 @@ def _gilbench(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
                           text=True, timeout=timeout, env={**env, "COLUMNS": "200"})
 
 
+@pytest.mark.slow
 def test_run_on_an_existing_scheduler_records_its_workers(dask_scheduler: str, tmp_path) -> None:
     import json
 
@@ -291,6 +297,7 @@ def test_run_on_an_existing_scheduler_records_its_workers(dask_scheduler: str, t
     assert "engine" not in cells[("serial", 1)]  # serial has no facts to record
 
 
+@pytest.mark.slow
 def test_run_with_an_unreachable_scheduler_exits_2_fast(tmp_path) -> None:
     pytest.importorskip("distributed", reason='distributed is not installed: '
                                               'pip install "gilbench[dask]"')

@@ -128,6 +128,7 @@ def _expected_timeout_text(executor: str) -> str:
     return "interrupted"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("executor", AVAILABLE)
 def test_hanging_run_times_out_and_is_stopped(executor, fault_kernels, monkeypatch,
                                               no_leftover_processes):
@@ -152,6 +153,7 @@ def test_hanging_run_times_out_and_is_stopped(executor, fault_kernels, monkeypat
     assert not lingering_threads(wait_s=2.0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("executor", ["threads", "thread-pool"])
 def test_thread_blocked_in_c_is_abandoned_and_reported(executor, fault_kernels, monkeypatch):
     monkeypatch.setenv(fk.HANG_ENV, "1.5")  # the blocked threads end on their own soon after

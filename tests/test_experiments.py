@@ -89,6 +89,7 @@ def test_unknown_experiment_lists_the_valid_names():
 # --------------------------------------------------------------------------- experiments
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(TINY))
 def test_experiment_returns_well_formed_json(tiny, name):
     data = tiny[name]
@@ -101,6 +102,7 @@ def test_experiment_returns_well_formed_json(tiny, name):
     assert back["name"] == name
 
 
+@pytest.mark.slow
 def test_convoy_cases_and_probes(tiny):
     data = tiny["convoy"]
     got = [(c["executor"], c["variant"], c["workers"]) for c in data["cases"]]
@@ -121,6 +123,7 @@ def test_convoy_cases_and_probes(tiny):
             assert case["load"]["chunks_done"] >= 0
 
 
+@pytest.mark.slow
 @needs_gil
 @needs_cores
 @pytest.mark.needs_cores
@@ -134,6 +137,7 @@ def test_pure_python_thread_makes_the_sleep_probe_late(tiny):
     assert beside > 0.5 * sys.getswitchinterval() * 1e3
 
 
+@pytest.mark.slow
 def test_switch_interval_points_and_restore(tiny):
     data = tiny["switch-interval"]
     assert [p["interval_ms"] for p in data["points"]] == [1, 5]
@@ -157,6 +161,7 @@ def test_switch_interval_is_restored_when_the_experiment_fails(monkeypatch):
     assert sys.getswitchinterval() == original
 
 
+@pytest.mark.slow
 def test_contention_cases(tiny):
     data = tiny["contention"]
     assert set(data["baseline_s"]) == {"spin", "nap"}
@@ -168,6 +173,7 @@ def test_contention_cases(tiny):
             assert 0 <= summary["wait_share"] <= 1.05  # a last call may overrun the window
 
 
+@pytest.mark.slow
 @needs_gil
 @needs_cores
 @pytest.mark.needs_cores
@@ -211,6 +217,7 @@ def test_wait_summary_counts_only_handovers():
     assert jitter["wait_share"] == 0
 
 
+@pytest.mark.slow
 def test_queue_pipe_rows_and_ratios(tiny):
     data = tiny["queue-pipe"]
     assert {(r["kind"], r["size_bytes"]) for r in data["throughput"]} == {
@@ -223,6 +230,7 @@ def test_queue_pipe_rows_and_ratios(tiny):
         assert r["throughput_pipe_over_queue"] > 0 and r["latency_queue_over_pipe"] > 0
 
 
+@pytest.mark.slow
 def test_startup_methods(tiny):
     data = tiny["startup"]
     methods = {m["method"]: m for m in data["methods"]}
@@ -251,6 +259,7 @@ def test_startup_does_not_fork_a_multithreaded_process():
     assert multiprocessing.active_children() == []
 
 
+@pytest.mark.slow
 def test_pickle_points_check_results(tiny):
     points = tiny["pickle"]["points"]
     assert [p["size_bytes"] for p in points] == [1024, 1 << 16]
@@ -260,6 +269,7 @@ def test_pickle_points_check_results(tiny):
             assert p[f"{method}_s"] > 0
 
 
+@pytest.mark.slow
 def test_break_even_sweep(tiny):
     sweep = tiny["break-even"]["sweeps"]["python"]
     assert sweep["error"] is None and sweep["per_number_s"] > 0
@@ -306,6 +316,7 @@ def _doc(experiments_data: dict) -> dict:
     return doc
 
 
+@pytest.mark.slow
 def test_render_writes_markdown_and_png_for_every_experiment(tiny, tmp_path):
     markdown, claims = report_experiments.render(_doc(tiny), tmp_path)
     for name in experiments.names():
@@ -411,6 +422,7 @@ def _claims_args(*argv: str) -> argparse.Namespace:
     return parser.parse_args(list(argv))
 
 
+@pytest.mark.slow
 def test_claims_command_writes_a_valid_results_file(tmp_path, capsys):
     from gilbench.commands import claims
 

@@ -29,6 +29,9 @@ import faulty_kernel as fk  # noqa: E402
 
 START = ["--start-method", "forkserver"]
 
+# every test here runs `gilbench run` in a subprocess and waits on crashes, hangs or signals
+pytestmark = pytest.mark.slow
+
 
 def _env(**extra: str) -> tuple[dict[str, str], str]:
     marker = f"GILBENCH_TEST_MARK={uuid.uuid4().hex}"

@@ -87,18 +87,21 @@ FROZEN = ["primes-cython-gil", "mandelbrot-cython-gil", "montecarlo-cython-gil"]
 SHARED = ["primes-python", "checksum-python", "checksum-cython-gil"]
 
 
+@pytest.mark.slow
 @pytest.mark.needs_cores
 @pytest.mark.parametrize("kernel_variant", RELEASED, indirect=True)
 def test_variant_releases_the_gil(kernel_variant, two_full_cores) -> None:
     check(kernel_variant, "releases", two_full_cores)
 
 
+@pytest.mark.slow
 @pytest.mark.needs_cores
 @pytest.mark.parametrize("kernel_variant", FROZEN, indirect=True)
 def test_compiled_loop_holding_the_gil_freezes_other_threads(kernel_variant) -> None:
     check(kernel_variant, "frozen")
 
 
+@pytest.mark.slow
 @pytest.mark.needs_cores
 @pytest.mark.parametrize("kernel_variant", SHARED, indirect=True)
 def test_variant_shares_the_gil(kernel_variant) -> None:
@@ -109,6 +112,7 @@ def test_variant_shares_the_gil(kernel_variant) -> None:
 # Waiting needs no CPU, but check_gil answers "undecided" on one usable core whatever the call.
 
 
+@pytest.mark.slow
 @pytest.mark.needs_cores
 @pytest.mark.parametrize("kernel_variant", ["sleep-python", "sleep-cython-nogil"], indirect=True)
 def test_sleep_releasing_the_gil_lets_other_threads_run(kernel_variant,
@@ -116,6 +120,7 @@ def test_sleep_releasing_the_gil_lets_other_threads_run(kernel_variant,
     check(kernel_variant, "releases", two_full_cores)
 
 
+@pytest.mark.slow
 @pytest.mark.needs_cores
 @pytest.mark.parametrize("kernel_variant", ["sleep-cython-gil"], indirect=True)
 def test_sleep_holding_the_gil_stops_other_threads(kernel_variant) -> None:
@@ -139,6 +144,7 @@ def test_check_gil_is_exported_from_the_package() -> None:
     assert gilbench.GilCheck is GilCheck
 
 
+@pytest.mark.slow
 @pytest.mark.needs_cores
 def test_check_gil_time_sleep_releases() -> None:
     result = gilbench.check_gil(time.sleep, 0.02)
@@ -147,6 +153,7 @@ def test_check_gil_time_sleep_releases() -> None:
     assert result.interval is not None and result.interval[0] > gilcheck.RELEASES_ABOVE
 
 
+@pytest.mark.slow
 @pytest.mark.needs_cores
 def test_check_gil_pure_python_holds() -> None:
     result = gilbench.check_gil(count_up, 300_000)
@@ -208,6 +215,7 @@ def test_median_interval_covers_the_median_and_trims_with_more_windows() -> None
 # --- each variant's declaration, as `gilbench verify` checks it -----------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.needs_cores
 def test_check_declared_catches_a_wrong_declaration() -> None:
     """Pure Python declared as releasing the GIL: the measurement must contradict it."""

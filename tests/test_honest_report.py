@@ -348,9 +348,8 @@ def test_report_shows_noise_anomalies_undecided_and_gil_checks(tmp_path):
     assert "| GIL check | GIL check: checksum/stdlib 0.96 [0.93–0.99] releases" in claims
 
 
-def test_old_files_still_render_without_the_new_fields(tmp_path):
-    doc = load_any(DATA / "real-primes-sleep.json")
-    md = write_report(doc, tmp_path)["markdown"].read_text(encoding="utf-8")
+def test_old_files_still_render_without_the_new_fields(recorded_reports):
+    md = recorded_reports["real-primes-sleep.json"][1]["markdown"].read_text(encoding="utf-8")
     assert "Host noise" not in md and "no GIL check in this file" in md
 
 

@@ -44,6 +44,7 @@ def test_unavailable_reason_matches_the_interpreter() -> None:
         assert "_interpreters" in reason and "InterpreterPoolExecutor" in reason
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(HAVE, reason="this Python has subinterpreters")
 def test_unavailable_cell_says_why(tmp_path) -> None:
     # listed with the reason, never silently dropped

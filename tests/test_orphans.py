@@ -40,6 +40,7 @@ def _workers(marker: str, gilbench_pid: int) -> dict[int, str]:
             if pid != gilbench_pid and not helper(pid, cmd)}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("executor,start_method", [
     ("processes", "forkserver"),
     ("process-pipe", "forkserver"),

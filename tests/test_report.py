@@ -36,16 +36,6 @@ CLAIM_IDS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory) -> dict[str, tuple[dict, dict[str, Path]]]:
-    """Every recorded file's report, built once for the module: name -> (doc, paths)."""
-    out = {}
-    for name in FILES:
-        doc = load_any(DATA / name)
-        out[name] = (doc, write_report(doc, tmp_path_factory.mktemp(Path(name).stem)))
-    return out
-
-
 # --------------------------------------------------------------------------------------------
 # helpers: read the Markdown back
 
@@ -107,8 +97,8 @@ def test_faulty_file_has_every_kind_of_problem():
 
 
 @pytest.mark.parametrize("name", FILES)
-def test_report_writes_markdown_html_and_pngs(built, name):
-    doc, paths = built[name]
+def test_report_writes_markdown_html_and_pngs(recorded_reports, name):
+    doc, paths = recorded_reports[name]
     assert paths["markdown"].name == "report.md" and paths["html"].name == "report.html"
     pngs = [p for k, p in paths.items() if k.startswith("plot:")]
     assert pngs, "no plots"
@@ -129,8 +119,8 @@ def test_report_writes_markdown_html_and_pngs(built, name):
 
 
 @pytest.mark.parametrize("name", FILES)
-def test_markdown_tables_are_well_formed(built, name):
-    _, paths = built[name]
+def test_markdown_tables_are_well_formed(recorded_reports, name):
+    _, paths = recorded_reports[name]
     text = paths["markdown"].read_text(encoding="utf-8")
     tables = md_tables(text)
     assert len(tables) >= 4  # verdicts, claims, numbers (per kernel), run
@@ -208,8 +198,8 @@ def rule_from_text(cell: dict, usable: int) -> str:
     return words[low]
 
 
-def test_printed_rule_states_the_thresholds_the_test_uses(built):
-    _, paths = built["faulty.json"]
+def test_printed_rule_states_the_thresholds_the_test_uses(recorded_reports):
+    _, paths = recorded_reports["faulty.json"]
     rule = section(paths["markdown"].read_text(encoding="utf-8"), "Verdicts")
     for phrase in ("below 0.9", "0.9 to 1.1", "1.1 to 0.75·*n*", "0.75·*n* to 1.1·*n*",
                    "above 1.1·*n*", "**whole** interval", "at least 0.75·*n* cores",
@@ -219,8 +209,8 @@ def test_printed_rule_states_the_thresholds_the_test_uses(built):
 
 
 @pytest.mark.parametrize("name", CELL_FILES)
-def test_verdict_table_follows_the_rule(built, name):
-    doc, paths = built[name]
+def test_verdict_table_follows_the_rule(recorded_reports, name):
+    doc, paths = recorded_reports[name]
     usable = doc["host"]["usable_cores"]
     text = section(paths["markdown"].read_text(encoding="utf-8"), "Verdicts")
     lines = md_tables(text)[0]
@@ -314,8 +304,8 @@ def test_verdict_workers_prefers_largest_within_cores():
 # failed and unstable cells are shown, never hidden
 
 
-def test_failed_and_unstable_cells_are_listed_with_their_reasons(built):
-    doc, paths = built["faulty.json"]
+def test_failed_and_unstable_cells_are_listed_with_their_reasons(recorded_reports):
+    doc, paths = recorded_reports["faulty.json"]
     md = paths["markdown"].read_text(encoding="utf-8")
     problems = section(md, "Problems")
     for cell in doc["cells"]:
@@ -336,10 +326,10 @@ def test_failed_and_unstable_cells_are_listed_with_their_reasons(built):
     assert "did not finish" in head
 
 
-def test_failed_cells_are_marked_on_the_plots(built, tmp_path):
+def test_failed_cells_are_marked_on_the_plots(recorded_reports, tmp_path):
     from gilbench.report import plots
 
-    doc, _ = built["faulty.json"]
+    doc, _ = recorded_reports["faulty.json"]
     # a failed cell is drawn as a red cross: the figure differs from one without the failure
     kept = dict(doc, cells=[c for c in doc["cells"] if not c["error"]])
     a = plots.speedup_plot(doc, "primes", tmp_path / "with.png").read_bytes()
@@ -351,8 +341,8 @@ def test_failed_cells_are_marked_on_the_plots(built, tmp_path):
 # headline, scaling figures, claims
 
 
-def test_headline_names_host_and_what_reached_the_cores(built):
-    doc, paths = built["synthetic-gil.json"]
+def test_headline_names_host_and_what_reached_the_cores(recorded_reports):
+    doc, paths = recorded_reports["synthetic-gil.json"]
     head = headline.headline(doc)
     assert "2 usable cores" in head["host"] and "GIL on" in head["host"]
     assert "default build" in head["host"] and "Synthetic CPU" in head["host"]
@@ -382,8 +372,8 @@ def test_karp_flatt():
     assert stats.karp_flatt(0.0, 4) is None
 
 
-def test_scaling_table_matches_the_cells(built):
-    doc, paths = built["synthetic-gil.json"]
+def test_scaling_table_matches_the_cells(recorded_reports):
+    doc, paths = recorded_reports["synthetic-gil.json"]
     text = section(paths["markdown"].read_text(encoding="utf-8"), "Scaling per curve")
     lines = md_tables(text)[0]
     header = split_row(lines[0])
@@ -401,9 +391,9 @@ def test_scaling_table_matches_the_cells(built):
             assert float(m.group(2)) == pytest.approx((1 / s - 1 / p) / (1 - 1 / p), abs=0.006)
 
 
-def test_claims_table_has_every_claim_and_decides_from_the_cells(built):
-    gil, paths = built["synthetic-gil.json"]
-    ft, _ = built["synthetic-ft.json"]
+def test_claims_table_has_every_claim_and_decides_from_the_cells(recorded_reports):
+    gil, paths = recorded_reports["synthetic-gil.json"]
+    ft, _ = recorded_reports["synthetic-ft.json"]
     md = section(paths["markdown"].read_text(encoding="utf-8"), "What the article says")
     for cid in CLAIM_IDS:
         assert f"`{cid}`" in md
@@ -426,8 +416,8 @@ def test_claims_table_has_every_claim_and_decides_from_the_cells(built):
     assert "no GIL check in this file" in g["nogil-c-code-parallel"]["evidence"]
 
 
-def test_undecided_cells_make_claims_inconclusive_not_refuted(built):
-    doc, _ = built["faulty.json"]
+def test_undecided_cells_make_claims_inconclusive_not_refuted(recorded_reports):
+    doc, _ = recorded_reports["faulty.json"]
     claims = {c["id"]: c for c in report_claims.claims(doc)}
     nogil = claims["nogil-c-code-parallel"]  # its one threads cell straddles slower | above
     assert nogil["verdict"] == "inconclusive"
@@ -521,10 +511,10 @@ def test_cli_report_bad_file_is_one_line_exit_2(tmp_path, capsys):
     assert not (tmp_path / "r").exists()
 
 
-def test_experiments_only_file_reports_claims_and_experiments(built):
+def test_experiments_only_file_reports_claims_and_experiments(recorded_reports):
     """A `gilbench claims` file (experiments, no cells): the claims table takes the
     experiments' verdicts."""
-    doc, paths = built["real-claims-quick.json"]
+    doc, paths = recorded_reports["real-claims-quick.json"]
     assert not doc["cells"] and doc["experiments"]
     md = paths["markdown"].read_text(encoding="utf-8")
     assert "## Verdicts" not in md and "## All numbers" not in md  # no cell sections
@@ -537,8 +527,8 @@ def test_experiments_only_file_reports_claims_and_experiments(built):
         assert f"**{c['verdict']}**" in row, row
 
 
-def test_busy_host_is_said_from_the_serial_cells(built):
-    quiet, _ = built["synthetic-gil.json"]
+def test_busy_host_is_said_from_the_serial_cells(recorded_reports):
+    quiet, _ = recorded_reports["synthetic-gil.json"]
     assert analysis.contention(quiet) is None
     busy = json.loads(json.dumps(quiet))
     for c in busy["cells"]:
@@ -594,8 +584,9 @@ def test_start_up_lost_in_the_noise_is_not_measurable_never_negative(tmp_path: P
     assert "not measurable" in md
 
 
-def test_every_recorded_report_shows_no_negative_time(built) -> None:
-    for name, (doc, paths) in built.items():
+def test_every_recorded_report_shows_no_negative_time(recorded_reports) -> None:
+    for name in FILES:
+        doc, paths = recorded_reports[name]
         md = paths["markdown"].read_text(encoding="utf-8")
         assert not NEGATIVE_TIME.search(md), (name, NEGATIVE_TIME.search(md).group(0))
 
@@ -623,6 +614,7 @@ def test_unstable_says_the_measured_cause_or_none() -> None:
     assert stats.stability([1.0, 2.0, 1.0, 2.0, 1.5])[1] == "IQR is 67% of the median (limit 20%)"
 
 
-def test_no_report_blames_noise_it_did_not_measure(built) -> None:
-    for name, (doc, paths) in built.items():
+def test_no_report_blames_noise_it_did_not_measure(recorded_reports) -> None:
+    for name in FILES:
+        doc, paths = recorded_reports[name]
         assert "the machine was noisy" not in paths["markdown"].read_text(encoding="utf-8"), name

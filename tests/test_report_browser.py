@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from gilbench.report import load_any, write_report
+from gilbench.report import load_any
 from gilbench.report.compare import write_compare
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -71,12 +71,10 @@ def png_width(path: Path) -> int:
     return struct.unpack(">I", path.read_bytes()[16:20])[0]
 
 
-@pytest.fixture(scope="module")
-def reports(tmp_path_factory) -> dict[str, dict[str, Path]]:
-    out = {}
-    for name in ("faulty.json", "real-primes-sleep.json"):
-        out[name] = write_report(load_any(DATA / name), tmp_path_factory.mktemp(Path(name).stem))
-    return out
+@pytest.fixture
+def reports(recorded_reports) -> dict[str, dict[str, Path]]:
+    """The reports' paths (tests/conftest.py's recorded_reports: written once per session)."""
+    return {name: recorded_reports[name][1] for name in ("faulty.json", "real-primes-sleep.json")}
 
 
 @pytest.mark.parametrize("name", ["faulty.json", "real-primes-sleep.json"])

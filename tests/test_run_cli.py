@@ -137,6 +137,7 @@ def interrupted_file(tmp_path, capsys) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_resume_completes_with_the_recorded_configuration(interrupted_file, capsys):
     status, err = gilbench(["run", "--resume", str(interrupted_file)], capsys)
     assert status == 0, err
@@ -154,6 +155,7 @@ def test_resume_completes_with_the_recorded_configuration(interrupted_file, caps
     assert status == 0 and "nothing to resume" in err
 
 
+@pytest.mark.slow
 def test_resume_measures_again_the_cells_left_host_busy(interrupted_file, capsys):
     status, err = gilbench(["run", "--resume", str(interrupted_file)], capsys)
     doc = results.read(interrupted_file)
@@ -171,6 +173,7 @@ def test_resume_measures_again_the_cells_left_host_busy(interrupted_file, capsys
         map(str, (cell_key(c) for c in doc["cells"])))
 
 
+@pytest.mark.slow
 def test_resume_refuses_options_that_ask_for_something_else(interrupted_file, capsys):
     path = str(interrupted_file)
     status, err = gilbench(["run", "--resume", path, "--workers", "4", "--max-repeats", "7"],
@@ -187,6 +190,7 @@ def test_resume_refuses_options_that_ask_for_something_else(interrupted_file, ca
     assert status == 2 and "--resume cannot be combined with --python" in err
 
 
+@pytest.mark.slow
 def test_resume_refuses_another_host_or_a_damaged_file(interrupted_file, capsys):
     doc = json.loads(interrupted_file.read_text())
     doc["host"]["hostname"] = "elsewhere"

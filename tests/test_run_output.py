@@ -12,6 +12,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
+
 from gilbench import results
 
 TESTS = Path(__file__).resolve().parent
@@ -25,6 +27,7 @@ def _error_lines(err: str) -> list[str]:
     return [line for line in err.splitlines() if "error:" in line]
 
 
+@pytest.mark.slow
 def test_a_second_run_on_the_same_file_is_refused_naming_the_first(tmp_path, capsys):
     out = tmp_path / "same.json"
     with results.ResultsLock(out):  # what a run in progress holds
@@ -42,6 +45,7 @@ def test_a_second_run_on_the_same_file_is_refused_naming_the_first(tmp_path, cap
     assert not (tmp_path / "same.json.lock").exists()
 
 
+@pytest.mark.slow
 def test_a_killed_runs_lock_does_not_block_the_next(tmp_path, capsys):
     out = tmp_path / "r.json"
     holder = subprocess.Popen(
@@ -65,6 +69,7 @@ def test_a_killed_runs_lock_does_not_block_the_next(tmp_path, capsys):
     assert len(results.read(out)["cells"]) == 3
 
 
+@pytest.mark.slow
 def test_disk_full_is_one_line_that_says_what_was_kept(tmp_path, capsys, monkeypatch):
     out = tmp_path / "r.json"
     writes = []
@@ -105,6 +110,7 @@ def test_an_unwritable_output_is_one_line_not_a_traceback(tmp_path):
     assert len(lines) == 1 and "/proc/gilbench-x.json" in lines[0], proc.stderr
 
 
+@pytest.mark.slow
 def test_results_file_gets_the_umask_permissions(tmp_path, capsys):
     out = tmp_path / "r.json"
     old = os.umask(0o027)
@@ -123,6 +129,7 @@ def _fault_env() -> dict[str, str]:
     return env
 
 
+@pytest.mark.slow
 def test_exit_status_is_1_when_some_cells_failed(tmp_path):
     out = tmp_path / "r.json"
     proc = subprocess.run(
@@ -136,6 +143,7 @@ def test_exit_status_is_1_when_some_cells_failed(tmp_path):
     assert doc["finished"] is not None and len(doc["cells"]) == 4  # the rest was measured
 
 
+@pytest.mark.slow
 def test_tables_fit_80_columns_and_keep_names_whole(tmp_path):
     out = tmp_path / "r.json"
     proc = subprocess.run(

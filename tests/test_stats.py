@@ -28,7 +28,9 @@ def synthetic_rounds(rng: np.random.Generator, truth: float, n: int, drift: floa
     return serial, cell
 
 
-@pytest.mark.parametrize("n", [5, 8, 12, 20, 30])
+# 1500 trials of 20 or 30 rounds each take a second or more: slow
+@pytest.mark.parametrize("n", [5, 8, 12, pytest.param(20, marks=pytest.mark.slow),
+                               pytest.param(30, marks=pytest.mark.slow)])
 @pytest.mark.parametrize("drift,outlier_p", [(0.0, 0.0), (1.0, 0.1), (0.3, 0.2)])
 def test_paired_interval_covers_truth(n: int, drift: float, outlier_p: float) -> None:
     rng = np.random.default_rng(7 + n)

@@ -152,6 +152,7 @@ def test_long_results_are_shortened() -> None:
 # ---------------------------------------------------------------------- through `try`
 
 
+@pytest.mark.slow
 def test_measure_records_the_outcome_and_never_advises_threads(user_module) -> None:
     name = user_module.__name__
     doc = measure(Workload(f"{name}:racy_sum", RACE_TASKS), executors_=["serial", "thread-pool"],
@@ -196,6 +197,7 @@ def test_try_refuses_a_bad_stress_count(user_module, tmp_path: Path, value: str)
     assert not (tmp_path / "o.json").exists()
 
 
+@pytest.mark.slow
 def test_try_stress_prints_and_stores_the_outcome(user_module, tmp_path: Path) -> None:
     name = user_module.__name__
     r = _gilbench(tmp_path, "try", f"{name}:pure_sum", "--tasks", f"{name}:sum_tasks",

@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 from rich.progress import Progress
 
@@ -21,6 +22,7 @@ from cli_helpers import TINY, gilbench_streams  # noqa: E402
 DATA = TESTS / "data"
 
 
+@pytest.mark.slow
 def test_run_prints_its_results_on_stdout_and_its_progress_on_stderr(tmp_path, capsys):
     out = tmp_path / "r.json"
     status, stdout, stderr = gilbench_streams(
@@ -32,6 +34,7 @@ def test_run_prints_its_results_on_stdout_and_its_progress_on_stderr(tmp_path, c
     assert "results:" not in stderr and "speedup at 2 workers" not in stderr
 
 
+@pytest.mark.slow
 def test_every_command_prints_its_results_on_stdout(tmp_path, capsys):
     for argv in (["info"], ["verify", "--kernels", "sleep"],
                  ["report", str(DATA / "real-primes-sleep.json"), "-o", str(tmp_path / "rep")],

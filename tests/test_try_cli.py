@@ -56,6 +56,7 @@ def test_unknown_executor_lists_valid_ones(workdir: Path) -> None:
     assert r.returncode == 2 and "valid executors: serial" in r.stderr
 
 
+@pytest.mark.slow
 def test_try_prints_advice_and_its_report_renders(workdir: Path) -> None:
     r = gilbench(workdir, "try", "mywork:double", "--tasks", "mywork:tasks", "--executors",
                  "serial,thread-pool,process-pool", "--workers", "2", "--max-repeats",
@@ -80,6 +81,7 @@ def test_try_prints_advice_and_its_report_renders(workdir: Path) -> None:
     assert list((workdir / "rep2").glob("*.png"))
 
 
+@pytest.mark.slow
 def test_failing_function_exits_1_with_its_traceback_printed_literally(workdir: Path) -> None:
     (workdir / "results.json").write_text("{}")  # a `gilbench run` file: never replaced
     r = gilbench(workdir, "try", "mywork:boom", "--tasks", "mywork:tasks", "--executors",

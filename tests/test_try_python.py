@@ -207,6 +207,7 @@ def _second_pythons() -> list:
                                "installed (bash scripts/ft-venv.sh DIR gives DIR/bin/python)"))]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("second", _second_pythons())
 def test_two_interpreters_side_by_side(workdir: Path, second: str) -> None:
     # this interpreter stands for itself with --python; the second one (this one again: tag -2)

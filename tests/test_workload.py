@@ -91,6 +91,7 @@ def test_tasks_accept_single_arguments_and_tuples() -> None:
     assert Workload(abs, [1, (2,), [3]]).tasks == [(1,), (2,), ([3],)]
 
 
+@pytest.mark.slow
 def test_unpicklable_arguments_fail_process_cells_only(user_module: str) -> None:
     doc = measure(Workload(f"{user_module}:lock_name", f"{user_module}:locks"), **FAST)
     cells = cells_by_executor(doc)
@@ -99,6 +100,7 @@ def test_unpicklable_arguments_fail_process_cells_only(user_module: str) -> None
     assert cells["serial", 1]["error"] is None
 
 
+@pytest.mark.slow
 def test_function_that_raises_fails_its_cells_and_the_run_goes_on(user_module: str) -> None:
     doc = measure(Workload(f"{user_module}:fails_on_three", f"{user_module}:tasks"), **FAST)
     assert doc["finished"] is not None
@@ -116,6 +118,7 @@ def test_function_that_never_returns_is_a_usage_error(user_module: str, tmp_path
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_function_hanging_in_workers_times_out_its_cells(user_module: str) -> None:
     doc = measure(Workload(f"{user_module}:hangs_off_main", f"{user_module}:tasks"),
                   executors_=["serial", "threads"], workers=[2], repeats=5, max_repeats=5,
@@ -148,6 +151,7 @@ def test_results_of_every_executor_equal_serial(user_module: str) -> None:
     assert all(c["error"] is None and c["result_ok"] for c in doc["cells"])
 
 
+@pytest.mark.slow
 def test_thread_unsafe_function_is_reported(user_module: str) -> None:
     doc = measure(Workload(f"{user_module}:unsafe", [(i,) for i in range(16)]),
                   executors_=["serial", "threads"], workers=[2], repeats=5, max_repeats=5)
@@ -155,6 +159,7 @@ def test_thread_unsafe_function_is_reported(user_module: str) -> None:
         "results differ from serial: the function may not be thread-safe")
 
 
+@pytest.mark.slow
 def test_user_comparison_decides_agreement(user_module: str) -> None:
     opaque, same_x = resolve(f"{user_module}:opaque"), resolve(f"{user_module}:same_x")
     plain = measure(Workload(opaque, [(i,) for i in range(4)]), **FAST)
@@ -165,6 +170,7 @@ def test_user_comparison_decides_agreement(user_module: str) -> None:
     assert compared["workload"]["compare"] == f"{user_module}:same_x"
 
 
+@pytest.mark.slow
 def test_workload_section_holds_costs_and_advice(user_module: str) -> None:
     doc = measure(Workload(f"{user_module}:double", f"{user_module}:tasks"), **FAST)
     section = doc["workload"]
@@ -176,6 +182,7 @@ def test_workload_section_holds_costs_and_advice(user_module: str) -> None:
     assert section["gil"]["verdict"] in ("releases", "holds", "partly", "undecided")
 
 
+@pytest.mark.slow
 def test_releasing_and_holding_functions_get_gil_verdicts(user_module: str) -> None:
     pytest.importorskip("gilbench.gilcheck")
     import time
@@ -341,6 +348,7 @@ EXAMPLES = {
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("module", sorted(EXAMPLES))
 def test_examples_run_end_to_end(module: str, monkeypatch: pytest.MonkeyPatch) -> None:
     if not (REPO / "examples").is_dir():
