@@ -35,9 +35,10 @@ DEFAULT_REPEATS = MIN_REPEATS = 5
 DEFAULT_MAX_REPEATS = QUICK_MAX_REPEATS = 30
 DEFAULT_MAX_TIME_S, QUICK_MAX_TIME_S = 5.0, 2.5
 #: seconds a run may wait in all for a busy host to settle (rounds that other processes
-#: disturbed never count): about the length of the run itself, so a busy host at most
+#: disturbed never count): about the length of the run itself on a quiet 2-core host (quick
+#: 65-68 s, default ~5 min, AMD EPYC), so a busy host at most
 #: doubles it before its cells say "host busy"
-DEFAULT_MAX_WAIT_S, QUICK_MAX_WAIT_S = 300.0, 120.0
+DEFAULT_MAX_WAIT_S, QUICK_MAX_WAIT_S = 300.0, 75.0
 #: what a kernel variant leaves of its time budget carries over to the next ones, so a noisy
 #: variant may spend up to this many times its own budget more (the run's total stays within
 #: the sum of the budgets)
