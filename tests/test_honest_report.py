@@ -427,14 +427,21 @@ def test_compare_rejects_a_bad_min_change(capsys):
     assert exc.value.code == 2 and "fraction" in capsys.readouterr().err
 
 
-def test_a_releasing_variant_slower_under_threads_is_an_anomaly_with_its_cpu_check():
-    # mandelbrot/numpy: GIL check 'releases' (0.94), threads@2 0.73x: said, with the CPU time
-    # the threads spent on the serial run's work (here 1.6x: lost between them)
+def _releasing_threads_cell(median: float, low: float, high: float, util: float):
+    """A document and its checksum/stdlib/threads@2 cell (its GIL check reads 'releases') at
+    this speedup, its threads having spent 1.6x the serial run's CPU time on the work."""
     doc = verdict_doc()
     slow = cell(doc, "checksum", "stdlib", "threads", 2)
     slow["cpu_s"] = [0.16] * len(slow["wall_s"])
     slow["serial_cpu_per_run_s"] = 0.10
-    set_speedup(doc, slow, 0.73, 0.68, 0.78, util=1.2)
+    set_speedup(doc, slow, median, low, high, util=util)
+    return doc, slow
+
+
+def test_a_releasing_variant_slower_under_threads_is_an_anomaly_with_its_cpu_check():
+    # mandelbrot/numpy: GIL check 'releases' (0.94), threads@2 0.73x: said, with the CPU time
+    # the threads spent on the serial run's work (here 1.6x: lost between them)
+    doc, slow = _releasing_threads_cell(0.73, 0.68, 0.78, util=1.2)
     held = cell(doc, "checksum", "python", "threads", 2)  # holds the GIL: slower is no surprise
     set_speedup(doc, held, 0.8, 0.75, 0.85, util=1.0)
     found = {(p.cell["variant"], p.cell["workers"]): p for p in analysis.problems(doc)
@@ -454,11 +461,7 @@ def test_a_releasing_variant_slower_under_threads_is_an_anomaly_with_its_cpu_che
 def test_an_undecided_releasing_variant_below_any_gain_gets_the_same_check():
     # mandelbrot/numpy threads@2 0.88x [0.82-0.94]: undecided between slower and no gain, but
     # below any gain either way: the undecided row says so, with the threads' CPU time
-    doc = verdict_doc()
-    slow = cell(doc, "checksum", "stdlib", "threads", 2)
-    slow["cpu_s"] = [0.16] * len(slow["wall_s"])
-    slow["serial_cpu_per_run_s"] = 0.10
-    set_speedup(doc, slow, 0.88, 0.82, 0.94, util=1.0)
+    doc, slow = _releasing_threads_cell(0.88, 0.82, 0.94, util=1.0)
     p = next(p for p in analysis.problems(doc) if p.cell is slow)
     assert p.status == "undecided" and "straddles 0.90" in p.why
     assert "Either way, no gain although its GIL check reads 'releases'" in p.why

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 from gilbench.errors import ResultsError
 
@@ -109,8 +109,26 @@ class Speedup:
 _NOT_STORED = ("extra", "keys")
 
 
+class Keyed:
+    """What names a cell, for the record and for ``measure.CellSpec`` (the configuration to
+    measure) alike: a class with ``kernel``, ``variant``, ``executor`` and ``workers``."""
+
+    kernel: str
+    variant: str
+    executor: str
+    workers: int
+
+    @property
+    def key(self) -> CellKey:
+        return CellKey(self.kernel, self.variant, self.executor, self.workers)
+
+    @property
+    def label(self) -> str:
+        return f"{self.kernel}/{self.variant}/{self.executor}/{self.workers}"
+
+
 @dataclass(eq=False)
-class Cell:
+class Cell(Keyed):
     """One results cell. Fields are the stored object's keys (``results.py``); a field a file
     lacks reads as its default here and stays absent when written back."""
 
@@ -163,14 +181,6 @@ class Cell:
     extra: dict[str, Any] = field(default_factory=dict)
     #: the stored keys, in their order (``as_dict`` writes these, then fields set since)
     keys: tuple[str, ...] = ()
-
-    @property
-    def key(self) -> CellKey:
-        return CellKey(self.kernel, self.variant, self.executor, self.workers)
-
-    @property
-    def label(self) -> str:
-        return f"{self.kernel}/{self.variant}/{self.executor}/{self.workers}"
 
     @classmethod
     def from_dict(cls, d: Any, where: str = "cell") -> "Cell":
@@ -276,16 +286,25 @@ def _check_positive(value: float, where: str) -> None:
         raise ResultsError(f"{where}: must be positive, got {value!r}")
 
 
+def check_fields(obj: dict, required: dict[str, tuple[type, ...]],
+                 optional: dict[str, tuple[type, ...]], where: str,
+                 named: Callable[[str], str]) -> None:
+    """Every ``required`` key present and of its types, every ``optional`` one of its types
+    where present (a cell's fields, a document's top level); ResultsError at ``where``, the
+    key said as ``named(key)``."""
+    for key, types in required.items():
+        if key not in obj:
+            raise ResultsError(f"{where}: missing field '{key}'")
+        check_type(obj[key], types, named(key))
+    for key, types in optional.items():
+        if key in obj:
+            check_type(obj[key], types, named(key))
+
+
 def check(cell: Any, where: str) -> None:
     """Check a stored cell against the schema; ResultsError naming the first problem."""
     check_type(cell, (dict,), where)
-    for key, types in CELL_FIELDS.items():
-        if key not in cell:
-            raise ResultsError(f"{where}: missing field '{key}'")
-        check_type(cell[key], types, f"{where}.{key}")
-    for key, types in OPTIONAL_CELL_FIELDS.items():
-        if key in cell:
-            check_type(cell[key], types, f"{where}.{key}")
+    check_fields(cell, CELL_FIELDS, OPTIONAL_CELL_FIELDS, where, lambda key: f"{where}.{key}")
     for key, choices in CELL_CHOICES.items():
         if key in cell and cell[key] not in choices:
             raise ResultsError(f"{where}.{key}: expected one of {', '.join(choices)}, "

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, NamedTuple
 
 from gilbench import executors, kernels, noise
-from gilbench.cell import CellKey
+from gilbench.cell import CellKey, Keyed
 from gilbench.errors import one_line
 from gilbench.executors.base import RunTimeout, alarm
 from gilbench.kernels import Kernel
@@ -36,7 +36,7 @@ INTERLEAVE_SEED = 1234
 
 
 @dataclass(frozen=True)
-class CellSpec:
+class CellSpec(Keyed):
     """One configuration to measure."""
 
     kernel: str
@@ -49,14 +49,6 @@ class CellSpec:
     scaling: str = "strong"
     #: where the workers run (``--pin``, ``--core-type``); None: the OS decides
     placement: Placement | None = None
-
-    @property
-    def key(self) -> CellKey:
-        return CellKey(self.kernel, self.variant, self.executor, self.workers)
-
-    @property
-    def label(self) -> str:
-        return f"{self.kernel}/{self.variant}/{self.executor}/{self.workers}"
 
 
 @dataclass

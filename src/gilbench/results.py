@@ -38,7 +38,7 @@ from typing import Any, Iterable
 # the cell's part of the schema lives with its record (gilbench.cell); named here as before
 from gilbench.cell import (CELL_CHOICES, CELL_FIELDS, FAMILIES,  # noqa: F401
                            OPTIONAL_CELL_FIELDS, SPEEDUP_SLACK, Cell)
-from gilbench.cell import check_type as _check_type
+from gilbench.cell import check_fields
 from gilbench.cell import json_type as _json_type
 from gilbench.cell import short as _short
 from gilbench.errors import ResultsError
@@ -270,13 +270,8 @@ def validate(doc: Any, source: str = "results") -> dict:
             f"{source}: schema version {version} is older than this gilbench reads "
             f"({SCHEMA_VERSION}); re-run `gilbench run` to measure again"
         )
-    for key, types in (("host", (dict,)), ("config", (dict,)), ("cells", (list,))):
-        if key not in doc:
-            raise ResultsError(f"{source}: missing field '{key}'")
-        _check_type(doc[key], types, f"{source}: field '{key}'")
-    for key, types in OPTIONAL_TOP_FIELDS.items():
-        if key in doc:
-            _check_type(doc[key], types, f"{source}: field '{key}'")
+    check_fields(doc, {"host": (dict,), "config": (dict,), "cells": (list,)}, OPTIONAL_TOP_FIELDS,
+                 source, lambda key: f"{source}: field '{key}'")
     seen: dict[tuple, int] = {}
     for i, stored in enumerate(doc["cells"]):
         cell = Cell.from_dict(stored, f"{source}: cells[{i}]")
