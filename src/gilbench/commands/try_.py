@@ -28,9 +28,9 @@ from gilbench.commands._terminal import make_console
 from gilbench.run.config import (DEFAULT_MAX_REPEATS, DEFAULT_REPEATS, MIN_TIMEOUT_S,
                                  TIMEOUT_TARGETS, check_options)
 from gilbench.units import fmt_bytes, fmt_time
-from gilbench.usercode.workload import Workload
 from gilbench.usercode.builds import run_try_builds
 from gilbench.usercode.measure import default_executors, measure
+from gilbench.usercode.workload import Workload
 
 #: the run options (``_args.add_run_options``) that ``try`` takes, with ``run``'s meaning
 TRY_OPTIONS = ("executors", "workers", "repeats", "max_repeats", "quick", "start_method",
