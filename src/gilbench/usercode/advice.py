@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from gilbench.cell import Cell
 from gilbench.stress import THREAD_FAMILIES, stress_words
 from gilbench.units import fmt_bytes, fmt_time
 from gilbench.verdicts import NO_GAIN_HIGH, cpu_interval
@@ -58,15 +59,18 @@ class Recommendation:
         return asdict(self)
 
 
-def _ok(cell: dict) -> bool:
-    return not cell.get("error") and bool(cell.get("speedup")) and \
-        cell["speedup"].get("low") is not None and cell["speedup"].get("high") is not None
+def _ok(cell: Cell) -> bool:
+    return not cell.error and cell.speedup is not None and cell.speedup.low is not None \
+        and cell.speedup.high is not None
 
 
-def _sp(cell: dict) -> str:
-    s = cell["speedup"]
-    w = cell["workers"]
-    return f"{s['median']:.2f}x [{s['low']:.2f}, {s['high']:.2f}] at {w} worker{'s' * (w != 1)}"
+def _sp(cell: Cell) -> str:
+    s, w = cell.speedup, cell.workers
+    return f"{s.median:.2f}x [{s.low:.2f}, {s.high:.2f}] at {w} worker{'s' * (w != 1)}"
+
+
+def _family(cell: Cell) -> str:
+    return cell.family or cell.executor
 
 
 def _gil_clause(fn: str, gil: dict | None) -> str:
@@ -88,33 +92,32 @@ def _cost_clause(executor: str, costs: dict) -> str:
     return ""
 
 
-def _label(cell: dict) -> str:
-    return _LABEL.get(cell["executor"], cell["executor"])
+def _label(cell: Cell) -> str:
+    return _LABEL.get(cell.executor, cell.executor)
 
 
-def _gil_bound(cell: dict, gil: dict | None) -> bool:
+def _gil_bound(cell: Cell, gil: dict | None) -> bool:
     """True for a thread (or asyncio) cell that cannot be parallel: the GIL check says the
     function holds the GIL and the cell's CPU utilisation stays below the gain line."""
-    if (gil or {}).get("verdict") != "holds" or \
-            (cell.get("family") or cell["executor"]) not in _IN_PROCESS:
+    if (gil or {}).get("verdict") != "holds" or _family(cell) not in _IN_PROCESS:
         return False
     cpu = cpu_interval(cell)
     return cpu is not None and cpu[1] < GAIN
 
 
-def _bound_clause(fn: str, cells: list[dict], gil: dict | None) -> str:
+def _bound_clause(fn: str, cells: list[Cell], gil: dict | None) -> str:
     """Why the GIL-bound thread cells do not count, with the best of them."""
     if not cells:
         return ""
-    c = max(cells, key=lambda c: c["speedup"]["median"])
-    util = c.get("cpu_utilization")
+    c = max(cells, key=lambda c: c.speedup.median)
+    util = c.cpu_utilization
     cores = f" on {util:.2f} cores" if isinstance(util, (int, float)) else ""
     return (f"{_label(c)} {_sp(c)}{cores} is not parallelism: {_gil_clause(fn, gil)}, so "
             "threads cannot gain")
 
 
-def _per_task(cell: dict, costs: dict) -> float | None:
-    value = (costs.get(cell["executor"]) or {}).get("per_task_s")
+def _per_task(cell: Cell, costs: dict) -> float | None:
+    value = (costs.get(cell.executor) or {}).get("per_task_s")
     return float(value) if isinstance(value, (int, float)) else None
 
 
@@ -128,10 +131,10 @@ def recommend(doc: dict) -> Recommendation:
         return _recommend(doc, fn)
     said = stressed.get("text") or stress_words(stressed, fn)
     why = f"never threads, because {said.rstrip('.')}"
-    cells = doc.get("cells") or []
-    safe = [c for c in cells if (c.get("family") or c.get("executor")) not in THREAD_FAMILIES]
-    if not any(c.get("executor") != "serial" for c in safe) and \
-            any(c.get("executor") == "serial" and not c.get("error") for c in safe):
+    cells = [Cell.read(c) for c in doc.get("cells") or []]
+    safe = [c for c in cells if _family(c) not in THREAD_FAMILIES]
+    if not any(c.executor != "serial" for c in safe) and \
+            any(c.executor == "serial" and not c.error for c in safe):
         return Recommendation(f"Stay serial: {why}; no executor other than threads was "
                               "measured (add --executors process-pool to compare one).",
                               RULE, "serial")
@@ -143,35 +146,35 @@ def _recommend(doc: dict, fn: str) -> Recommendation:
     """The advice from ``doc``'s cells (``recommend`` leaves out the ones it rules out)."""
     section = doc.get("workload") or {}
     usable = int((doc.get("host") or {}).get("usable_cores") or 1)
-    cells = doc.get("cells") or []
-    serial = next((c for c in cells if c.get("executor") == "serial"), None)
-    if serial is None or serial.get("error"):
-        why = serial.get("error") if serial else "no serial cell"
+    cells = [Cell.read(c) for c in doc.get("cells") or []]
+    serial = next((c for c in cells if c.executor == "serial"), None)
+    if serial is None or serial.error:
+        why = serial.error if serial else "no serial cell"
         return Recommendation(f"Cannot advise: the serial run failed ({why}).", RULE, "failed")
-    parallel = [c for c in cells if c.get("executor") != "serial"]
-    within = [c for c in parallel if c.get("workers", 1) <= max(usable, 1)] or parallel
+    parallel = [c for c in cells if c.executor != "serial"]
+    within = [c for c in parallel if c.workers <= max(usable, 1)] or parallel
     # one worker cannot run anything in parallel: it shows overhead, not the choice to make
-    within = [c for c in within if c.get("workers", 1) >= 2] or within
+    within = [c for c in within if c.workers >= 2] or within
     judged = [c for c in within if _ok(c)]
     costs = section.get("executors") or {}
     gil = section.get("gil")
     task = section.get("task_s") or {}
-    task_s = (serial.get("median_s") / max(section.get("tasks") or 1, 1)
-              if serial.get("median_s") else task.get("median"))
+    task_s = (serial.median_s / max(section.get("tasks") or 1, 1)
+              if serial.median_s else task.get("median"))
     bound = [c for c in judged if _gil_bound(c, gil)]
     eligible = [c for c in judged if not _gil_bound(c, gil)]
-    best: dict[str, dict] = {}  # family -> its best cell by median
+    best: dict[str, Cell] = {}  # family -> its best cell by median
     for c in eligible:
-        fam = c.get("family") or c["executor"]
-        if fam not in best or c["speedup"]["median"] > best[fam]["speedup"]["median"]:
+        fam = _family(c)
+        if fam not in best or c.speedup.median > best[fam].speedup.median:
             best[fam] = c
-    gaining = {f: c for f, c in best.items() if c["speedup"]["low"] >= GAIN}
+    gaining = {f: c for f, c in best.items() if c.speedup.low >= GAIN}
     not_parallel = _bound_clause(fn, bound, gil)
     if not judged:
         return Recommendation("Undecided: no cell at 2 or more workers was measured (see their "
                               "errors in the table).", RULE, "undecided")
     if not gaining:
-        if all(c["speedup"]["high"] < GAIN for c in eligible):
+        if all(c.speedup.high < GAIN for c in eligible):
             return Recommendation(_serial_text(fn, best, costs, gil, task_s, not_parallel),
                                   RULE, "serial")
         c = _top(best)
@@ -180,48 +183,48 @@ def _recommend(doc: dict, fn: str) -> Recommendation:
             f"above {GAIN:g}x" + (f"; {not_parallel}" if not_parallel else "")
             + "; measure with more --repeats (or --max-repeats) on a quieter machine.",
             RULE, "undecided")
-    top_family, top = max(gaining.items(), key=lambda kv: kv[1]["speedup"]["median"])
+    top_family, top = max(gaining.items(), key=lambda kv: kv[1].speedup.median)
     rivals = [c for f, c in best.items() if f != top_family]
     tied = [c for f, c in gaining.items()
-            if f != top_family and c["speedup"]["high"] >= top["speedup"]["low"]]
+            if f != top_family and c.speedup.high >= top.speedup.low]
     why = ""
     if tied:
         contenders = [top, *tied]
         prices = {id(c): _per_task(c, costs) for c in contenders}
         if any(v is None for v in prices.values()):
-            other = max(tied, key=lambda c: c["speedup"]["median"])
+            other = max(tied, key=lambda c: c.speedup.median)
             return Recommendation(
                 f"Undecided between {_label(top)} ({_sp(top)}) and {_label(other)} "
                 f"({_sp(other)}): the intervals overlap, both gain over serial, and the cost "
                 "per task that would break the tie was not measured.", RULE, "undecided")
         top = min(contenders, key=lambda c: prices[id(c)])
-        top_family = top.get("family") or top["executor"]
+        top_family = _family(top)
         rivals = [c for c in [*best.values()] if c is not top]
         others = [c for c in contenders if c is not top]
         why = "; " + "; ".join(
             f"{_label(o)} ({_sp(o)}) gains as much within the intervals but costs "
             f"{fmt_time(prices[id(o)])} per task against {fmt_time(prices[id(top)])}"
-            + (" (pickling included)" if "pickle_s" in (costs.get(o["executor"]) or {}) else "")
+            + (" (pickling included)" if "pickle_s" in (costs.get(o.executor) or {}) else "")
             for o in others)
     clause = _gil_clause(fn, gil) if top_family == "threads" else ""
     text = f"Use {_label(top)}" + (f": {clause}; " if clause else ": ") + _sp(top) + why
     if not tied:
-        runner_up = max(rivals, key=lambda c: c["speedup"]["median"], default=None)
-        if runner_up is not None and runner_up.get("family") in ("threads", "processes",
-                                                                 "interpreters"):
-            fam = _FAMILY_WORDS.get(runner_up["family"], runner_up["family"])
-            text += (f"; {fam} reach {runner_up['speedup']['median']:.2f}x"
-                     + _cost_clause(runner_up["executor"], costs))
+        runner_up = max(rivals, key=lambda c: c.speedup.median, default=None)
+        if runner_up is not None and runner_up.family in ("threads", "processes",
+                                                          "interpreters"):
+            fam = _FAMILY_WORDS.get(runner_up.family, runner_up.family)
+            text += (f"; {fam} reach {runner_up.speedup.median:.2f}x"
+                     + _cost_clause(runner_up.executor, costs))
     if not_parallel and top_family != "threads":
         text += f"; {not_parallel}"
     return Recommendation(text + ".", RULE, top_family)
 
 
-def _top(best: dict[str, dict]) -> dict | None:
-    return max(best.values(), key=lambda c: c["speedup"]["median"], default=None)
+def _top(best: dict[str, Cell]) -> Cell | None:
+    return max(best.values(), key=lambda c: c.speedup.median, default=None)
 
 
-def _serial_text(fn: str, best: dict[str, dict], costs: dict, gil: dict | None,
+def _serial_text(fn: str, best: dict[str, Cell], costs: dict, gil: dict | None,
                  task_s: float | None, not_parallel: str = "") -> str:
     """Why no executor gains, from the numbers: tasks below break-even, or the GIL held."""
     evens = [c["break_even_task_s"] for c in costs.values()
