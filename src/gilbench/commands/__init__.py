@@ -1,8 +1,8 @@
 """The ``gilbench`` command line: one subcommand per module of this package.
 
 Each command module has ``add_arguments(parser)`` and ``main(args) -> int`` (its help line is in
-``COMMANDS``); shared option types are in ``_args``. User errors (``errors.USER_ERRORS``) raised anywhere below
-are printed here as one line, exit status 2, no traceback.
+``COMMANDS``); shared option types are in ``_args``. User errors (``errors.USER_ERRORS``) raised
+anywhere below are printed here as one line, exit status 2, no traceback.
 """
 
 from __future__ import annotations
