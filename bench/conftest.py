@@ -6,7 +6,7 @@
     pytest bench/ --benchmark-disable --gb-quick    # every cell once: a smoke test
 
 Nothing here is a second copy of ``gilbench run``: the options are ``gilbench run``'s own
-(declared once, ``commands._args.add_run_options``, here with the prefix ``--gb-``) and make the
+(declared once, ``run.options.add_run_options``, here with the prefix ``--gb-``) and make the
 same RunConfig, the cells come from ``gilbench.run.matrix.plan`` (serial first in every
 kernel/variant group, so its baseline is known when the other cells finish), sizes from
 ``gilbench.measure.calibrate`` (once per kernel/variant per session), each cell's runs from
@@ -30,13 +30,13 @@ import pytest
 
 import gilbench
 from gilbench import executors, host, kernels, results
-from gilbench.commands._args import add_run_options, run_config
 from gilbench.errors import USER_ERRORS, one_line
 from gilbench.measure import CHUNKS_PER_WORKER, CellRunner, CellSpec, Raw, calibrate
 from gilbench.placement import pinned
 from gilbench.summary import summarize
 from gilbench.run.config import RunConfig
 from gilbench.run.matrix import plan, sized, start_document
+from gilbench.run.options import add_run_options, run_config
 
 PREFIX = "gb-"
 

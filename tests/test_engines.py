@@ -321,7 +321,7 @@ def test_dask_executor_without_an_address_is_a_usage_error(tmp_path) -> None:
 
 
 def test_run_config_carries_the_scheduler(monkeypatch: pytest.MonkeyPatch) -> None:
-    from gilbench.commands._args import run_config
+    from gilbench.run.options import run_config
     from gilbench.errors import UsageError
     from gilbench.executors import dask_
     from gilbench.run.config import RunConfig

@@ -270,3 +270,28 @@ def test_any_argv_parses_or_fails_cleanly(argv, paths, capsys):
     assert set(config.executors) <= set(executors.names())
     assert not os.path.isdir(out)
     assert (resumed is None) == (args.resume is None)
+
+
+# -- the matrix from Python (gilbench.measure_matrix) ------------------------------------------
+
+def test_measure_matrix_writes_the_file_gilbench_run_writes(tmp_path, monkeypatch):
+    """The public function measures the cells `gilbench run` plans, into a results file it
+    and `gilbench report` read, with the options checked as the command line checks them."""
+    import gilbench
+    from gilbench.run.matrix import plan
+
+    monkeypatch.setenv("GILBENCH_MAX_WAIT", "0")
+    options = dict(kernels=["sleep"], variants=["python"], executors=["serial", "threads"],
+                   workers=[1, 2], max_repeats=5, sizes={"sleep": 4})
+    out = tmp_path / "api.json"
+    doc = gilbench.measure_matrix(out, **options)
+    on_disk = results.read(out)
+    assert on_disk["finished"] and on_disk["cells"] == doc["cells"]
+    assert on_disk["command"][0] == "python"
+    planned = [spec.key for _, _, specs in plan(RunConfig.from_options(**options))
+               for spec in specs]
+    assert sorted(cell_key(c) for c in on_disk["cells"]) == sorted(planned)
+    assert all(c["error"] is None for c in on_disk["cells"])
+    with pytest.raises(UsageError, match="--workers"):
+        gilbench.measure_matrix(tmp_path / "never.json", workers=[0])
+    assert not (tmp_path / "never.json").exists()

@@ -131,7 +131,7 @@ def _check_workload_section(doc: dict, md: str, html: str) -> None:
         assert text in html
 
 
-# -- the run options `try` shares with `run` (commands._args.add_run_options) -----------------
+# -- the run options `try` shares with `run` (run.options.add_run_options) ---------------------
 
 @pytest.mark.parametrize("argv", [
     ["--repeats", "2"],
@@ -167,7 +167,8 @@ def test_try_and_run_reject_the_same_bad_values_alike(argv, tmp_path, monkeypatc
 def test_try_takes_run_options_from_their_one_declaration() -> None:
     import argparse
 
-    from gilbench.commands import _args, run, try_
+    from gilbench.commands import run, try_
+    from gilbench.run import options
 
     def declared(add) -> dict[str, argparse.Action]:
         parser = argparse.ArgumentParser()
@@ -176,7 +177,7 @@ def test_try_takes_run_options_from_their_one_declaration() -> None:
 
     tried = declared(try_.add_arguments)
     ran = declared(run.add_arguments)
-    assert set(try_.TRY_OPTIONS) <= set(_args.RUN_OPTIONS)
+    assert set(try_.TRY_OPTIONS) <= set(options.RUN_OPTIONS)
     for name in try_.TRY_OPTIONS:  # same flag, type, choices, action; help may differ
         a, b = tried[name], ran[name]
         assert (a.option_strings, a.type, a.choices, a.nargs, a.metavar) == \

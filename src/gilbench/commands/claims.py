@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from gilbench import experiments, host
-from gilbench.commands._args import parse_names
+from gilbench.run.options import parse_names
 from gilbench.errors import UnknownNameError, UsageError
 from gilbench.report.experiments import busy_host, decide, figures
 from gilbench.results import ResultsWriter, new_document, now_iso

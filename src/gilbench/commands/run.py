@@ -27,22 +27,24 @@ from collections import deque
 from gilbench import host, noise, results
 from gilbench.cell import Cell
 from gilbench.commands._terminal import make_console, terminal_table, time_left_column
-from gilbench.commands._args import (add_run_options, check_output_dir, check_output_file,
-                                     forwarded_arguments, given_run_options, parse_names,
-                                     run_config)
+from gilbench.commands._args import check_output_dir, check_output_file, forwarded_arguments
 from gilbench.errors import UnknownNameError, UsageError
 from gilbench.executors.base import lingering_threads
+from gilbench.report import claims_of, write_report
+from gilbench.report.analysis import busy_words
+from gilbench.report.claims import CLAIM_IDS
 from gilbench.run import builds, estimate
 from gilbench.run.config import RESUME_CHECKED, RunConfig, resume_config
 from gilbench.run.matrix import (Events, cell_key, finish_document, finished_keys, plan,
                                  resumed_document, run_matrix, start_document)
+from gilbench.run.options import add_run_options, given_run_options, parse_names, run_config
 from gilbench.run.signals import Interrupted, stop_on_signals
 from gilbench.units import fmt_column_ms
 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The run options (``_args.add_run_options``) and those of this command only."""
+    """The run options (``run.options.add_run_options``) and those of this command only."""
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     add_run_options(parser.add_argument)
     parser.add_argument("--out", default="results.json", metavar="FILE",
@@ -354,8 +356,6 @@ def _measure(args: argparse.Namespace, config: RunConfig, out: str, doc: dict, d
     failed = print_failures(writer.doc, stdout)
     status = 1 if failed else 0  # like pytest: some cells failed, the rest are in the file
     if args.report:
-        from gilbench.report import write_report
-
         try:
             paths = write_report(writer.doc, args.report)
         except OSError as exc:
@@ -371,8 +371,6 @@ def _measure(args: argparse.Namespace, config: RunConfig, out: str, doc: dict, d
 
 def claim_ids(text: str | None) -> list[str]:
     """The claim ids of --check-claims (UsageError listing the valid ones)."""
-    from gilbench.report.claims import CLAIM_IDS
-
     if text is None:
         return []
     try:
@@ -388,8 +386,6 @@ def claim_ids(text: str | None) -> list[str]:
 def check_claims(doc: dict, ids: list[str], console) -> int:
     """The named claims as the results decide them, printed; 1 if one is refuted, else 0."""
     from rich.markup import escape
-
-    from gilbench.report import claims_of
 
     decided = [c for c in claims_of(doc) if c["id"] in ids]
     refuted = [c for c in decided if c["verdict"] == "refuted"]
@@ -464,8 +460,6 @@ def print_busy(doc: dict, out: str, console) -> None:
     """The busy banner: how long the run waited for a busy host, how many rounds it set aside
     and which cells it left *undecided: host busy*, with what to do (nothing on a quiet run)."""
     from rich.markup import escape
-
-    from gilbench.report.analysis import busy_words
 
     words = busy_words(doc, out)
     if words is not None:

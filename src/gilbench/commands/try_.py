@@ -21,18 +21,18 @@ import argparse
 
 from gilbench import executors, host
 from gilbench.cell import Cell
-from gilbench.commands._args import (add_run_options, all_executors, check_output_dir,
-                                     check_output_file, given_scheduler, options_as_argv,
-                                     parse_executors, parse_workers, positive_int)
+from gilbench.commands._args import check_output_dir, check_output_file, options_as_argv
 from gilbench.commands._terminal import make_console
 from gilbench.run.config import (DEFAULT_MAX_REPEATS, DEFAULT_REPEATS, MIN_TIMEOUT_S,
                                  TIMEOUT_TARGETS, check_options)
+from gilbench.run.options import (add_run_options, all_executors, given_engine_options,
+                                  parse_executors, parse_workers, positive_int)
 from gilbench.units import fmt_bytes, fmt_time
 from gilbench.usercode.builds import run_try_builds
 from gilbench.usercode.measure import default_executors, measure
 from gilbench.usercode.workload import Workload
 
-#: the run options (``_args.add_run_options``) that ``try`` takes, with ``run``'s meaning
+#: the run options (``run.options.add_run_options``) that ``try`` takes, with ``run``'s meaning
 TRY_OPTIONS = ("executors", "workers", "repeats", "max_repeats", "quick", "start_method",
                "timeout", "dask_scheduler")
 
@@ -97,13 +97,12 @@ def main(args: argparse.Namespace) -> int:
     check_output_file(out_file, "--out")
     if args.report is not None:
         check_output_dir(args.report, "--report")
-    scheduler = given_scheduler(args.dask_scheduler)
-    names = parse_executors(args.executors, scheduler)
+    engine = given_engine_options(lambda name: getattr(args, name))
+    names = parse_executors(args.executors, engine)
     workers = parse_workers(args.workers)
     check_options(executors=names or default_executors(), workers=workers,
                   repeats=args.repeats, max_repeats=args.max_repeats,
-                  start_method=args.start_method, timeout_s=args.timeout,
-                  dask_scheduler=scheduler)
+                  start_method=args.start_method, timeout_s=args.timeout, **engine)
     if args.pythons:  # each interpreter loads the function itself (usercode.builds)
         return _across_interpreters(args, out_file)
     work = Workload(args.function, args.tasks, args.compare)
@@ -114,7 +113,7 @@ def main(args: argparse.Namespace) -> int:
     doc = measure(work, executors_=names, workers=workers, repeats=args.repeats,
                   max_repeats=args.max_repeats,
                   quick=args.quick, start_method=args.start_method, timeout_s=args.timeout,
-                  dask_scheduler=scheduler,
+                  dask_scheduler=engine["dask_scheduler"],
                   out=out_file, argv=["gilbench", "try", *_argv_tail()], stress=args.stress,
                   say=lambda text: console.print(f"  {escape(text)}"))
     out = make_console(stderr=False)

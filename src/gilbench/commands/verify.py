@@ -140,7 +140,7 @@ def main(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from gilbench import kernels
-    from gilbench.commands._args import parse_names, parse_positive_ints
+    from gilbench.run.options import parse_names, parse_positive_ints
     from gilbench.commands._terminal import make_console
 
     names = parse_names(args.kernels, kernels.names(), "kernel") or kernels.names()

@@ -17,7 +17,7 @@ from .serial import SerialExecutor
 from .threads import ThreadPoolExecutorRunner, ThreadsExecutor
 
 __all__ = ["Executor", "GILReenabled", "RunResult", "WorkerDied", "get", "names", "engines",
-           "timed_task", "DEFAULT"]
+           "timed_task", "with_options", "DEFAULT"]
 
 _CLASSES: list[type[Executor]] = [
     SerialExecutor,
@@ -47,6 +47,11 @@ DEFAULT = ["serial", "threads", "asyncio", "process-pool"]
 def names() -> list[str]:
     """Every executor name, in display order."""
     return list(_BY_NAME)
+
+
+def with_options() -> list[type[Executor]]:
+    """The executors that add a run option of their own (``Executor.option``)."""
+    return [cls for cls in _CLASSES if cls.option is not None]
 
 
 def get(name: str) -> type[Executor]:

@@ -284,6 +284,26 @@ def prepare_worker(kernel_name: str, size: int) -> None:
         kernel.prepare(size)
 
 
+@dataclass(frozen=True)
+class EngineOption:
+    """A run option an executor adds to every front end (``gilbench run``, ``gilbench try``,
+    ``pytest bench/``; ``run.options`` declares it with the others): the option ``--FLAG``
+    (``dest`` with dashes), its help, and the environment variable that gives its default."""
+
+    dest: str
+    metavar: str
+    help: str
+    env: str | None = None
+
+    @property
+    def flag(self) -> str:
+        return self.dest.replace("_", "-")
+
+    def value(self, given: str | None) -> str | None:
+        """The value in effect: the option if given, else the environment variable's."""
+        return given or (os.environ.get(self.env) if self.env else None) or None
+
+
 def collect(results: Sequence[tuple[Any, float]]) -> RunResult:
     """RunResult from per-task (partial, cpu) pairs in chunk order."""
     cpu = [c for _, c in results]
@@ -308,6 +328,8 @@ class Executor:
     keeps_workers: ClassVar[bool] = False
     #: the runs happen in the calling thread alone (serial, asyncio): one CPU when pinned
     one_thread: ClassVar[bool] = False
+    #: the run option this executor needs (the ``dask`` executor: its scheduler's address)
+    option: ClassVar[EngineOption | None] = None
 
     def __init__(self, kernel_name: str, variant_name: str, workers: int, size: int,
                  start_method: str | None = None, timeout_s: float | None = None,
@@ -348,6 +370,17 @@ class Executor:
     def unavailable_reason(cls) -> str:
         """Empty if this executor can run in this interpreter, else why not."""
         return ""
+
+    @classmethod
+    def check_option(cls, executor_names: Sequence[str], value: str | None) -> None:
+        """UsageError if ``option``'s value (None: not given) does not suit a run of
+        ``executor_names``; checked with the other run options, before anything runs."""
+
+    @classmethod
+    def prepare_option(cls, value: str) -> list[dict[str, Any]]:
+        """Make the engine ready for a run with ``option`` set to ``value``, before anything
+        is measured; returns its workers as facts (UsageError if it cannot be done)."""
+        return []
 
     @classmethod
     def variant_unavailable_reason(cls, kernel_name: str, variant_name: str) -> str:

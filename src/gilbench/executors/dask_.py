@@ -27,10 +27,11 @@ import os
 import signal
 from typing import Any, Sequence
 
-from gilbench.errors import one_line
+from gilbench.errors import UsageError, one_line
 
 from . import _engine
-from .base import Executor, RunResult, RunTimeout, collect, stop_message, stop_task_threads
+from .base import (EngineOption, Executor, RunResult, RunTimeout, collect, stop_message,
+                   stop_task_threads)
 
 #: the environment variable that carries ``--dask-scheduler ADDRESS``
 SCHEDULER_ENV = "GILBENCH_DASK_SCHEDULER"
@@ -253,6 +254,36 @@ class DaskSchedulerExecutor(_DaskExecutor):
     family = "processes"
     description = (f"an existing Dask scheduler (--dask-scheduler ADDRESS, ${SCHEDULER_ENV}): "
                    "the first W of its workers")
+    option = EngineOption(
+        "dask_scheduler", "ADDRESS", env=SCHEDULER_ENV,
+        help="measure the executor 'dask' on the existing Dask cluster whose scheduler is at "
+             "ADDRESS (what `dask scheduler` prints, e.g. tcp://127.0.0.1:8786; default: "
+             f"${SCHEDULER_ENV}); checked before anything is measured")
+
+    @classmethod
+    def check_option(cls, executor_names: Sequence[str], value: str | None) -> None:
+        if value is not None and not value.strip():
+            raise UsageError("--dask-scheduler needs the address `dask scheduler` prints, "
+                             "such as tcp://127.0.0.1:8786")
+        if cls.name in executor_names and not value:
+            raise UsageError("the dask executor measures an existing Dask cluster: pass "
+                             "--dask-scheduler ADDRESS (the address `dask scheduler` prints, "
+                             "such as tcp://127.0.0.1:8786), or use dask-processes / "
+                             "dask-threads for a cluster on this machine")
+
+    @classmethod
+    def prepare_option(cls, value: str) -> list[dict[str, Any]]:
+        """Set ``$GILBENCH_DASK_SCHEDULER`` for the cells and check that the scheduler answers
+        (within ``CONNECT_TIMEOUT_S``): its workers; UsageError in one line if it cannot be
+        reached or Dask is not installed."""
+        missing = _DaskExecutor.unavailable_reason()
+        if missing:
+            raise UsageError(f"--dask-scheduler: {missing}")
+        os.environ[SCHEDULER_ENV] = value
+        try:
+            return check_scheduler(value)
+        except DaskConnectError as exc:
+            raise UsageError(f"--dask-scheduler: {exc}") from None
 
     @classmethod
     def unavailable_reason(cls) -> str:

@@ -292,36 +292,36 @@ class RunConfig:
             "core_type": self.core_type,
         }
 
-    def prepare_engines(self) -> list[dict[str, Any]]:
-        """Make the engines this run asks for ready, before anything is measured: with a Dask
-        scheduler, set ``$GILBENCH_DASK_SCHEDULER`` for the ``dask`` executor and check that
-        the scheduler answers. Returns its workers (empty without one); UsageError (one line,
-        within seconds) if it cannot be reached or Dask is not installed."""
-        check_dask_request(self.executors, self.dask_scheduler)
-        if self.dask_scheduler is None:
-            return []
-        from gilbench.executors import dask_
+    @property
+    def engine_options(self) -> dict[str, str | None]:
+        """The executors' own options (``Executor.option``) by ``dest``: a field each, so that
+        the results file keeps its schema."""
+        return {"dask_scheduler": self.dask_scheduler}
 
-        missing = dask_.DaskSchedulerExecutor.unavailable_reason()
-        if missing and "not installed" in missing:
-            raise UsageError(f"--dask-scheduler: {missing}")
-        os.environ[dask_.SCHEDULER_ENV] = self.dask_scheduler
-        try:
-            return dask_.check_scheduler(self.dask_scheduler)
-        except dask_.DaskConnectError as exc:
-            raise UsageError(f"--dask-scheduler: {exc}") from None
+    def prepare_engines(self) -> list[dict[str, Any]]:
+        """Make the engines this run asks for ready, before anything is measured: each
+        executor's own option that is set (``Executor.prepare_option``: with a Dask scheduler,
+        the ``dask`` executor is pointed at it and the scheduler must answer). Returns their
+        workers (empty without any); UsageError (one line, within seconds) if one cannot be."""
+        _check_engine_options(self.executors, self.engine_options)
+        workers: list[dict[str, Any]] = []
+        for cls in _executors.with_options():
+            value = self.engine_options.get(cls.option.dest)
+            if value is not None:
+                workers += cls.prepare_option(value)
+        return workers
 
 
 def check_options(*, executors: Sequence[str], workers: Sequence[int] | None = None,
                   repeats: int | None = None, max_repeats: int | None = None,
                   start_method: str | None = None, timeout_s: float | None = None,
-                  dask_scheduler: str | None = None, target_time_s: float | None = None,
-                  max_time_s: float | None = None,
-                  max_wait_s: float | None = None) -> tuple[int, str]:
+                  target_time_s: float | None = None, max_time_s: float | None = None,
+                  max_wait_s: float | None = None, **engine: str | None) -> tuple[int, str]:
     """Check the run options every front end shares (``gilbench run``, ``gilbench try``,
     ``pytest bench/`` and the Python API ``gilbench.workload``, which bypasses the command
-    line): the values as parsed (None: the default). Returns the repeats and the start method
-    in effect; UsageError says what is wrong and what is accepted."""
+    line): the values as parsed (None: the default), ``engine`` the executors' own options
+    (``Executor.option``, by ``dest``). Returns the repeats and the start method in effect;
+    UsageError says what is wrong and what is accepted."""
     for name in executors:
         _executors.get(name)  # UnknownNameError lists the valid names
     for count in workers or ():
@@ -350,11 +350,15 @@ def check_options(*, executors: Sequence[str], workers: Sequence[int] | None = N
         method = resolve_start_method(start_method)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    if dask_scheduler is not None and not dask_scheduler.strip():
-        raise UsageError("--dask-scheduler needs the address `dask scheduler` prints, such "
-                         "as tcp://127.0.0.1:8786")
-    check_dask_request(executors, dask_scheduler)
+    _check_engine_options(executors, engine)
     return repeats, method
+
+
+def _check_engine_options(executor_names: Sequence[str], engine: dict[str, str | None]) -> None:
+    """Each executor checks its own option (``Executor.check_option``; ``engine``: the values
+    by ``dest``, None or missing: not given)."""
+    for cls in _executors.with_options():
+        cls.check_option(executor_names, engine.get(cls.option.dest))
 
 
 def placed(pin: str, core_type: str | None, executor_names: Sequence[str]) -> Placement:
@@ -384,15 +388,6 @@ def placed_ceiling(placement: Placement) -> Ceiling:
     """This host's ceiling for workers placed so (``host.ceiling()`` itself without a
     placement, so the default run judges exactly as before)."""
     return placement.ceiling(host.topology()) if placement.active else host.ceiling()
-
-
-def check_dask_request(executor_names: Sequence[str], dask_scheduler: str | None) -> None:
-    """UsageError if the ``dask`` executor is asked for without a scheduler address."""
-    if "dask" in executor_names and not dask_scheduler:
-        raise UsageError("the dask executor measures an existing Dask cluster: pass "
-                         "--dask-scheduler ADDRESS (the address `dask scheduler` prints, such "
-                         "as tcp://127.0.0.1:8786), or use dask-processes / dask-threads for a "
-                         "cluster on this machine")
 
 
 def resolve_start_method(requested: str | None) -> str:

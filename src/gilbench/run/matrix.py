@@ -18,6 +18,7 @@ from gilbench import executors, host, kernels, noise, results, verdicts
 from gilbench.cell import Cell, CellKey
 from gilbench.errors import one_line
 from gilbench.executors.base import RunTimeout
+from gilbench.kernels._declared import CALL_S, QUICK_CALL_S, check_declared
 from gilbench.measure import CHUNKS_PER_WORKER, Budget, CellSpec, Raw, calibrate, measure_group
 from gilbench.placement import pinned
 from gilbench.summary import summarize, summarize_cell
@@ -197,6 +198,23 @@ def run_matrix(config: RunConfig, writer: results.ResultsWriter, events: Events 
     return writer.doc
 
 
+def measure_matrix(out: str | os.PathLike = "results.json", *, argv: list[str] | None = None,
+                   events: Events | None = None, **options: Any) -> dict:
+    """Measure a matrix from Python into the results file ``out`` and return its document:
+    the run ``gilbench run`` makes (``gilbench report`` renders the file), without the
+    terminal. ``options`` are ``RunConfig.from_options``'s (``kernels=["primes"]``,
+    ``executors=["serial", "threads"]``, ``workers=[1, 2]``, ``quick=True``, ...), checked the
+    same way (UsageError says what is accepted); ``events`` follows the progress.
+    ``gilbench.measure_matrix`` is this function."""
+    config = RunConfig.from_options(**options)
+    config.prepare_engines()  # e.g. the Dask scheduler answers, before anything is written
+    started = time.perf_counter()
+    writer = results.ResultsWriter(out, start_document(config, list(argv or ["python"])))
+    run_matrix(config, writer, events)
+    finish_document(writer, started)
+    return writer.doc
+
+
 def _run_group(config: RunConfig, writer: results.ResultsWriter, events: Events,
                skip: set[CellKey],
                kernel: kernels.Kernel, variant: kernels.Variant, specs: list[CellSpec],
@@ -279,8 +297,6 @@ def record_gil_check(doc: dict, kernel: kernels.Kernel, variant: kernels.Variant
     """Measure directly whether ``variant`` releases the GIL (``gilcheck``, on one chunk) and
     record it in the document's kernels section, beside what the variant declares: the claims
     about GIL release are decided by this, speedups only support it. Inside the session."""
-    from gilbench.kernels._declared import CALL_S, QUICK_CALL_S, check_declared
-
     try:
         found = check_declared(kernel, variant, target_s=QUICK_CALL_S if quick else CALL_S,
                                window_s=0.03 if quick else 0.04)

@@ -15,12 +15,12 @@ from typing import Any, Callable, Iterable, Sequence
 from gilbench import executors, host, kernels, results
 from gilbench.errors import UsageError, one_line
 from gilbench.executors.base import RunTimeout, alarm
-from gilbench.executors.dask_ import SCHEDULER_ENV
 from gilbench.gilcheck import check_gil
 from gilbench.kernels.user import EMPTY_TASK, VARIANT, spec_of
 from gilbench.run.config import (MIN_TIMEOUT_S, RunConfig, check_options, default_timeout,
                                  default_workers)
 from gilbench.run.matrix import error_cell, finish_document, plan, run_matrix, start_document
+from gilbench.run.options import given_engine_options
 from gilbench.stress import not_run, stress
 from gilbench.usercode.advice import recommend
 from gilbench.usercode.workload import Workload
@@ -171,10 +171,11 @@ def measure(workload: Workload, *, executors_: Sequence[str] | None = None,
 
 
     names = list(executors_ or default_executors())
-    scheduler = dask_scheduler or os.environ.get(SCHEDULER_ENV) or None
+    engine = given_engine_options({"dask_scheduler": dask_scheduler}.get)
     repeats, method = check_options(executors=names, workers=workers, repeats=repeats,
                                     max_repeats=max_repeats, start_method=start_method,
-                                    timeout_s=timeout_s, dask_scheduler=scheduler)
+                                    timeout_s=timeout_s, **engine)
+    scheduler = engine["dask_scheduler"]
     if "serial" not in names:
         names.insert(0, "serial")
     usable = host.usable_cores()
