@@ -257,7 +257,10 @@ def test_convert_keeps_failures_and_wrong_results() -> None:
 @pytest.mark.parametrize("data, message", [
     ({"cells": []}, "expected an object with 'benchmarks'"),
     (fake_json({"name": "test_other", "extra_info": {}}), "none of its 1 benchmarks"),
-    (fake_json(fake_bench("serial", 1, [0.1], [0.1], kernel="nosuch")), "unknown kernel 'nosuch'"),
+    # a header (what bench/conftest.py writes) describes the session's kernels
+    ({**fake_json(fake_bench("serial", 1, [0.1], [0.1], kernel="nosuch")),
+      "gilbench": results.new_document({}, {}, ["pytest", "bench/"]) | {"kernels": {"primes": {}}}},
+     "kernel 'nosuch', which its 'gilbench' header does not describe"),
     (fake_json(fake_bench("serial", 1, [0.1], [0.1], size="big")), "unreadable extra_info"),
 ])
 def test_convert_rejects_what_it_cannot_use(data: dict, message: str) -> None:

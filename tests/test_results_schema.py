@@ -8,13 +8,15 @@ import copy
 import json
 import math
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gilbench import kernels, results
+from gilbench import bench_convert, kernels, results
 from gilbench.measure import CellSpec, Raw
 from gilbench.summary import summarize
 from gilbench.run.config import RunConfig
@@ -318,3 +320,35 @@ def test_random_bytes_are_a_results_error(data):
             results.read(path)
     finally:
         path.unlink(missing_ok=True)
+
+
+def _as_pytest_benchmark(doc: dict) -> dict:
+    """``doc`` as `pytest bench/ --benchmark-json` writes it: cells in extra_info, a header."""
+    return {"machine_info": {}, "datetime": "2026-12-05T18:00:00", "version": "5.1.0",
+            "benchmarks": [{"extra_info": cell} for cell in doc["cells"]],
+            "gilbench": {k: v for k, v in doc.items() if k != "cells"}}
+
+
+def test_a_pytest_benchmark_file_converts_without_loading_the_engine(tmp_path):
+    """The report reads bench/'s JSON from what it carries: converting it loads neither the
+    kernels nor the executors (a fresh interpreter, so nothing is loaded beforehand), and a
+    cell of a kernel its header does not describe is named."""
+
+    doc = results.read(Path(__file__).parent / "data" / "real-primes-sleep.json")
+    # what `pytest bench/` writes in its header (this older file has no kernels section)
+    doc["kernels"] = results.kernel_section(map(kernels.get, {c["kernel"] for c in doc["cells"]}))
+    path = tmp_path / "bench.json"
+    path.write_text(json.dumps(_as_pytest_benchmark(doc)))
+    probe = ("import sys; from gilbench.report import load_any; "
+             f"d = load_any({str(path)!r}); "
+             "print(len(d['cells']), sorted(m for m in sys.modules if m.startswith("
+             "('gilbench.kernels', 'gilbench.executors', 'gilbench.measure', 'gilbench.run'))))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True).stdout.split(" ", 1)
+    assert out == [str(len(doc["cells"])), "[]\n"]
+
+    stray = _as_pytest_benchmark(doc)
+    stray["benchmarks"][0]["extra_info"] = dict(stray["benchmarks"][0]["extra_info"],
+                                                kernel="nbody")
+    with pytest.raises(results.ResultsError, match="'nbody', which its 'gilbench' header"):
+        bench_convert.to_results(stray)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any
 
-from gilbench import kernels, results
+from gilbench import results
 from gilbench.cell import Cell
 
 #: extra_info keys without which a benchmark is not a gilbench cell
@@ -87,19 +87,20 @@ def to_results(data: dict) -> dict:
             f"{source}: none of its {len(data['benchmarks'])} benchmarks is a gilbench cell "
             f"(extra_info lacks {', '.join(REQUIRED)}); was it written by `pytest bench/`?")
     infos = [b["extra_info"] for b in benches]
-    cells = []
-    for info in infos:
-        try:
-            kernels.get(info["kernel"])
-        except kernels.UnknownNameError as exc:
-            raise results.ResultsError(f"{source}: {exc} (written by another gilbench version?)"
-                                       ) from None
-        cells.append(dict(info))
+    cells = [dict(info) for info in infos]
 
     header = data.get("gilbench")
     if isinstance(header, dict) and header.get("schema") == results.SCHEMA:
         doc = {k: v for k, v in header.items() if k != "cells"}
         doc["host"] = dict(doc.get("host") or {})
+        # the header describes the kernels the session ran: a cell of another is not its own
+        described = doc.get("kernels")
+        strays = sorted({c["kernel"] for c in cells} - set(described or {}))
+        if isinstance(described, dict) and strays:
+            raise results.ResultsError(
+                f"{source}: cells of kernel {', '.join(map(repr, strays))}, which its "
+                f"'gilbench' header does not describe (it has {', '.join(described)}); "
+                "was it edited, or merged from two runs?")
     else:
         doc = _header_from_machine_info(data, infos)
         doc["created"] = _seconds(data.get("datetime")) or doc["created"]
