@@ -185,3 +185,18 @@ def test_try_takes_run_options_from_their_one_declaration() -> None:
     # `--executors all` means the same in both, and both say so
     assert "dask only with --dask-scheduler" in tried["executors"].help
     assert "dask only with --dask-scheduler" in ran["executors"].help
+
+
+def test_each_run_option_names_the_field_resume_checks() -> None:
+    """One declaration says, per option, which RunConfig field it sets (what --resume checks
+    against the file); only the limits are left free."""
+    import dataclasses
+
+    from gilbench.run import options
+    from gilbench.run.config import RunConfig
+
+    fields = {f.name for f in dataclasses.fields(RunConfig)}
+    assert set(options.RESUME_CHECKED.values()) <= fields
+    assert set(options.RUN_OPTIONS) - set(options.RESUME_CHECKED) == {"max_wait", "timeout"}
+    # the executors' own options are declared with the rest, each a RunConfig field
+    assert options.RESUME_CHECKED["dask_scheduler"] == "dask_scheduler"

@@ -34,10 +34,11 @@ from gilbench.report import claims_of, write_report
 from gilbench.report.analysis import busy_words
 from gilbench.report.claims import CLAIM_IDS
 from gilbench.run import builds, estimate
-from gilbench.run.config import RESUME_CHECKED, RunConfig, resume_config
+from gilbench.run.config import RunConfig, resume_config
 from gilbench.run.matrix import (Events, cell_key, finish_document, finished_keys, plan,
                                  resumed_document, run_matrix, start_document)
-from gilbench.run.options import add_run_options, given_run_options, parse_names, run_config
+from gilbench.run.options import (RESUME_CHECKED, add_run_options, given_run_options, parse_names,
+                                  run_config)
 from gilbench.run.signals import Interrupted, stop_on_signals
 from gilbench.units import fmt_column_ms
 
@@ -111,7 +112,8 @@ def prepare(args: argparse.Namespace):
             os.path.abspath(args.out) != os.path.abspath(path)):
         raise UsageError(f"--resume {path} adds the missing cells to {path} itself; "
                          f"drop --out {args.out}")
-    given = [name for name in given_run_options(get) if name in RESUME_CHECKED]
+    given = {name: RESUME_CHECKED[name] for name in given_run_options(get)
+             if name in RESUME_CHECKED}
     config = resume_config(doc, path, run_config(get) if given else None, given, args.timeout,
                            args.max_wait)
     check_output_file(path, "--resume")

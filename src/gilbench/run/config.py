@@ -420,21 +420,12 @@ def resume_problems(doc: dict, here: dict[str, Any]) -> list[str]:
 
 
 
-#: option -> the RunConfig field it sets; with --resume an option given may only repeat the
-#: file's value (--timeout and --max-wait may differ: limits, not part of what is measured)
-RESUME_CHECKED = {"kernels": "kernels", "variants": "variants", "executors": "executors",
-                  "workers": "workers", "repeats": "repeats", "target_time": "target_time_s",
-                  "quick": "quick", "weak": "scaling", "start_method": "start_method",
-                  "size": "sizes", "max_repeats": "max_repeats", "max_time": "max_time_s",
-                  "dask_scheduler": "dask_scheduler", "pin": "pin", "core_type": "core_type"}
-
-
-def resume_config(doc: dict, path: str, asked: RunConfig | None, given: Sequence[str],
+def resume_config(doc: dict, path: str, asked: RunConfig | None, given: dict[str, str],
                   timeout_s: float | None = None, max_wait_s: float | None = None) -> RunConfig:
     """The RunConfig to resume ``doc`` (read from ``path``) with: the one it records.
 
-    ``given`` names the options of ``RESUME_CHECKED`` given along with --resume and ``asked``
-    the configuration they make; UsageError if they ask for something else than the file, or
+    ``given`` maps the options given along with --resume to the field each sets
+    (``run.options.RESUME_CHECKED``) and ``asked`` is the configuration they make; UsageError if they ask for something else than the file, or
     if the host is not the one the file was measured on.
     """
     try:
@@ -442,8 +433,7 @@ def resume_config(doc: dict, path: str, asked: RunConfig | None, given: Sequence
     except ValueError as exc:
         raise UsageError(f"cannot resume {path}: {exc}") from None
     conflicts = []
-    for name in given:
-        field_ = RESUME_CHECKED[name]
+    for name, field_ in given.items():
         mine, theirs = getattr(asked, field_), getattr(recorded, field_)
         if field_ in ("kernels", "executors", "variants") and mine is not None \
                 and theirs is not None:

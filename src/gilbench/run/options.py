@@ -112,97 +112,114 @@ def parse_sizes(items: Sequence[str] | None, valid: Sequence[str],
     return sizes
 
 
+def declarations(prefix: str = "") -> list[tuple[str, str | None, dict[str, Any]]]:
+    """Every run option, once: ``(name, field, argparse keywords)``. ``field`` is the
+    ``RunConfig`` field the option sets, which ``--resume`` requires to match the file's (None:
+    a limit that may differ, ``--timeout`` and ``--max-wait``); the defaults live in
+    ``run.config``. ``prefix`` (``gb-`` under pytest) only changes the help texts."""
+    quick = f"--{prefix}quick"
+    return [
+        ("kernels", "kernels", dict(
+            metavar="K,..", help=f"kernels to run (default: all): {', '.join(kernels.names())}")),
+        ("variants", "variants", dict(
+            metavar="V,..", help=f"variants to run (default: all each kernel has): "
+                                 f"{', '.join(kernels.VARIANT_ORDER)}")),
+        ("executors", "executors", dict(
+            metavar="E,..",
+            help=f"executors (default: {','.join(executors.DEFAULT)}; {all_executors(prefix)}): "
+                 f"{', '.join(executors.names())}")),
+        ("workers", "workers", dict(
+            metavar="1,2,4",
+            help=f"worker counts (default: 1, 2, 4, ... up to the physical cores, the hardware "
+                 "threads and one oversubscribed point, fewer on a big host so the run "
+                 f"stays within 6 minutes; {quick}: 1 and the physical cores)")),
+        ("repeats", "repeats", dict(
+            type=positive_int, metavar="N",
+            help=f"paired rounds every cell gets after a cold run, at least "
+                 f"{DEFAULT_REPEATS} (default {DEFAULT_REPEATS})")),
+        ("max-repeats", "max_repeats", dict(
+            type=positive_int, metavar="N",
+            help=f"cap on the rounds of a cell whose verdict is still undecided (default "
+                 f"{DEFAULT_MAX_REPEATS}, {quick} {QUICK_MAX_REPEATS}); at the cap it is "
+                 "reported undecided")),
+        ("max-time", "max_time_s", dict(
+            type=positive_seconds, metavar="S",
+            help=f"seconds of rounds per kernel variant before undecided cells stop "
+                 f"(default {DEFAULT_MAX_TIME_S:g}, {quick} {QUICK_MAX_TIME_S:g}); what a "
+                 f"variant leaves unused goes to the next ones, up to {MAX_TIME_CARRY:g}x "
+                 "more each")),
+        ("max-wait", None, dict(
+            type=seconds_or_zero, metavar="S",
+            help=f"seconds the run may wait in all for a busy host to settle: a round that "
+                 f"other processes disturbed is kept but never counted, and the run waits "
+                 f"for a quiet moment (default ${MAX_WAIT_ENV}, else {DEFAULT_MAX_WAIT_S:g}, "
+                 f"{quick} {QUICK_MAX_WAIT_S:g}; 0: never wait); cells left short of quiet "
+                 "rounds are 'undecided — host busy'")),
+        ("target-time", "target_time_s", dict(
+            type=positive_seconds, metavar="S",
+            help=f"seconds a serial run should last after calibration "
+                 f"(default {DEFAULT_TARGET_S}, {quick} {QUICK_TARGET_S})")),
+        ("quick", "quick", dict(
+            action="store_true",
+            help="small sizes and worker counts 1 and the usable cores: about a minute")),
+        ("weak", "scaling", dict(
+            action="store_true",
+            help="weak scaling: fixed work per worker (default: strong, fixed total)")),
+        ("start-method", "start_method", dict(
+            choices=["fork", "spawn", "forkserver"],
+            help="how process executors start workers (default: the platform's)")),
+        ("timeout", None, dict(
+            type=positive_seconds, metavar="S",
+            help=f"time limit of one run of one cell: a cell over it is stopped and recorded "
+                 f"as timed out (default: {MIN_TIMEOUT_S:g} s or {TIMEOUT_TARGETS}x the target "
+                 "time, whichever is longer)")),
+        ("size", "sizes", dict(
+            action="append", metavar="K=N",
+            help="advanced: measure kernel K at size N instead of calibrating it "
+                 "(repeatable, or K=N,K2=N2)")),
+        ("pin", "pin", dict(
+            metavar="MODE",
+            help="where the workers run: 'none' (default: the OS places them) or 'physical' "
+                 "(one CPU per physical core, the first hardware thread of each, as CPython's "
+                 "Tools/ftscalingbench does; worker i is pinned to the i-th of them, so no "
+                 "two workers share a core until every core has one). Linux only; the CPUs "
+                 "used are recorded in each cell")),
+        ("core-type", "core_type", dict(
+            metavar="TYPE",
+            help="keep the workers on the cores of one type of a hybrid host, e.g. "
+                 "'performance' or 'efficiency' (`gilbench info` lists this host's); the "
+                 "verdicts are then judged against those cores only")),
+        # each executor's own (the dask executor's scheduler address), a RunConfig field each
+        *((option.flag, option.dest, dict(metavar=option.metavar, help=option.help))
+          for option in engine_options()),
+    ]
+
+
 def add_run_options(addoption: Callable[..., Any], prefix: str = "",
                     only: Sequence[str] | None = None,
                     helps: dict[str, str] | None = None) -> list[str]:
-    """Declare the options that decide what a run measures with ``addoption`` (argparse's
+    """Declare the run options (``declarations``) with ``addoption`` (argparse's
     ``add_argument`` or pytest's ``parser.addoption``), each named ``--PREFIX<name>``: all of
-    ``RUN_OPTIONS``, or those in ``only`` (``gilbench try``'s subset), with the help texts of
-    ``helps`` instead where a command's defaults differ.
+    them, or those in ``only`` (``gilbench try``'s subset), with the help texts of ``helps``
+    instead where a command's defaults differ.
 
     Returns their names (``run_config`` reads them back); the values are left as given (text),
     so that every error is a one-line UsageError from ``run_config`` (or ``try``'s
     ``parse_executors`` and ``config.check_options``).
     """
-
-    quick = f"--{prefix}quick"
-
-    def add(name: str, **kwargs: Any) -> None:
+    added = []
+    for name, _, kwargs in declarations(prefix):
         dest = name.replace("-", "_")
         if only is None or dest in only:
-            kwargs["help"] = (helps or {}).get(dest, kwargs["help"])
-            addoption(f"--{prefix}{name}", **kwargs)
-
-    add("kernels", metavar="K,..",
-        help=f"kernels to run (default: all): {', '.join(kernels.names())}")
-    add("variants", metavar="V,..",
-        help=f"variants to run (default: all each kernel has): "
-             f"{', '.join(kernels.VARIANT_ORDER)}")
-    add("executors", metavar="E,..",
-        help=f"executors (default: {','.join(executors.DEFAULT)}; {all_executors(prefix)}): "
-             f"{', '.join(executors.names())}")
-    add("workers", metavar="1,2,4",
-        help=f"worker counts (default: 1, 2, 4, ... up to the physical cores, the hardware "
-             "threads and one oversubscribed point, fewer on a big host so the run "
-             f"stays within 6 minutes; {quick}: 1 and the physical cores)")
-    add("repeats", type=positive_int, metavar="N",
-        help=f"paired rounds every cell gets after a cold run, at least "
-             f"{DEFAULT_REPEATS} (default {DEFAULT_REPEATS})")
-    add("max-repeats", type=positive_int, metavar="N",
-        help=f"cap on the rounds of a cell whose verdict is still undecided (default "
-             f"{DEFAULT_MAX_REPEATS}, {quick} {QUICK_MAX_REPEATS}); at the cap it is "
-             "reported undecided")
-    add("max-time", type=positive_seconds, metavar="S",
-        help=f"seconds of rounds per kernel variant before undecided cells stop "
-             f"(default {DEFAULT_MAX_TIME_S:g}, {quick} {QUICK_MAX_TIME_S:g}); what a "
-             f"variant leaves unused goes to the next ones, up to {MAX_TIME_CARRY:g}x "
-             "more each")
-    add("max-wait", type=seconds_or_zero, metavar="S",
-        help=f"seconds the run may wait in all for a busy host to settle: a round that "
-             f"other processes disturbed is kept but never counted, and the run waits "
-             f"for a quiet moment (default ${MAX_WAIT_ENV}, else {DEFAULT_MAX_WAIT_S:g}, "
-             f"{quick} {QUICK_MAX_WAIT_S:g}; 0: never wait); cells left short of quiet "
-             "rounds are 'undecided — host busy'")
-    add("target-time", type=positive_seconds, metavar="S",
-        help=f"seconds a serial run should last after calibration "
-             f"(default {DEFAULT_TARGET_S}, {quick} {QUICK_TARGET_S})")
-    add("quick", action="store_true",
-        help="small sizes and worker counts 1 and the usable cores: about a minute")
-    add("weak", action="store_true",
-        help="weak scaling: fixed work per worker (default: strong, fixed total)")
-    add("start-method", choices=["fork", "spawn", "forkserver"],
-        help="how process executors start workers (default: the platform's)")
-    add("timeout", type=positive_seconds, metavar="S",
-        help=f"time limit of one run of one cell: a cell over it is stopped and recorded "
-             f"as timed out (default: {MIN_TIMEOUT_S:g} s or {TIMEOUT_TARGETS}x the target "
-             "time, whichever is longer)")
-    add("size", action="append", metavar="K=N",
-        help="advanced: measure kernel K at size N instead of calibrating it "
-             "(repeatable, or K=N,K2=N2)")
-    add("pin", metavar="MODE",
-        help="where the workers run: 'none' (default: the OS places them) or 'physical' "
-             "(one CPU per physical core, the first hardware thread of each, as CPython's "
-             "Tools/ftscalingbench does; worker i is pinned to the i-th of them, so no "
-             "two workers share a core until every core has one). Linux only; the CPUs "
-             "used are recorded in each cell")
-    add("core-type", metavar="TYPE",
-        help="keep the workers on the cores of one type of a hybrid host, e.g. "
-             "'performance' or 'efficiency' (`gilbench info` lists this host's); the "
-             "verdicts are then judged against those cores only")
-    for option in engine_options():  # each executor's own (the dask executor's scheduler)
-        add(option.flag, metavar=option.metavar, help=option.help)
-    return [name for name in RUN_OPTIONS if only is None or name in only]
+            addoption(f"--{prefix}{name}", **{**kwargs, "help": (helps or {}).get(
+                dest, kwargs["help"])})
+            added.append(dest)
+    return added
 
 
 def engine_options() -> list[EngineOption]:
     """The run options the executors add (``Executor.option``), in executor order."""
     return [cls.option for cls in executors.with_options() if cls.option is not None]
-
-
-#: the names ``add_run_options`` declares (as argparse ``dest``s, without the prefix)
-RUN_OPTIONS = ("kernels", "variants", "executors", "workers", "repeats", "max_repeats",
-               "max_time", "max_wait", "target_time", "quick", "weak", "start_method", "timeout",
-               "size", "pin", "core_type", *(option.dest for option in engine_options()))
 
 
 def all_executors(prefix: str = "") -> str:
@@ -253,3 +270,10 @@ def run_config(get: Callable[[str], Any]):
 def given_run_options(get: Callable[[str], Any]) -> list[str]:
     """The run options that were given (not left at None/False), as ``RUN_OPTIONS`` names."""
     return [name for name in RUN_OPTIONS if get(name) not in (None, False)]
+
+
+#: the names ``add_run_options`` declares (as argparse ``dest``s, without the prefix)
+RUN_OPTIONS = tuple(name.replace("-", "_") for name, _, _ in declarations())
+#: option -> the RunConfig field it sets; with --resume an option given may only repeat the
+#: file's value (--timeout and --max-wait may differ: limits, not part of what is measured)
+RESUME_CHECKED = {name.replace("-", "_"): field for name, field, _ in declarations() if field}
