@@ -25,6 +25,7 @@ from gilbench.commands._args import (add_run_options, all_executors, check_outpu
                                      check_output_file, given_scheduler, options_as_argv,
                                      parse_executors, parse_workers, positive_int)
 from gilbench.commands._terminal import make_console
+from gilbench.report import write_report
 from gilbench.run.config import (DEFAULT_MAX_REPEATS, DEFAULT_REPEATS, MIN_TIMEOUT_S,
                                  TIMEOUT_TARGETS, check_options)
 from gilbench.units import fmt_bytes, fmt_time
@@ -124,8 +125,6 @@ def main(args: argparse.Namespace) -> int:
     out.print(f"[dim]{escape(rec['rule'])}[/]")
     out.print(f"results: {escape(out_file)}")
     if args.report:
-        from gilbench.report import write_report
-
         paths = write_report(doc, args.report)
         out.print(f"report: {escape(str(paths.get('html', args.report)))}")
     if rec.get("code") == "failed":  # the function itself fails: say where, exit 1
