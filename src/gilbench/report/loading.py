@@ -34,6 +34,8 @@ def load_any(path: str | os.PathLike) -> dict:
         # let results.read phrase the error (missing, unreadable, truncated JSON ...)
         return results.read(path)
     if _is_pytest_benchmark(data):
+        # late, for start-up: only a pytest-benchmark file needs it, and it brings the kernel
+        # registry (kernels, gilguard, sysconfig: ~5 ms) into `gilbench report` and `compare`
         from gilbench import bench_convert
 
         try:
