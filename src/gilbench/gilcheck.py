@@ -44,6 +44,8 @@ from pathlib import Path
 from time import perf_counter
 from typing import Any, Callable, Literal
 
+from gilbench import stats
+
 Verdict = Literal["releases", "holds", "partly", "undecided"]
 #: Why a check is undecided: the first three are the host's doing (one usable core, a busy
 #: host, no GIL to release), the others the call's (too short, or on a boundary).
@@ -188,7 +190,9 @@ def _overlap_window(call: Callable[[], Any], window_s: float) -> _Window:
 
 
 def _usable_cores() -> int:
-    from gilbench import host  # ground floor too; imported late to keep `import gilbench` light
+    # late, for start-up: host brings subprocess, platform, sysconfig, gilguard and verdicts
+    # (~13 ms) into every `import gilbench` and the pytest plugin, which need it only here
+    from gilbench import host
 
     return host.usable_cores()
 
@@ -289,8 +293,6 @@ def median_interval(values: tuple[float, ...], confidence: float = CONFIDENCE
                     ) -> tuple[float, float]:
     """The order-statistic interval of the median of ``values`` (``stats.median_interval``)
     at this check's ``confidence``."""
-    from gilbench import stats
-
     return stats.median_interval(values, confidence)
 
 

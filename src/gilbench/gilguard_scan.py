@@ -26,6 +26,7 @@ import sys
 import time
 from typing import Any, Sequence
 
+from gilbench import gilguard
 from gilbench.errors import one_line
 
 #: seconds ``gilbench info`` gives the scan of gilbench's dependencies
@@ -191,8 +192,6 @@ def _say(**report: Any) -> None:
 def _child() -> None:
     """In the child: import the requested modules one by one under the guard; report each,
     and stop at the first that turns the GIL on (no later one could be judged)."""
-    from gilbench import gilguard
-
     request = json.loads(sys.stdin.read())
     sys.path[:0] = request["path"]
     for name in request["modules"]:

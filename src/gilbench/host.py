@@ -10,14 +10,11 @@ import sys
 import sysconfig
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import Any, Iterable
 
 from gilbench import gilguard
 from gilbench.gilguard import load_extension
-
-if TYPE_CHECKING:  # the record is built late (ceiling()): a subinterpreter worker imports this
-    from gilbench.verdicts import Ceiling  # module, and verdicts' statistics bring NumPy, which
-    # does not load in subinterpreters
+from gilbench.verdicts import Ceiling
 
 
 def logical_cores() -> int:
@@ -135,12 +132,10 @@ class Topology:
         return counts
 
     @property
-    def ceiling(self) -> "Ceiling":
+    def ceiling(self) -> Ceiling:
         """What a CPU-bound speedup can reach: the physical cores in the affinity mask, capped
         by the quota (kept as a fraction, at least 1); SMT siblings counted apart (``threads``)
         unless the quota binds first."""
-        from gilbench.verdicts import Ceiling  # late: see the import at the top
-
         cores = len(self.available_cores) or 1
         threads = max(self.available_threads, cores)
         if self.quota is not None and self.quota < cores:

@@ -11,6 +11,7 @@ from pathlib import Path
 from gilbench import experiments, host
 from gilbench.run.options import parse_names
 from gilbench.errors import UnknownNameError, UsageError
+from gilbench.report import write_report
 from gilbench.report.experiments import busy_host, decide, figures
 from gilbench.results import ResultsWriter, new_document, now_iso
 
@@ -110,8 +111,6 @@ def main(args: argparse.Namespace) -> int:
 
     console.print(f"results: {out}")
     if args.report:
-        from gilbench.report import write_report
-
         paths = write_report(writer.doc, args.report)
         console.print(f"report: {paths.get('markdown', args.report)}")
     if failed:

@@ -23,6 +23,7 @@ from gilbench import executors, host
 from gilbench.cell import Cell
 from gilbench.commands._args import check_output_dir, check_output_file, options_as_argv
 from gilbench.commands._terminal import make_console
+from gilbench.report import write_report
 from gilbench.run.config import (DEFAULT_MAX_REPEATS, DEFAULT_REPEATS, MIN_TIMEOUT_S,
                                  TIMEOUT_TARGETS, check_options)
 from gilbench.run.options import (add_run_options, all_executors, given_engine_options,
@@ -123,8 +124,6 @@ def main(args: argparse.Namespace) -> int:
     out.print(f"[dim]{escape(rec['rule'])}[/]")
     out.print(f"results: {escape(out_file)}")
     if args.report:
-        from gilbench.report import write_report
-
         paths = write_report(doc, args.report)
         out.print(f"report: {escape(str(paths.get('html', args.report)))}")
     if rec.get("code") == "failed":  # the function itself fails: say where, exit 1

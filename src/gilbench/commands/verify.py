@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import argparse
 
-from gilbench.errors import one_line
+from gilbench import kernels
+from gilbench.commands._terminal import make_console
+from gilbench.errors import UsageError, one_line
+from gilbench.executors.interpreters import InterpretersExecutor, _one_line, _raise_excinfo
+from gilbench.kernels import check_declared
+from gilbench.run.options import parse_names, parse_positive_ints
 
 
 
@@ -22,8 +27,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def verify_kernel(kernel, chunkings: list[int]) -> list[dict]:
     """One row per variant: the reference result, the variant's results, and a status."""
-    from gilbench.kernels import check_declared
-
     rows = []
     size = kernel.verify_size
     if kernel.prepare is not None:
@@ -75,8 +78,6 @@ def verify_in_subinterpreter(kernel, chunkings: list[int]) -> list[dict]:
     import tempfile
 
     import _interpreters
-
-    from gilbench.executors.interpreters import _one_line, _raise_excinfo
 
     fd, path = tempfile.mkstemp(prefix="gilbench-verify-", suffix=".pickle")
     os.close(fd)
@@ -139,18 +140,11 @@ def main(args: argparse.Namespace) -> int:
     from rich.markup import escape
     from rich.table import Table
 
-    from gilbench import kernels
-    from gilbench.run.options import parse_names, parse_positive_ints
-    from gilbench.commands._terminal import make_console
-
     names = parse_names(args.kernels, kernels.names(), "kernel") or kernels.names()
     chunkings = parse_positive_ints(args.chunks, "--chunks")
     where = ""
     verify = verify_kernel
     if args.subinterpreter:
-        from gilbench.errors import UsageError
-        from gilbench.executors.interpreters import InterpretersExecutor
-
         why = InterpretersExecutor.unavailable_reason()
         if why:
             raise UsageError(f"--subinterpreter: {why}")

@@ -36,11 +36,11 @@ import threading
 import time
 from typing import Any, Sequence
 
-from gilbench import host
+from gilbench import host, kernels
 from gilbench.placement import pin_thread
 
 from ._workers import ChunkQueue, start_and_join
-from .base import (STOP_GRACE_S, Executor, RunResult, RunTimeout, collect, linger,
+from .base import (STOP_GRACE_S, Executor, RunResult, RunTimeout, collect, linger, lookup,
                    prepare_worker, timed_task)
 
 #: _interpqueues "unbound item" policy: raise if the putting interpreter is gone (we read every
@@ -163,8 +163,6 @@ def _unloadable(kernel_name: str) -> dict[str, str]:
     then ``start()`` fails, with that reason."""
     import _interpreters
 
-    from gilbench import kernels
-
     variants = [v.name for v in kernels.get(kernel_name).available_variants()]
     reasons: dict[str, str] = {}
     iid = _interpreters.create("isolated")
@@ -186,8 +184,6 @@ def _unloadable(kernel_name: str) -> dict[str, str]:
 def _init_pool_worker(sys_path: tuple, kernel_name: str, variant_name: str, size: int) -> None:
     """InterpreterPoolExecutor initializer: the parent's sys.path, set-up, variant check."""
     sys.path[:] = list(sys_path)
-    from .base import lookup
-
     prepare_worker(kernel_name, size)
     lookup(kernel_name, variant_name)
 

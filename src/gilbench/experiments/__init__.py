@@ -8,18 +8,22 @@ process behind.
 
 ``run_experiment(name, quick)`` adds the metadata every result carries (name, title, what it
 measures, when it ran, how long it took, the host's usable cores) around the module's data.
+
+The start-up experiments' child targets live outside this package (``gilbench.child_targets``),
+so that a child does not import this registry and what it imports.
 """
 
 from __future__ import annotations
 
 import importlib
 import time
-# not `from typing import TYPE_CHECKING`: importing typing costs ~10 ms in every child
-# process, and child start-up is what some experiments measure
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from types import ModuleType
-    from typing import Any, Callable
+from types import ModuleType
+from typing import Any, Callable
+
+from gilbench import host
+from gilbench.errors import UnknownNameError, one_line
+from gilbench.experiments._common import other_cpu_cores
+from gilbench.results import now_iso
 
 # name -> module, in the order reports show them
 _MODULES = {
@@ -40,10 +44,6 @@ def names() -> list[str]:
 
 def get(name: str) -> ModuleType:
     """The module of experiment ``name``; UnknownNameError (a KeyError) lists the valid ones."""
-    # imported here, not at the top: child processes import this package to reach their
-    # targets, and their start-up is what some experiments measure
-    from gilbench.errors import UnknownNameError
-
     try:
         module = _MODULES[name]
     except KeyError:
@@ -63,11 +63,6 @@ def run_experiment(name: str, quick: bool = False,
     ``error`` (None here: exceptions propagate;
     ``gilbench claims`` records them with ``failed_experiment``).
     """
-    from gilbench import host
-    from gilbench.results import now_iso
-
-    from gilbench.experiments._common import other_cpu_cores
-
     module = get(name)
     started = now_iso()
     load_start = host.load_average()
@@ -106,8 +101,6 @@ def _section(name: str, quick: bool, started: str, duration_s: float) -> dict:
 def failed_experiment(name: str, quick: bool, exc: BaseException, started: str,
                       duration_s: float) -> dict:
     """The section recorded for an experiment that raised: metadata and a one-line error."""
-    from gilbench.errors import one_line  # not at the top: it imports typing (see above)
-
     return {
         **_section(name, quick, started, duration_s),
         "error": one_line(exc),

@@ -19,7 +19,7 @@ import threading
 import time
 from typing import Any, Callable, Sequence
 
-from gilbench import kernels
+from gilbench import kernels, noise
 from gilbench.errors import one_line
 from gilbench.stats import median
 
@@ -76,8 +76,6 @@ def other_cpu_cores(window_s: float = 0.25) -> float | None:
     """Cores other processes (not gilbench or its workers) kept busy over ``window_s``: when
     called between experiments, the CPU they take from us (``noise.sample``). None where
     /proc is missing."""
-    from gilbench import noise
-
     window = noise.sample(window_s)
     return None if window is None else window.other_cores
 

@@ -37,7 +37,7 @@ import math
 import time
 from typing import Any, Callable, Iterator, Sequence
 
-from gilbench import executors
+from gilbench import executors, host
 from gilbench.errors import one_line
 
 from ._common import (CPU_KERNEL, Progress, cpu_variant, mp_context, no_progress,
@@ -305,8 +305,6 @@ def run(
     ...}}}}``; a point is ``{"target_us", "k", "tasks", "task_us", "serial_s",
     "<executor>_s", "<executor>_times_s", "results_agree"}`` (``errors`` by executor when an
     engine could not run that kind). ``engines=False`` sweeps the stdlib pools only."""
-    from gilbench import host
-
     progress = progress or no_progress
     task_us = list(task_us or (QUICK_TASK_US if quick else TASK_US))
     workers = workers or host.usable_cores()

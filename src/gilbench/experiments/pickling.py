@@ -25,7 +25,8 @@ import zlib
 from multiprocessing import shared_memory
 from typing import Any, Callable, Sequence
 
-from ._child import nothing
+from gilbench.child_targets import nothing
+
 from ._common import Progress, mp_context, no_progress
 
 NAME = "pickle"

@@ -19,7 +19,8 @@ import threading
 import time
 from typing import Any, Sequence
 
-from ._child import nothing, report_ready
+from gilbench.child_targets import nothing, report_ready
+
 from ._common import Progress, median, no_progress
 
 NAME = "startup"

@@ -26,6 +26,7 @@ from ._base import (
     even_ranges,
     load_extension,
 )
+from .user import kernel_for
 
 __all__ = [
     "DeclaredCheck",
@@ -91,8 +92,6 @@ def get(name: str) -> Kernel:
     if name in _MODULES:  # guarded: a kernel's module may bring an extension (NumPy, a twin)
         return gilguard.import_module(_MODULES[name])[0].KERNEL
     if ":" in name:  # a user's function, "MODULE:FUNCTION" (gilbench try / gilbench.workload)
-        from .user import kernel_for
-
         return kernel_for(name)
     target = _extra_kernels().get(name)
     if target is None:

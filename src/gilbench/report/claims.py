@@ -31,6 +31,7 @@ from gilbench.stats import median
 from .analysis import (Judged, ceiling, describe_cell, family, judge, kernel_names, kind,
                        more_rounds_hint, usable_cores)
 from .claim_rule import Tally, cell_text, explain, listing, reach, side_of
+from .experiments import decide
 from .format import fmt_time
 
 CLAIMS: list[tuple[str, str]] = [
@@ -401,7 +402,5 @@ def claims_of(doc: dict) -> list[dict]:
     ``decided_by``)."""
     base = claims(doc)
     if doc.get("experiments"):
-        from .experiments import decide
-
         base = merge_claims(base, decide(doc))
     return base

@@ -13,12 +13,8 @@ import json
 import os
 from pathlib import Path
 
-from gilbench import results
+from gilbench import bench_convert, results
 from gilbench.errors import ResultsError
-
-
-def _is_pytest_benchmark(data: object) -> bool:
-    return isinstance(data, dict) and "benchmarks" in data and "machine_info" in data
 
 
 def load_any(path: str | os.PathLike) -> dict:
@@ -33,9 +29,7 @@ def load_any(path: str | os.PathLike) -> dict:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         # let results.read phrase the error (missing, unreadable, truncated JSON ...)
         return results.read(path)
-    if _is_pytest_benchmark(data):
-        from gilbench import bench_convert
-
+    if bench_convert.is_pytest_benchmark(data):
         try:
             doc = bench_convert.to_results(data)
         except (KeyError, TypeError, ValueError) as exc:

@@ -35,6 +35,7 @@ from typing import Any, Sequence
 from gilbench import results
 from gilbench.run.builds import (Interpreter, MultiRunError, assign_tags, probe, run_child,
                                  tagged_path)
+from gilbench.report import write_report
 from gilbench.report.compare_builds import combined_document
 from gilbench.report.workload_builds import cost_table, interpreter_rows, speedup_table
 from gilbench.units import fmt_time
@@ -158,8 +159,6 @@ def run_try_builds(pythons: Sequence[str], function: str, tasks: str, compare: s
     print_side_by_side(doc, shown)
     shown.print(f"results: {out}")
     if report:
-        from gilbench.report import write_report
-
         paths = write_report(doc, report)
         shown.print(f"report: {paths.get('html', report)}")
     if failed:
