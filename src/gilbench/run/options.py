@@ -59,28 +59,28 @@ def parse_positive_ints(text: str, option: str, maximum: int | None = None) -> l
     return values
 
 
-def positive_seconds(text: str) -> float:
-    """argparse ``type=`` for durations: a finite number of seconds above 0."""
+def _seconds(text: str, zero: bool) -> float:
+    """``text`` as a finite number of seconds above 0 (or 0 itself if ``zero``), else
+    argparse.ArgumentTypeError with examples."""
     try:
         value = float(text)
     except ValueError:
         value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(
-            f"expected a positive number of seconds such as 0.5 or 30, got {text!r}")
+    if not (math.isfinite(value) and (value > 0 or zero and value == 0)):
+        accepted = ("a number of seconds, 0 or more, such as 0 or 60" if zero
+                    else "a positive number of seconds such as 0.5 or 30")
+        raise argparse.ArgumentTypeError(f"expected {accepted}, got {text!r}")
     return value
+
+
+def positive_seconds(text: str) -> float:
+    """argparse ``type=`` for durations: a finite number of seconds above 0."""
+    return _seconds(text, zero=False)
 
 
 def seconds_or_zero(text: str) -> float:
     """argparse ``type=`` for waiting budgets: a finite number of seconds, 0 or more."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(
-            f"expected a number of seconds, 0 or more, such as 0 or 60, got {text!r}")
-    return value
+    return _seconds(text, zero=True)
 
 
 def positive_int(text: str) -> int:
