@@ -35,6 +35,15 @@ def no_wait_for_a_quiet_host(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
+def quick_gil_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The workload's GIL check in windows of 0.02 s, not check_gil's 0.08 s, for tests that
+    are not about it (test_releasing_and_holding_functions_get_gil_verdicts checks the verdicts
+    with check_gil's own windows)."""
+    monkeypatch.setattr(usercode_measure, "check_gil",
+                        lambda fn, *args, **kwargs: measure_gil(fn, args, kwargs, window_s=0.02))
+
+
+@pytest.fixture
 def user_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """A module ``usercode_N`` in the current directory (a new name per test: no stale import)."""
     name = f"usercode_{tmp_path.name.replace('-', '_')}"
@@ -162,6 +171,7 @@ def test_results_of_every_executor_equal_serial(user_module: str) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("quick_gil_check")
 def test_thread_unsafe_function_is_reported(user_module: str) -> None:
     doc = measure(Workload(f"{user_module}:unsafe", [(i,) for i in range(16)]),
                   executors_=["serial", "threads"], workers=[2], repeats=5, max_repeats=5)
@@ -362,6 +372,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("quick_gil_check")
 @pytest.mark.parametrize("module", sorted(EXAMPLES))
 def test_examples_run_end_to_end(module: str, monkeypatch: pytest.MonkeyPatch) -> None:
     if not (REPO / "examples").is_dir():
@@ -369,11 +380,6 @@ def test_examples_run_end_to_end(module: str, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.chdir(REPO)
     monkeypatch.setenv("GILBENCH_EXAMPLE_SCALE", "0.01")
     monkeypatch.setattr(sys, "path", list(sys.path))
-    # the workload's GIL check in windows of 0.02 s, not check_gil's 0.08 s: this test is about
-    # the examples running end to end (test_releasing_and_holding_functions_get_gil_verdicts
-    # checks the verdicts with check_gil's own windows)
-    monkeypatch.setattr(usercode_measure, "check_gil",
-                        lambda fn, *args, **kwargs: measure_gil(fn, args, kwargs, window_s=0.02))
     doc = measure(Workload(f"examples.{module}:{EXAMPLES[module]}",
                            f"examples.{module}:tasks"), **FAST)
     assert [c["error"] for c in doc["cells"]] == [None] * len(doc["cells"])
