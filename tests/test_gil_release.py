@@ -2,8 +2,9 @@
 ``gilbench.check_gil`` (``gilbench.gilcheck``: the method, the noise correction and the bounds
 are documented there).
 
-Each kernel variant runs on one chunk calibrated to last about ``CALL_S`` alone (``FROZEN_CALL_S``
-for the twins that hold the GIL for a whole call); the check calls it repeatedly in a background thread while this thread counts its own pure-Python progress. A
+Each kernel variant runs on one chunk calibrated to last about ``CALL_S`` alone
+(``FROZEN_CALL_S`` for the twins that hold the GIL for a whole call); the check calls it
+repeatedly in a background thread while this thread counts its own pure-Python progress. A
 check the host cannot decide (a thread kept waiting for a CPU, an interval across a boundary)
 skips with its reason rather than passing or failing.
 """
@@ -33,10 +34,11 @@ pytestmark = pytest.mark.skipif(not host.gil_enabled(),
 
 # Releasing and sharing variants are checked as `gilbench run` checks them (check_declared): calls
 # of CALL_S (0.02 s) in windows of WINDOW_S; the verdicts are those of 0.15 s calls in 0.08 s
-# windows, in a third of the time.
+# windows, in under half the time.
 WINDOW_S = 0.04
 # "Frozen" needs each window to lie inside one call: the window opens gilcheck.LEAD_S (0.02 s)
-# after the call's thread starts, so a call of FROZEN_CALL_S outlasts the window's end by 0.02 s.
+# after the call's thread starts, so a call of FROZEN_CALL_S outlasts the window's end by 0.02 s
+# (1.5x the 0.04 s to it, the margin 0.15 s calls had over 0.02 + 0.08 s windows).
 # A call holding the GIL keeps the measuring thread waiting for it to end, and often for the next
 # one: short calls keep that wait short (0.15 s calls in 0.08 s windows took 10-14 s a check).
 FROZEN_CALL_S = 0.06
