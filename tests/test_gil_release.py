@@ -2,8 +2,9 @@
 ``gilbench.check_gil`` (``gilbench.gilcheck``: the method, the noise correction and the bounds
 are documented there).
 
-Each kernel variant runs on one chunk calibrated to last about ``TARGET_S`` alone; the check calls
-it repeatedly in a background thread while this thread counts its own pure-Python progress. A
+Each kernel variant runs on one chunk calibrated to last about ``CALL_S`` alone
+(``FROZEN_CALL_S`` for the twins that hold the GIL for a whole call); the check calls it
+repeatedly in a background thread while this thread counts its own pure-Python progress. A
 check the host cannot decide (a thread kept waiting for a CPU, an interval across a boundary)
 skips with its reason rather than passing or failing.
 """
@@ -24,13 +25,24 @@ from gilbench import gilcheck, host
 from gilbench.gilcheck import GilCheck, measure_gil
 from gilbench.kernels import Variant, calibrated_chunk, check_declared
 from gilbench.kernels import primes as primes_mod
+from gilbench.kernels._declared import CALL_S
 
 # On a free-threaded build with the GIL off there is no GIL to hold or release: every variant
 # lets other threads run, so these claims are about the default build only.
 pytestmark = pytest.mark.skipif(not host.gil_enabled(),
                                 reason="the GIL is disabled in this interpreter: nothing to release")
 
-TARGET_S = 0.15  # one call of the variant alone: longer than a window, so one call spans it
+# Releasing and sharing variants are checked as `gilbench run` checks them (check_declared): calls
+# of CALL_S (0.02 s) in windows of WINDOW_S; the verdicts are those of 0.15 s calls in 0.08 s
+# windows, in under half the time.
+WINDOW_S = 0.04
+# "Frozen" needs each window to lie inside one call: the window opens gilcheck.LEAD_S (0.02 s)
+# after the call's thread starts, so a call of FROZEN_CALL_S outlasts the window's end by 0.02 s
+# (1.5x the 0.04 s to it, the margin 0.15 s calls had over 0.02 + 0.08 s windows).
+# A call holding the GIL keeps the measuring thread waiting for it to end, and often for the next
+# one: short calls keep that wait short (0.15 s calls in 0.08 s windows took 10-14 s a check).
+FROZEN_CALL_S = 0.06
+FROZEN_WINDOW_S = 0.02
 # One C call holding the GIL for the whole window leaves the loop no bytecode at all: measured
 # 0.00 nearly every window; the bound allows for the hand-over between two calls.
 FROZEN_BELOW = 0.2
@@ -47,15 +59,18 @@ def check(kernel_variant: Any, expected: str,
     ("releases", "holds", or "frozen": holds, and no progress at all) and agrees with the
     variant's ``releases_gil`` declaration."""
     kernel, variant = kernel_variant
-    chunk = calibrated_chunk(kernel, variant, TARGET_S)
-    result = measure_gil(variant, (chunk,))
+    call_s, window_s = (FROZEN_CALL_S, FROZEN_WINDOW_S) if expected == "frozen" else (CALL_S,
+                                                                                     WINDOW_S)
+    assert expected != "frozen" or window_s + gilcheck.LEAD_S < call_s
+    chunk = calibrated_chunk(kernel, variant, call_s)
+    result = measure_gil(variant, (chunk,), window_s=window_s)
     # "releases" is one-sided evidence: a call that holds the GIL cannot leave another thread
     # 75% of its pace, while a releasing one reads less when the second CPU is shared at that
     # moment (2-vCPU VMs): a releasing variant gets two more readings before it is judged
     for _ in range(2 if variant.releases_gil else 0):
         if result.verdict == "releases":
             break
-        result = measure_gil(variant, (chunk,))
+        result = measure_gil(variant, (chunk,), window_s=window_s)
     skip_if_undecided(result, kernel_variant.id)
     if variant.releases_gil and result.verdict != "releases" and two_full_cores is not None:
         two_full_cores(f"{kernel_variant.id} read {result.verdict}")

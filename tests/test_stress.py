@@ -23,6 +23,7 @@ import pytest
 from gilbench.errors import UsageError
 from gilbench.report.blocks import to_markdown
 from gilbench.report.workload import workload_section
+from gilbench.run.config import MAX_WAIT_ENV
 from gilbench.stress import SWITCH_INTERVAL_S, gil_enabled, short_repr, stress, stress_workers
 from gilbench.usercode.workload import Workload
 from gilbench.usercode.measure import measure
@@ -35,6 +36,13 @@ USER_CODE = (Path(__file__).parent / "user_functions.py").read_text()
 # At 40 of 50 a run misses one time in five, so all of RUNS runs miss about once in 10^28.
 RACE_TASKS = [(20_000,)] * 16
 RUNS = 40
+
+
+@pytest.fixture(autouse=True)
+def no_wait_for_a_quiet_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test here is about waiting out a busy host (tests/test_busy_host.py is): a busy
+    moment is measured on and recorded at once, in this process and in `gilbench try`'s."""
+    monkeypatch.setenv(MAX_WAIT_ENV, "0")
 
 
 @pytest.fixture

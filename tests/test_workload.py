@@ -13,15 +13,34 @@ from pathlib import Path
 import pytest
 
 from gilbench.errors import UsageError
+from gilbench.gilcheck import measure_gil
 from gilbench.kernels.user import importable, resolve
+from gilbench.run.config import MAX_WAIT_ENV
 from gilbench.usercode.workload import Workload
 from gilbench.usercode.advice import recommend
+from gilbench.usercode import measure as usercode_measure
 from gilbench.usercode.measure import measure
 
 USER_CODE = (Path(__file__).parent / "user_functions.py").read_text()
 
 FAST = dict(executors_=["serial", "thread-pool", "process-pool"], workers=[2], repeats=5,
             max_repeats=5)
+
+
+@pytest.fixture(autouse=True)
+def no_wait_for_a_quiet_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test here is about waiting out a busy host (tests/test_busy_host.py is): a busy
+    moment is measured on and recorded at once, not waited out for up to the suite's 5 s."""
+    monkeypatch.setenv(MAX_WAIT_ENV, "0")
+
+
+@pytest.fixture
+def quick_gil_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The workload's GIL check in windows of 0.02 s, not check_gil's 0.08 s, for tests that
+    are not about it (test_releasing_and_holding_functions_get_gil_verdicts checks the verdicts
+    with check_gil's own windows)."""
+    monkeypatch.setattr(usercode_measure, "check_gil",
+                        lambda fn, *args, **kwargs: measure_gil(fn, args, kwargs, window_s=0.02))
 
 
 @pytest.fixture
@@ -152,6 +171,7 @@ def test_results_of_every_executor_equal_serial(user_module: str) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("quick_gil_check")
 def test_thread_unsafe_function_is_reported(user_module: str) -> None:
     doc = measure(Workload(f"{user_module}:unsafe", [(i,) for i in range(16)]),
                   executors_=["serial", "threads"], workers=[2], repeats=5, max_repeats=5)
@@ -193,8 +213,11 @@ def test_releasing_and_holding_functions_get_gil_verdicts(user_module: str) -> N
             total += i
         return total
 
-    releasing = measure(Workload(time.sleep, [(0.05,)] * 4), **FAST)["workload"]["gil"]
-    holding = measure(Workload(spin, [(300_000,)] * 4), **FAST)["workload"]["gil"]
+    # the GIL check runs on the first task whatever the executors: serial alone, short tasks
+    releasing = measure(Workload(time.sleep, [(0.01,)] * 2), executors_=["serial"],
+                        repeats=5, max_repeats=5)["workload"]["gil"]
+    holding = measure(Workload(spin, [(300_000,)] * 2), executors_=["serial"], repeats=5,
+                      max_repeats=5)["workload"]["gil"]
     assert releasing["verdict"] in ("releases", "undecided")
     assert holding["verdict"] in ("holds", "undecided")
 
@@ -349,6 +372,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("quick_gil_check")
 @pytest.mark.parametrize("module", sorted(EXAMPLES))
 def test_examples_run_end_to_end(module: str, monkeypatch: pytest.MonkeyPatch) -> None:
     if not (REPO / "examples").is_dir():
