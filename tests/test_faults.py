@@ -241,6 +241,8 @@ def test_interrupt_keeps_finished_cells_and_resume_completes(how, tmp_path):
     groups = {(c["kernel"], c["variant"]) for c in doc["cells"]}
     for kernel, variant in groups:  # a group is written whole or not at all
         assert sum(1 for c in doc["cells"] if (c["kernel"], c["variant"]) == (kernel, variant)) == 7
+    if not how.startswith("SIGINT"):
+        return  # both signals raise the same Interrupted and leave the file alike: resumed once
     # cells a busy host left undecided are measured again by --resume, the rest are kept
     done = [c for c in doc["cells"] if not c.get("host_busy")]
     kept = {json.dumps(c, sort_keys=True) for c in done}
