@@ -84,7 +84,9 @@ def test_crashing_workers_fail_their_cells_and_the_run_goes_on(tmp_path):
         kernel = f"fault-{fault}"
         for executor in ("serial", "threads"):  # armed in worker processes only
             cell = cells[(kernel, executor, 1 if executor == "serial" else 2)]
-            assert cell["error"] is None and len(cell["wall_s"]) == 5
+            # a busy host sets disturbed rounds aside (never counted): fewer kept rounds, said so
+            assert cell["error"] is None and (len(cell["wall_s"]) == 5
+                                              or cell.get("disturbed_rounds")), cell
         for executor, kind in (("process-pool", "BrokenProcessPool"), ("processes", "WorkerDied"),
                                ("process-pipe", "WorkerDied")):
             cell = cells[(kernel, executor, 2)]
