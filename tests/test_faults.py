@@ -84,7 +84,9 @@ def test_crashing_workers_fail_their_cells_and_the_run_goes_on(tmp_path):
         kernel = f"fault-{fault}"
         for executor in ("serial", "threads"):  # armed in worker processes only
             cell = cells[(kernel, executor, 1 if executor == "serial" else 2)]
-            assert cell["error"] is None and len(cell["wall_s"]) == 5
+            # a busy host sets disturbed rounds aside (never counted): fewer kept rounds, said so
+            assert cell["error"] is None and (len(cell["wall_s"]) == 5
+                                              or cell.get("disturbed_rounds")), cell
         for executor, kind in (("process-pool", "BrokenProcessPool"), ("processes", "WorkerDied"),
                                ("process-pipe", "WorkerDied")):
             cell = cells[(kernel, executor, 2)]
@@ -104,7 +106,7 @@ def test_hanging_cells_time_out_and_the_run_goes_on(tmp_path):
         ["--kernels", "fault-hang,fault-raise", "--executors",
          "serial,threads,thread-pool,asyncio-to-thread,process-pool,processes",
          "--workers", "2", "--max-repeats", "5", "--size", "fault-hang=200,fault-raise=200",
-         "--timeout", "1", *START], tmp_path)
+         "--timeout", "0.5", *START], tmp_path)
     elapsed = time.monotonic() - started
     assert proc.returncode == 1, proc.stderr  # some cells failed
     cells = _cells(doc)
@@ -112,21 +114,21 @@ def test_hanging_cells_time_out_and_the_run_goes_on(tmp_path):
     for executor in ("threads", "thread-pool", "asyncio-to-thread", "process-pool", "processes"):
         cell = cells[("fault-hang", executor, 2)]
         assert cell["timed_out"] is True
-        assert cell["error"].startswith("timed out: the run did not finish within 1 s"), cell
+        assert cell["error"].startswith("timed out: the run did not finish within 0.5 s"), cell
         end = "terminated" if executor.startswith("process") else "2 worker threads stopped"
         assert cell["error"].endswith(end)
         # a failing variant is not a timeout
         other = cells[("fault-raise", executor, 2)]
         assert other["timed_out"] is False and "injected fault" in other["error"]
     assert "5 of them timed out" in proc.stdout
-    assert elapsed < 45  # five 1 s limits plus start-up; not the 60 s of the hangs
+    assert elapsed < 45  # five 0.5 s limits plus start-up; not the 60 s of the hangs
 
 
 def test_thread_blocked_in_c_is_abandoned_and_gilbench_still_exits(tmp_path):
     started = time.monotonic()
     proc, doc = gilbench_run(
         ["--kernels", "fault-block", "--executors", "serial,thread-pool", "--workers", "2",
-         "--max-repeats", "5", "--size", "fault-block=200", "--timeout", "1"], tmp_path)
+         "--max-repeats", "5", "--size", "fault-block=200", "--timeout", "0.5"], tmp_path)
     assert proc.returncode == 1, proc.stderr  # some cells failed
     assert time.monotonic() - started < 30  # the blocked threads sleep for 60 s
     cell = _cells(doc)[("fault-block", "thread-pool", 2)]
@@ -140,19 +142,19 @@ def test_serial_run_and_calibration_time_out(tmp_path):
     # the hang armed in the main thread too: serial and asyncio are interrupted by the timer
     proc, doc = gilbench_run(
         ["--kernels", "fault-hang", "--executors", "serial,asyncio", "--workers", "2",
-         "--max-repeats", "5", "--size", "fault-hang=200", "--timeout", "1"], tmp_path,
+         "--max-repeats", "5", "--size", "fault-hang=200", "--timeout", "0.5"], tmp_path,
         **{fk.WHERE_ENV: "everywhere"})
     assert proc.returncode == 1, proc.stderr  # some cells failed
     cells = _cells(doc)
     assert cells[("fault-hang", "serial", 1)]["error"] == (
-        "timed out: the serial run did not finish within 1 s; it was interrupted")
+        "timed out: the serial run did not finish within 0.5 s; it was interrupted")
     assert cells[("fault-hang", "asyncio", 2)]["timed_out"] is True
 
     # without --size the variant is calibrated first, in this process: that times out
     (tmp_path / "results.json").unlink()
     proc, doc = gilbench_run(
         ["--kernels", "fault-hang,fault-raise", "--executors", "serial,threads", "--workers", "2",
-         "--max-repeats", "5", "--timeout", "1"], tmp_path, **{fk.WHERE_ENV: "everywhere"})
+         "--max-repeats", "5", "--timeout", "0.5"], tmp_path, **{fk.WHERE_ENV: "everywhere"})
     assert proc.returncode == 1, proc.stderr  # some cells failed
     cells = _cells(doc)
     for executor, workers in (("serial", 1), ("threads", 2)):
@@ -166,7 +168,7 @@ def test_serial_run_and_calibration_time_out(tmp_path):
 
 INTERRUPTED_RUN = ["--kernels", "sleep,primes", "--variants", "python", "--executors",
                    "serial,threads,process-pool,processes", "--workers", "1,2", "--max-repeats", "5",
-                   "--size", "sleep=100,primes=150000", *START]
+                   "--size", "sleep=30,primes=60000", *START]
 
 
 def _wait_for_cells(out: Path, proc: subprocess.Popen, timeout_s: float = 40) -> int:
@@ -241,6 +243,8 @@ def test_interrupt_keeps_finished_cells_and_resume_completes(how, tmp_path):
     groups = {(c["kernel"], c["variant"]) for c in doc["cells"]}
     for kernel, variant in groups:  # a group is written whole or not at all
         assert sum(1 for c in doc["cells"] if (c["kernel"], c["variant"]) == (kernel, variant)) == 7
+    if not how.startswith("SIGINT"):
+        return  # both signals raise the same Interrupted and leave the file alike: resumed once
     # cells a busy host left undecided are measured again by --resume, the rest are kept
     done = [c for c in doc["cells"] if not c.get("host_busy")]
     kept = {json.dumps(c, sort_keys=True) for c in done}

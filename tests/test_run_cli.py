@@ -4,8 +4,11 @@ configuration from the file and refuses options that ask for something else."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -123,11 +126,21 @@ def test_user_error_in_a_real_process_is_one_line():
 
 # ---------------------------------------------------------------------------------- --resume
 
-@pytest.fixture
-def interrupted_file(tmp_path, capsys) -> Path:
-    """A tiny measured run, then cut back as an interrupted one leaves it: its first group."""
-    out = tmp_path / "r.json"
-    status, err = gilbench(["run", *TINY, "--out", str(out)], capsys)
+def _gilbench_quiet(argv: list[str]) -> tuple[int, str]:
+    """``gilbench ARGV`` in this process outside any test (no capsys): (exit status, stderr)."""
+    err = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        status = cli.main(argv)
+    assert "Traceback" not in err.getvalue(), err.getvalue()
+    return status, err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def _interrupted_once(tmp_path_factory) -> Path:
+    """A tiny measured run, then cut back as an interrupted one leaves it: its first group.
+    Made once; the tests get copies (``interrupted_file``)."""
+    out = tmp_path_factory.mktemp("interrupted") / "r.json"
+    status, err = _gilbench_quiet(["run", *TINY, "--out", str(out)])
     assert status == 0, err
     doc = results.read(out)
     assert len(doc["cells"]) == 3
@@ -137,37 +150,55 @@ def interrupted_file(tmp_path, capsys) -> Path:
     return out
 
 
+@pytest.fixture
+def interrupted_file(_interrupted_once, tmp_path) -> Path:
+    """A copy of the interrupted tiny run's file, for this test to change."""
+    out = tmp_path / "r.json"
+    shutil.copyfile(_interrupted_once, out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def _resumed_once(_interrupted_once, tmp_path_factory) -> tuple[int, str, Path]:
+    """The interrupted file resumed once: (exit status, stderr, the completed file)."""
+    out = tmp_path_factory.mktemp("resumed") / "r.json"
+    shutil.copyfile(_interrupted_once, out)
+    status, err = _gilbench_quiet(["run", "--resume", str(out)])
+    return status, err, out
+
+
 @pytest.mark.slow
-def test_resume_completes_with_the_recorded_configuration(interrupted_file, capsys):
-    status, err = gilbench(["run", "--resume", str(interrupted_file)], capsys)
+def test_resume_completes_with_the_recorded_configuration(_resumed_once, tmp_path, capsys):
+    status, err, resumed = _resumed_once
     assert status == 0, err
     assert "measuring the 3 missing ones with its configuration" in _flat(err)
-    doc = results.read(interrupted_file)
+    doc = results.read(resumed)
     assert len(doc["cells"]) == 3 and doc["finished"] is not None
     assert {c["size"] for c in doc["cells"]} == {4}  # --size from the file
     # options that agree with the file are accepted (cells a busy host left undecided would
     # be measured again: this file is made to be a quiet one)
     for c in doc["cells"]:
         c.pop("host_busy", None)
-    results.write(doc, interrupted_file)
-    status, err = gilbench(["run", *TINY, "--resume", str(interrupted_file),
-                            "--out", str(interrupted_file)], capsys)
+    completed = tmp_path / "r.json"
+    results.write(doc, completed)
+    status, err = gilbench(["run", *TINY, "--resume", str(completed),
+                            "--out", str(completed)], capsys)
     assert status == 0 and "nothing to resume" in err
 
 
 @pytest.mark.slow
-def test_resume_measures_again_the_cells_left_host_busy(interrupted_file, capsys):
-    status, err = gilbench(["run", "--resume", str(interrupted_file)], capsys)
-    doc = results.read(interrupted_file)
+def test_resume_measures_again_the_cells_left_host_busy(_resumed_once, tmp_path, capsys):
+    doc = results.read(_resumed_once[2])
     for c in doc["cells"]:
         c.pop("host_busy", None)
     busy = doc["cells"][-1]
     busy["host_busy"] = True
-    results.write(doc, interrupted_file)
-    status, err = gilbench(["run", "--resume", str(interrupted_file)], capsys)
+    path = tmp_path / "r.json"
+    results.write(doc, path)
+    status, err = gilbench(["run", "--resume", str(path)], capsys)
     assert status == 0, err
     assert "2 of 3 cells are there; measuring the 1 missing ones" in _flat(err)
-    after = results.read(interrupted_file)["cells"]
+    after = results.read(path)["cells"]
     assert len(after) == 3  # replaced, not added
     assert sorted(map(str, (cell_key(c) for c in after))) == sorted(
         map(str, (cell_key(c) for c in doc["cells"])))
