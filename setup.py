@@ -5,6 +5,9 @@ Cython directives live in one place (``DIRECTIVES``); set ``GILBENCH_CYTHON_DEBU
 to turn the safety checks back on (bounds, wraparound, initialised memoryviews). One directive
 is per module, in its header: ``subinterpreters_compatible``, which only the twins without
 typed memoryviews declare (see ``declares_subinterpreters``).
+
+The extensions compile side by side, one per usable CPU (``build_jobs``); ``build_ext -j N``
+on the command line still says otherwise.
 """
 
 from __future__ import annotations
@@ -78,6 +81,15 @@ def extensions() -> list[Extension]:
     ]
 
 
+def build_jobs() -> int:
+    """How many extensions ``build_ext`` compiles at once: the CPUs this process may use (its
+    affinity mask where the OS has one), as ``build_ext -j`` would be given. The seven compile
+    one after another otherwise, on one core of several."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
 def cythonized() -> list[Extension]:
     if os.environ.get("GILBENCH_NO_EXTENSIONS"):
         return []  # pure-Python install: the compiled variants report why they are missing
@@ -86,4 +98,5 @@ def cythonized() -> list[Extension]:
     return cythonize(extensions(), compiler_directives=DIRECTIVES, include_path=["ext"])
 
 
-setup(ext_modules=cythonized())
+# build_ext's own option, set by this script: `-j N` (or --parallel N) on its command line wins
+setup(ext_modules=cythonized(), options={"build_ext": {"parallel": build_jobs()}})

@@ -19,16 +19,21 @@ import pytest
 
 from gilbench import commands as cli
 from gilbench import host, kernels
-from gilbench.kernels import Kernel, Variant
+from gilbench.kernels import DeclaredCheck, Kernel, Variant
 
 WIDE = "200"  # rich wraps tables at 80 columns when not on a terminal; keep rows on one line
 
 
-def run_cli(*args: str, executable: list[str] | None = None) -> subprocess.CompletedProcess:
+def command(*args: str, executable: list[str] | None = None) -> list[str]:
+    """``python -m gilbench ARGS`` (or ``executable ARGS``) as an argv."""
+    return (executable or [sys.executable, "-m", "gilbench"]) + list(args)
+
+
+def run_cli(*args: str, executable: list[str] | None = None,
+            columns: str = WIDE) -> subprocess.CompletedProcess:
     """``python -m gilbench ARGS`` in a subprocess; returns the completed process."""
-    command = (executable or [sys.executable, "-m", "gilbench"]) + list(args)
-    return subprocess.run(command, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "COLUMNS": WIDE})
+    return subprocess.run(command(*args, executable=executable), capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "COLUMNS": columns})
 
 
 @pytest.fixture
@@ -39,9 +44,45 @@ def wide(monkeypatch) -> None:
 
 # --- info -------------------------------------------------------------------------------------
 
+CONSOLE_SCRIPT = Path(sys.executable).parent / "gilbench"
 
-def test_info_prints_host_and_variants() -> None:
-    proc = run_cli("info")
+
+@pytest.fixture(scope="module")
+def info_runs() -> dict[str, subprocess.CompletedProcess]:
+    """The real processes, each started once for the module and side by side (each spends a
+    second watching the host for the quietness check): ``"info"`` and ``"info --json"`` as
+    ``python -m gilbench``, and ``"script info --json"`` through the console script (absent
+    when there is none next to the interpreter)."""
+    argvs = {"info": command("info"), "info --json": command("info", "--json")}
+    if CONSOLE_SCRIPT.exists():
+        argvs["script info --json"] = command("info", "--json", executable=[str(CONSOLE_SCRIPT)])
+    env = {**os.environ, "COLUMNS": WIDE}
+    procs = {name: subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    text=True, env=env) for name, argv in argvs.items()}
+    done = {}
+    try:
+        for name, proc in procs.items():
+            out, err = proc.communicate(timeout=120)
+            done[name] = subprocess.CompletedProcess(argvs[name], proc.returncode, out, err)
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    return done
+
+
+@pytest.fixture
+def short_quiet_window(monkeypatch) -> None:
+    """In-process ``info``: watch the host for 0.05 s, not a second (the window's length is
+    not under test; the subprocesses of ``info_runs`` watch for the full second)."""
+    from gilbench.commands import info as info_command
+
+    monkeypatch.setattr(info_command, "QUIET_WINDOW_S", 0.05)
+
+
+def test_info_prints_host_and_variants(info_runs) -> None:
+    proc = info_runs["info"]
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     out = proc.stdout
@@ -53,8 +94,8 @@ def test_info_prints_host_and_variants() -> None:
         assert k.name in out
 
 
-def test_info_json_has_the_host_and_every_variant() -> None:
-    proc = run_cli("info", "--json")
+def test_info_json_has_the_host_and_every_variant(info_runs) -> None:
+    proc = info_runs["info --json"]
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     info = doc["host"]
@@ -69,17 +110,17 @@ def test_info_json_has_the_host_and_every_variant() -> None:
     assert set(doc["variants"]) == set(kernels.names())
 
 
-def test_info_json_in_process(capsys) -> None:
+def test_info_json_in_process(capsys, short_quiet_window) -> None:
     assert cli.main(["info", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["host"]["usable_cores"] == host.usable_cores()
 
 
-def test_info_lists_engines_and_says_whether_the_host_is_quiet() -> None:
+def test_info_lists_engines_and_says_whether_the_host_is_quiet(info_runs) -> None:
     from gilbench import executors
     from gilbench.commands import info as info_command
 
-    proc = run_cli("info")
+    proc = info_runs["info"]
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert "engines (optional extras)" in out
@@ -97,7 +138,7 @@ def test_info_lists_engines_and_says_whether_the_host_is_quiet() -> None:
     assert len(conclusions) == 1, out
 
 
-def test_info_json_has_engines_and_quietness(capsys) -> None:
+def test_info_json_has_engines_and_quietness(capsys, short_quiet_window) -> None:
     from gilbench import executors
     from gilbench.commands import info as info_command
 
@@ -136,11 +177,10 @@ def test_info_conclusion_follows_the_quietness_check(quiet, capsys, wide, monkey
     assert seen["load"] == 1.25
 
 
-def test_console_script_runs() -> None:
-    script = Path(sys.executable).parent / "gilbench"
-    if not script.exists():
+def test_console_script_runs(info_runs) -> None:
+    if not CONSOLE_SCRIPT.exists():
         pytest.skip(f"no console script next to {sys.executable}")
-    proc = run_cli("info", "--json", executable=[str(script)])
+    proc = info_runs["script info --json"]
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["host"]["usable_cores"] == host.usable_cores()
 
@@ -163,9 +203,17 @@ def skip_if_only_gil_disagreed(status: int, out: str, two_full_cores, what: str)
         pytest.skip(f"{what}: only GIL checks disagreed on this host: {'; '.join(lines)}")
 
 
+@pytest.fixture(scope="module")
+def verify_all() -> subprocess.CompletedProcess:
+    """``COLUMNS=80 python -m gilbench verify | cat``, run once for the module: every kernel's
+    every variant (about 20 s of GIL checks), read by the tests below for what it concludes
+    and for its layout."""
+    return run_cli("verify", columns="80")
+
+
 @pytest.mark.slow
-def test_verify_everything_agrees(two_full_cores) -> None:
-    proc = run_cli("verify")
+def test_verify_everything_agrees(verify_all, two_full_cores) -> None:
+    proc = verify_all
     skip_if_only_gil_disagreed(proc.returncode, proc.stdout, two_full_cores, "verify's GIL checks")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
@@ -179,15 +227,20 @@ def test_verify_everything_agrees(two_full_cores) -> None:
 
 @pytest.mark.slow
 def test_verify_one_kernel_in_process(capsys, wide, two_full_cores) -> None:
-    status = cli.main(["verify", "--kernels", "primes"])
+    # echo: the kernel with the fewest variants (one GIL check); its server session is opened
+    # and closed by verify itself
+    status = cli.main(["verify", "--kernels", "echo"])
     out = capsys.readouterr().out
-    skip_if_only_gil_disagreed(status, out, two_full_cores, "verify's GIL check of primes")
+    skip_if_only_gil_disagreed(status, out, two_full_cores, "verify's GIL check of echo")
     assert status == 0, out
-    assert "primes" in out and "all variants agree" in out
-    # the reference result for the verify size is in the table
-    primes = kernels.get("primes")
-    assert str(primes.run("python", primes.verify_size)) in out
-    assert not any(name in out for name in kernels.names() if name != "primes")
+    assert "echo" in out and "all variants agree" in out
+    # the reference result for the verify size is in the table, in its row's expected column
+    echo = kernels.get("echo")
+    expected = str(echo.run("python", echo.verify_size))
+    rows = [line.split() for line in out.splitlines() if line.startswith("echo ")]
+    assert [r[:2] for r in rows] == [["echo", "python"]], out
+    assert rows[0][3] == expected and rows[0][4] == "same", out
+    assert not any(name in out for name in kernels.names() if name != "echo")
 
 
 def test_verify_unknown_kernel_exits_2_listing_valid_names() -> None:
@@ -215,8 +268,17 @@ def with_broken_variant(kernel: Kernel, fn) -> Kernel:
 
 @pytest.fixture
 def break_primes(monkeypatch):
-    """``break_primes(fn)``: make ``verify`` see primes' cython-nogil as ``fn``."""
+    """``break_primes(fn)``: make ``verify`` see primes' cython-nogil as ``fn``.
+
+    The honest variants' GIL checks read "ok" without measuring (about a second each): the
+    values are under test here, and ``verify_all`` measures every variant's GIL for real."""
     real_get = kernels.get
+
+    def declared_ok(kernel: Kernel, variant: Variant) -> DeclaredCheck:
+        return DeclaredCheck(kernel.name, variant.name, variant.releases_gil, "ok", None)
+
+    # verify_kernel imports check_declared from gilbench.kernels when it runs
+    monkeypatch.setattr(kernels, "check_declared", declared_ok)
 
     def install(fn) -> Kernel:
         broken = with_broken_variant(real_get("primes"), fn)
@@ -260,22 +322,23 @@ def test_verify_reports_a_crashing_variant_and_exits_1(capsys, wide, break_prime
 
 
 @pytest.mark.slow
-def test_verify_fits_80_columns_without_a_tty(capsys, monkeypatch) -> None:
+def test_verify_fits_80_columns_without_a_tty(verify_all) -> None:
     """`COLUMNS=80 gilbench verify | cat`: one line per variant, values whole, nothing cut,
     the GIL column a few words (its interval and reasons below the table)."""
-    monkeypatch.setenv("COLUMNS", "80")
+    from gilbench.commands.verify import shown_value
+
     # the layout is under test: a GIL check that disagrees on a loaded host (exit 1) is
     # laid out the same
-    assert cli.main(["verify", "--kernels", "checksum,sleep"]) in (0, 1)
-    out = capsys.readouterr().out
+    assert verify_all.returncode in (0, 1), verify_all.stderr
+    out = verify_all.stdout
     lines = out.splitlines()
     assert max(len(line) for line in lines) <= 80, out
     assert "\u2026" not in out  # nothing cut with an ellipsis
-    for name in ("checksum", "sleep"):
-        kernel = kernels.get(name)
-        rows = [line.split() for line in lines if line.startswith(name + " ")]
+    table = lines[:next(i for i, line in enumerate(lines) if line.startswith("GIL: "))]
+    for kernel in kernels.all_kernels():
+        rows = [line.split() for line in table if line.startswith(kernel.name + " ")]
         assert [r[1] for r in rows] == [v.name for v in kernel.variants], out  # one line each
-        expected = str(kernel.run("python", kernel.verify_size))
+        expected = shown_value(kernel.run("python", kernel.verify_size))  # floats as shown
         assert all(r[3] == expected for r in rows), out
 
 
