@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from gilbench.units import fmt_bytes, fmt_column_ms, fmt_time, is_number
+from gilbench.units import fmt_bytes, fmt_time, is_number
 
 
 @pytest.mark.parametrize("value, unit, text", [
@@ -22,7 +22,7 @@ def test_fmt_time_and_fmt_bytes_show_missing_for_anything_not_a_finite_number(mi
     assert fmt_time(missing, "n/a", unit="ms") == "n/a"
     assert fmt_bytes(missing) == "—"
     assert fmt_bytes(missing, "n/a") == "n/a"
-    assert fmt_column_ms(missing) == "-"
+    assert fmt_time(missing, "-", column=True) == "-"
     assert not is_number(missing)
 
 
@@ -34,6 +34,6 @@ def test_fmt_bytes(n, text):
     assert fmt_bytes(n) == text
 
 
-def test_fmt_column_ms_keeps_one_unit():
-    assert [fmt_column_ms(s) for s in (0.0004, 0.0123, 1.52)] == ["0.4 ms", "12.3 ms",
-                                                                 "1520.0 ms"]
+def test_fmt_time_in_a_column_keeps_one_unit():
+    assert [fmt_time(s, column=True) for s in (0.0004, 0.0123, 1.52)] == ["0.4 ms", "12.3 ms",
+                                                                          "1520.0 ms"]

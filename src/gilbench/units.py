@@ -1,5 +1,4 @@
-"""How a person reads a duration or a size: the one formatter of each (and the terminal
-tables' fixed-unit column, ``fmt_column_ms``).
+"""How a person reads a duration or a size: the one formatter of each.
 
 The report, the terminal, ``try``'s advice and the experiments all print times and sizes
 through these two, so the same figure reads the same everywhere. Ground floor: it imports
@@ -21,26 +20,25 @@ def is_number(x: Any) -> bool:
 
 
 def fmt_time(value: float | None, missing: str = "—", *,
-             unit: Literal["s", "ms", "us"] = "s") -> str:
+             unit: Literal["s", "ms", "us"] = "s", column: bool = False) -> str:
     """A duration in the unit that reads best: '1.23 s', '42 ms', '480 µs' (three significant
     digits). ``value`` is in ``unit`` (seconds by default); ``missing`` is shown for anything
-    that is not a finite number (the cell tables say "—", the experiments' prose "n/a")."""
+    that is not a finite number (the cell tables say "—", the experiments' prose "n/a").
+
+    ``column``: milliseconds with one decimal whatever the size ('12.3 ms', '1520.0 ms'), for
+    the terminal's tables of cells (``gilbench run``'s latest cells), which keep one unit down
+    a column so the rows compare at a glance (a cell's median is tens to hundreds of
+    milliseconds by calibration)."""
     if not is_number(value):
         return missing
     seconds = value * _SECONDS[unit]
+    if column:
+        return f"{seconds * 1e3:.1f} ms"
     if seconds >= 1:
         return f"{seconds:.3g} s"
     if seconds >= 1e-3:
         return f"{seconds * 1e3:.3g} ms"
     return f"{seconds * 1e6:.3g} µs"
-
-
-def fmt_column_ms(seconds: float | None, missing: str = "-") -> str:
-    """Seconds as milliseconds with one decimal whatever their size: '12.3 ms', '1520.0 ms'.
-    Different from ``fmt_time`` on purpose: the terminal's tables of cells (``gilbench run``'s
-    latest cells, the builds comparison) keep one unit down a column, so the rows compare at
-    a glance; a cell's median is tens to hundreds of milliseconds by calibration."""
-    return f"{seconds * 1e3:.1f} ms" if is_number(seconds) else missing
 
 
 def fmt_bytes(n: float | None, missing: str = "—") -> str:
@@ -53,4 +51,4 @@ def fmt_bytes(n: float | None, missing: str = "—") -> str:
     return f"{n:.0f} B"
 
 
-__all__ = ["fmt_bytes", "fmt_column_ms", "fmt_time", "is_number"]
+__all__ = ["fmt_bytes", "fmt_time", "is_number"]

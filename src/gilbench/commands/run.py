@@ -40,7 +40,7 @@ from gilbench.run.matrix import (Events, cell_key, finish_document, finished_key
 from gilbench.run.options import (RESUME_CHECKED, add_run_options, given_run_options, parse_names,
                                   run_config)
 from gilbench.run.signals import Interrupted, stop_on_signals
-from gilbench.units import fmt_column_ms
+from gilbench.units import fmt_time
 
 
 
@@ -278,7 +278,7 @@ def _measure(args: argparse.Namespace, config: RunConfig, out: str, doc: dict, d
         for cell in map(Cell.read, recent):
             med, util = cell.median_s, cell.cpu_utilization
             t.add_row(cell.kernel, cell.variant, cell.executor, str(cell.workers),
-                      fmt_column_ms(med), _fmt_speedup(cell),
+                      fmt_time(med, "-", column=True), _fmt_speedup(cell),
                       "-" if util is None else f"{util:.2f}", str(len(cell.wall_s or [])),
                       _verdict_text(cell)[:60])
         return t
