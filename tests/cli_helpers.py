@@ -37,3 +37,22 @@ def gilbench_in(cwd: Path, *args: str, timeout: float = 240) -> subprocess.Compl
     env = {**os.environ, "COLUMNS": "200"}
     return subprocess.run([sys.executable, "-m", "gilbench", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def side_by_side(argvs: dict[str, list[str]], **popen: object
+                 ) -> dict[str, subprocess.CompletedProcess]:
+    """Run every argv at once (each a second or more of starting Python and importing
+    gilbench, mostly waiting), and return each one's completed process by name."""
+    procs = {name: subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    text=True, **popen) for name, argv in argvs.items()}
+    done = {}
+    try:
+        for name, proc in procs.items():
+            out, err = proc.communicate(timeout=120)
+            done[name] = subprocess.CompletedProcess(argvs[name], proc.returncode, out, err)
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    return done

@@ -19,6 +19,11 @@ from gilbench.measure import CellSpec, Raw
 from gilbench.run.config import MAX_WAIT_ENV
 from gilbench.summary import summarize
 
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from cli_helpers import side_by_side  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 
@@ -60,20 +65,8 @@ COLLECTIONS = {
 def collections() -> dict[str, subprocess.CompletedProcess]:
     """``python -m pytest bench/ --collect-only ...`` for each of ``COLLECTIONS``, once for the
     module and side by side (each is a second of starting pytest and importing gilbench)."""
-    procs = {name: subprocess.Popen(bench_argv(*args), cwd=ROOT, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, text=True, env=bench_env())
-             for name, args in COLLECTIONS.items()}
-    done = {}
-    try:
-        for name, proc in procs.items():
-            out, err = proc.communicate(timeout=120)
-            done[name] = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
-    finally:
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-    return done
+    return side_by_side({name: bench_argv(*args) for name, args in COLLECTIONS.items()},
+                        cwd=ROOT, env=bench_env())
 
 
 def collected_ids(proc: subprocess.CompletedProcess) -> list[str]:

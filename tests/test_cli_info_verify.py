@@ -21,6 +21,11 @@ from gilbench import commands as cli
 from gilbench import host, kernels
 from gilbench.kernels import DeclaredCheck, Kernel, Variant
 
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from cli_helpers import side_by_side  # noqa: E402
+
 WIDE = "200"  # rich wraps tables at 80 columns when not on a terminal; keep rows on one line
 
 
@@ -57,19 +62,7 @@ def info_runs() -> dict[str, subprocess.CompletedProcess]:
     if CONSOLE_SCRIPT.exists():
         argvs["script info --json"] = command("info", "--json", executable=[str(CONSOLE_SCRIPT)])
     env = {**os.environ, "COLUMNS": WIDE}
-    procs = {name: subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    text=True, env=env) for name, argv in argvs.items()}
-    done = {}
-    try:
-        for name, proc in procs.items():
-            out, err = proc.communicate(timeout=120)
-            done[name] = subprocess.CompletedProcess(argvs[name], proc.returncode, out, err)
-    finally:
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-    return done
+    return side_by_side(argvs, env=env)
 
 
 @pytest.fixture
