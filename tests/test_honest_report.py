@@ -190,6 +190,25 @@ def test_bandwidth_claim_counts_an_undecided_cell_that_reached_the_cores_either_
     assert claim(doc, "memory-bound-bandwidth-limit")["verdict"] == "inconclusive"
 
 
+def test_bandwidth_claim_is_not_refuted_with_a_memory_cell_left_host_busy():
+    """"Every memory cell scaled" needs every memory cell: with one left undecided — host busy
+    (a busy neighbour, as seen beside a bursty load) the rest scaling refutes nothing."""
+    doc = verdict_doc()
+    free = [c for c in doc["cells"] if c["kernel"] in ("stream", "primes") and c["workers"] == 2
+            and c["variant"] in ("cython-nogil", "numpy") and c["family"] == "threads"]
+    for c in free:
+        set_speedup(doc, c, 1.9, 1.8, 1.98, util=1.9)
+    assert claim(doc, "memory-bound-bandwidth-limit")["verdict"] == "refuted"
+    mem = [c for c in free if c["kernel"] == "stream"]
+    assert len(mem) >= 2
+    mem[-1]["host_busy"] = True
+    mem[-1]["verdict"] = verdicts.judge(mem[-1], doc["host"]["usable_cores"]).as_dict()
+    assert mem[-1]["verdict"]["cause"] == "host-busy"
+    found = claim(doc, "memory-bound-bandwidth-limit")
+    assert found["verdict"] == "inconclusive"
+    assert "host busy" in found["evidence"]
+
+
 # --------------------------------------------------------------------------------------------
 # GIL claims: decided by the GIL check
 

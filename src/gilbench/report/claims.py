@@ -338,8 +338,9 @@ def _without_pickling(verdict: str, evidence: str) -> tuple[str, str]:
 def _bandwidth_claim(cells: _Cells, one_core: str | None) -> tuple[str, str]:
     """Memory-bound GIL-free threads scale worse than compute-bound GIL-free threads: refuted
     when every memory cell reached the cores (decided parallel, or undecided only between
-    parallel and above the core count) and one is decided parallel; confirmed when some memory
-    cell is decided short of parallel while a compute cell is decided parallel."""
+    parallel and above the core count), one is decided parallel and none was left *undecided:
+    host busy*; confirmed when some memory cell is decided short of parallel while a compute
+    cell is decided parallel."""
     if one_core:
         return "not measured", one_core
     free = {"cython-nogil", "numpy"}
@@ -360,6 +361,11 @@ def _bandwidth_claim(cells: _Cells, one_core: str | None) -> tuple[str, str]:
     side = {id(j): reach(j, cells.ceiling) for j in mem}
     scaled = [j for j in mem if side[id(j)] <= {"parallel", "above-cores"}]
     if len(scaled) == len(mem) and any(j.verdict.code == "parallel" for j in mem):
+        # "every memory cell scaled" holds only if none was left out: a cell the busy host
+        # kept from deciding may be the one the bus held back
+        n_busy, busy = cells.busy_text(variants=free, families={"threads"}, kinds=("memory",))
+        if n_busy:
+            return "inconclusive", f"{ev}; {busy}"
         # at this core count the memory bus kept up: bandwidth was not the limit here
         return "refuted", ev + " — bandwidth was not the limit at this core count"
     short = [j for j in mem if side[id(j)] <= {"partial", "concurrent", "slower"}]
