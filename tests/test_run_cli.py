@@ -326,3 +326,11 @@ def test_measure_matrix_writes_the_file_gilbench_run_writes(tmp_path, monkeypatc
     with pytest.raises(UsageError, match="--workers"):
         gilbench.measure_matrix(tmp_path / "never.json", workers=[0])
     assert not (tmp_path / "never.json").exists()
+    # one writer per file, as for `gilbench run`
+    held = results.ResultsLock(tmp_path / "taken.json").acquire()
+    try:
+        with pytest.raises(results.ResultsError, match="being written by another gilbench run"):
+            gilbench.measure_matrix(tmp_path / "taken.json", **options)
+    finally:
+        held.release()
+    assert not (tmp_path / "taken.json").exists()

@@ -204,14 +204,19 @@ def measure_matrix(out: str | os.PathLike = "results.json", *, argv: list[str] |
     the run ``gilbench run`` makes (``gilbench report`` renders the file), without the
     terminal. ``options`` are ``RunConfig.from_options``'s (``kernels=["primes"]``,
     ``executors=["serial", "threads"]``, ``workers=[1, 2]``, ``quick=True``, ...), checked the
-    same way (UsageError says what is accepted); ``events`` follows the progress.
+    same way (UsageError says what is accepted); ``events`` follows the progress. Like
+    ``gilbench run``, it refuses a file another run is writing (ResultsError naming its pid).
     ``gilbench.measure_matrix`` is this function."""
     config = RunConfig.from_options(**options)
     config.prepare_engines()  # e.g. the Dask scheduler answers, before anything is written
-    started = time.perf_counter()
-    writer = results.ResultsWriter(out, start_document(config, list(argv or ["python"])))
-    run_matrix(config, writer, events)
-    finish_document(writer, started)
+    lock = results.ResultsLock(out).acquire()
+    try:
+        started = time.perf_counter()
+        writer = results.ResultsWriter(out, start_document(config, list(argv or ["python"])))
+        run_matrix(config, writer, events)
+        finish_document(writer, started)
+    finally:
+        lock.release()
     return writer.doc
 
 
