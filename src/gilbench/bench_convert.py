@@ -95,8 +95,9 @@ def to_results(data: dict) -> dict:
         doc["host"] = dict(doc.get("host") or {})
         # the header describes the kernels the session ran: a cell of another is not its own
         described = doc.get("kernels")
-        strays = sorted({c["kernel"] for c in cells} - set(described or {}))
-        if isinstance(described, dict) and strays:
+        strays = (sorted({c["kernel"] for c in cells} - set(described))
+                  if isinstance(described, dict) else [])
+        if strays:
             raise results.ResultsError(
                 f"{source}: cells of kernel {', '.join(map(repr, strays))}, which its "
                 f"'gilbench' header does not describe (it has {', '.join(described)}); "

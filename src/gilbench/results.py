@@ -15,10 +15,11 @@ A results file is one JSON object::
       "experiments": {NAME: {...}}              # optional: `gilbench claims` experiments
     }
 
-A CELL (``gilbench.cell.Cell``, which checks it) has at least the keys in ``CELL_FIELDS``; times are seconds (``_s``), lists hold one
-value per measured repeat. ``speedup`` is ``{"median", "low", "high"}`` (paired rounds: Hodges–Lehmann with
-Wilcoxon's 95% interval; cells timed one at a time: a bootstrap 95% interval)
-or null for failed cells; ``error`` is null or a one-line explanation.
+A CELL (``gilbench.cell.Cell``, which checks it) has at least the keys in ``CELL_FIELDS``;
+times are seconds (``_s``), lists hold one value per measured repeat. ``speedup`` is
+``{"median", "low", "high"}`` (paired rounds: Hodges–Lehmann with Wilcoxon's 95% interval;
+cells timed one at a time: a bootstrap 95% interval) or null for failed cells; ``error`` is
+null or a one-line explanation.
 
 The file is rewritten atomically (temporary file + ``os.replace``) after every cell, so an
 interrupted run leaves a valid document holding every finished cell. Reading never executes

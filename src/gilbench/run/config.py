@@ -294,9 +294,10 @@ class RunConfig:
 
     @property
     def engine_options(self) -> dict[str, str | None]:
-        """The executors' own options (``Executor.option``) by ``dest``: a field each, so that
-        the results file keeps its schema."""
-        return {"dask_scheduler": self.dask_scheduler}
+        """The executors' own options (``Executor.option``) by ``dest``: each is a field of
+        this record (so the results file keeps its schema), read here by that name."""
+        return {cls.option.dest: getattr(self, cls.option.dest)
+                for cls in _executors.with_options()}
 
     def prepare_engines(self) -> list[dict[str, Any]]:
         """Make the engines this run asks for ready, before anything is measured: each
@@ -425,8 +426,9 @@ def resume_config(doc: dict, path: str, asked: RunConfig | None, given: dict[str
     """The RunConfig to resume ``doc`` (read from ``path``) with: the one it records.
 
     ``given`` maps the options given along with --resume to the field each sets
-    (``run.options.RESUME_CHECKED``) and ``asked`` is the configuration they make; UsageError if they ask for something else than the file, or
-    if the host is not the one the file was measured on.
+    (``run.options.RESUME_CHECKED``) and ``asked`` is the configuration they make; UsageError
+    if they ask for something else than the file, or if the host is not the one the file was
+    measured on.
     """
     try:
         recorded = RunConfig.from_dict(doc["config"])
