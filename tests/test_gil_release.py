@@ -21,7 +21,7 @@ from typing import Any, Callable
 import pytest
 
 import gilbench
-from gilbench import gilcheck, host
+from gilbench import gilcheck, host, kernels
 from gilbench.gilcheck import GilCheck, measure_gil
 from gilbench.kernels import Variant, calibrated_chunk, check_declared
 from gilbench.kernels import primes as primes_mod
@@ -46,6 +46,10 @@ FROZEN_WINDOW_S = 0.02
 # One C call holding the GIL for the whole window leaves the loop no bytecode at all: measured
 # 0.00 nearly every window; the bound allows for the hand-over between two calls.
 FROZEN_BELOW = 0.2
+# Three windows without a single iteration are the evidence (their interval is 0-0, "holds");
+# more add only time: a window beside a call that holds the GIL lasts about ten calls, since
+# the measuring thread gives the GIL away at each system call of its bookkeeping.
+FROZEN_WINDOWS = 3
 
 
 def skip_if_undecided(result: GilCheck, what: str) -> None:
@@ -63,7 +67,8 @@ def check(kernel_variant: Any, expected: str,
                                                                                      WINDOW_S)
     assert expected != "frozen" or window_s + gilcheck.LEAD_S < call_s
     chunk = calibrated_chunk(kernel, variant, call_s)
-    result = measure_gil(variant, (chunk,), window_s=window_s)
+    windows = FROZEN_WINDOWS if expected == "frozen" else 7
+    result = measure_gil(variant, (chunk,), windows=windows, window_s=window_s)
     # "releases" is one-sided evidence: a call that holds the GIL cannot leave another thread
     # 75% of its pace, while a releasing one reads less when the second CPU is shared at that
     # moment (2-vCPU VMs): a releasing variant gets two more readings before it is judged
@@ -94,12 +99,17 @@ RELEASED = [
     "checksum-stdlib",  # zlib.adler32 on 1 MiB slices
     "montecarlo-numpy",  # ufuncs over 2**20-element arrays
     "stream-numpy",  # sums over 4 Mi-element slices
+    "mandelbrot-numpy",  # whole-array ufuncs per iteration over the chunk's rows
 ]
 # one C call holds the GIL for the whole window
-FROZEN = ["primes-cython-gil", "mandelbrot-cython-gil", "montecarlo-cython-gil"]
+FROZEN = ["primes-cython-gil", "mandelbrot-cython-gil", "montecarlo-cython-gil",
+          "stream-cython-gil"]
 # the GIL changes hands every switch interval: between bytecodes (python) or between the
 # compiled calls, one per 1 MiB slice of the buffer (checksum's cython-gil wrapper)
-SHARED = ["primes-python", "checksum-python", "checksum-cython-gil"]
+SHARED = ["primes-python", "mandelbrot-python", "montecarlo-python", "stream-python",
+          "checksum-python", "checksum-cython-gil"]
+# Together with the waiting kernels below: every variant of every kernel, each measured once
+# (`gilbench verify`'s tests stand its GIL checks in; test_cli_info_verify.py).
 
 
 @pytest.mark.slow
@@ -123,21 +133,32 @@ def test_variant_shares_the_gil(kernel_variant) -> None:
     check(kernel_variant, "holds")
 
 
-# --- sleep ---------------------------------------------------------------------------------------
+def test_every_variant_of_every_kernel_has_its_gil_measured_here() -> None:
+    # the lists above and the waiting ones below, once each: a new variant needs a line here
+    # (`gilbench verify`'s own tests do not measure)
+    listed = RELEASED + FROZEN + SHARED + WAITING_RELEASED + WAITING_FROZEN
+    assert sorted(listed) == sorted(f"{k.name}-{v.name}" for k in kernels.all_kernels()
+                                    for v in k.variants)
+
+
+# --- sleep and echo ----------------------------------------------------------------------------
 # Waiting needs no CPU, but check_gil answers "undecided" on one usable core whatever the call.
+
+WAITING_RELEASED = ["sleep-python", "sleep-cython-nogil", "echo-python"]
+WAITING_FROZEN = ["sleep-cython-gil"]  # usleep() with the GIL held
 
 
 @pytest.mark.slow
 @pytest.mark.needs_cores
-@pytest.mark.parametrize("kernel_variant", ["sleep-python", "sleep-cython-nogil"], indirect=True)
-def test_sleep_releasing_the_gil_lets_other_threads_run(kernel_variant,
-                                                        two_full_cores) -> None:
+@pytest.mark.parametrize("kernel_variant", WAITING_RELEASED, indirect=True)
+def test_waiting_releases_the_gil_and_lets_other_threads_run(kernel_variant,
+                                                             two_full_cores) -> None:
     check(kernel_variant, "releases", two_full_cores)
 
 
 @pytest.mark.slow
 @pytest.mark.needs_cores
-@pytest.mark.parametrize("kernel_variant", ["sleep-cython-gil"], indirect=True)
+@pytest.mark.parametrize("kernel_variant", WAITING_FROZEN, indirect=True)
 def test_sleep_holding_the_gil_stops_other_threads(kernel_variant) -> None:
     check(kernel_variant, "frozen")
 
