@@ -39,9 +39,16 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator, NamedTuple
+from typing import IO, Any, Callable, Iterator, NamedTuple
+
+try:
+    import fcntl
+except ImportError:  # Windows: the tests run one at a time there
+    fcntl = None  # type: ignore[assignment]
 
 import numpy as np
 import pytest
@@ -87,6 +94,158 @@ def _needed_cores(item: pytest.Item) -> int | None:
     if marker is None:
         return None
     return int(marker.args[0]) if marker.args else 2
+
+
+# --- beside other tests (pytest-xdist) -------------------------------------------------------
+#
+# README's test command runs the tests in one worker per CPU. A test that measures (GIL checks,
+# speedups, timings) must not run beside another test: it would measure that test, skip as
+# "host busy", or pass or fail by chance. Such tests are marked ``quiet`` (by hand, or here
+# when they use a measuring fixture or marker) and run alone: every test takes a lock, shared
+# for the others, exclusive for a quiet one, through a gate that a waiting quiet test holds, so
+# tests that start later cannot keep it out forever (a fair readers-writer lock on flock(2)).
+
+#: fixtures and markers that measure: a test that uses one is ``quiet``
+MEASURING_FIXTURES = frozenset({"timed_quietly", "others_cores", "two_full_cores",
+                                "skip_if_one_core", "gil_check"})
+MEASURING_MARKERS = ("quiet", "needs_cores", "releases_gil", "holds_gil")
+
+
+def is_quiet(item: pytest.Item) -> bool:
+    return (not MEASURING_FIXTURES.isdisjoint(getattr(item, "fixturenames", ()))
+            or any(item.get_closest_marker(m) for m in MEASURING_MARKERS))
+
+
+#: modules that take 20-40 s here without a quiet test; started right after the quiet ones, so
+#: that the end of the run is short modules that keep every worker busy
+LONG_MODULES = ("test_packaging.py", "test_faults.py", "test_engines.py", "test_executors.py",
+                "test_workload.py", "test_run_output.py", "test_experiments.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests that measure ``quiet``; order the modules for pytest -n: those with quiet
+    tests first (most first: the other workers idle while one runs, and a quiet test that comes
+    late waits for whatever the others started), then LONG_MODULES, then the rest as
+    collected; within a module, its quiet tests first."""
+    quiet_in: dict[str, int] = {}
+    for item in items:
+        if is_quiet(item):
+            if not item.get_closest_marker("quiet"):
+                item.add_marker(pytest.mark.quiet)
+            quiet_in[item.path.name] = quiet_in.get(item.path.name, 0) + 1
+    long = {name: i for i, name in enumerate(LONG_MODULES)}
+
+    def place(item: pytest.Item) -> tuple[int, int, bool]:
+        name = item.path.name
+        first = not item.get_closest_marker("quiet")  # a module's quiet tests before its others
+        if name in quiet_in:
+            return 0, -quiet_in[name], first
+        return (1, long[name], first) if name in long else (2, 0, first)
+
+    items.sort(key=place)  # stable: the order within a module is kept
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: one worker per usable core (affinity mask and CPU quota), as gilbench counts
+    them, not per logical CPU of the machine."""
+    return host.usable_cores()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under ``-n`` without a ``--dist`` of its own: whole modules to a worker (a module's
+    fixtures, a full ``gilbench verify`` or a Dask cluster, are made once), in the order
+    above (not pytest-xdist's largest-module-first)."""
+    if config.getoption("dist") != "load":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    config.option.loadscopereorder = False
+    return LoadFileScheduling(config, log)
+
+
+def _lock_dir() -> Path | None:
+    """Where the workers of this pytest -n run keep their lock (None outside pytest-xdist)."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if run is None or fcntl is None:
+        return None
+    return Path(tempfile.gettempdir()) / f"gilbench-tests-{run}"
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    where = _lock_dir()  # the last worker to finish leaves nothing behind
+    if where is not None:
+        shutil.rmtree(where, ignore_errors=True)
+
+
+class _Turns:
+    """This worker's hold on the tests' lock: shared for an ordinary test, exclusive for a quiet
+    one, kept from one quiet test to the next (the other workers wait once for the lot, not
+    once per test). Outside pytest-xdist there is no other test to keep out: no lock."""
+
+    def __init__(self) -> None:
+        self.files: tuple[IO[str], IO[str]] | None = None
+        self.quiet = False
+
+    def take(self, quiet: bool) -> None:
+        if self.files is not None and self.quiet and quiet:
+            return  # the quiet tests before this one hold it already
+        self.give_back()
+        where = _lock_dir()
+        if where is None:
+            return
+        where.mkdir(exist_ok=True)
+        gate, room = open(where / "gate", "a"), open(where / "room", "a")
+        fcntl.flock(gate, fcntl.LOCK_EX)  # a quiet test waiting here keeps later tests out
+        try:
+            fcntl.flock(room, fcntl.LOCK_EX if quiet else fcntl.LOCK_SH)
+        finally:
+            fcntl.flock(gate, fcntl.LOCK_UN)
+        self.files, self.quiet = (gate, room), quiet
+
+    def give_back(self) -> None:
+        if self.files is not None:
+            for f in self.files:
+                f.close()  # closing the file drops its lock
+            self.files = None
+
+
+_turns = _Turns()
+
+
+def _is_marked_quiet(item: pytest.Item | None) -> bool:
+    return item is not None and item.get_closest_marker("quiet") is not None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    """Run a quiet test alone (setup, call and teardown); beside other tests, a run that finds
+    the host busy does not wait for it to settle (the other tests are what keeps it busy)."""
+    quiet = _is_marked_quiet(item)
+    _turns.take(quiet)
+    try:
+        with _max_wait(None if quiet or "PYTEST_XDIST_WORKER" not in os.environ else "0"):
+            yield
+    finally:
+        if not (quiet and _is_marked_quiet(nextitem)):
+            _turns.give_back()
+
+
+@contextlib.contextmanager
+def _max_wait(value: str | None) -> Iterator[None]:
+    if value is None:
+        yield
+        return
+    before = os.environ.get(MAX_WAIT_ENV)
+    os.environ[MAX_WAIT_ENV] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(MAX_WAIT_ENV, None)
+        else:
+            os.environ[MAX_WAIT_ENV] = before
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

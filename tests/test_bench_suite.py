@@ -39,8 +39,10 @@ def bench_argv(*args: str) -> list[str]:
 
 def bench_env(env: dict | None = None) -> dict:
     # the suite's cells are checked for what they record, not for their figures: no waiting
-    # for a quiet host (up to 5 s a run under the test suite's $GILBENCH_MAX_WAIT)
-    return {**os.environ, MAX_WAIT_ENV: "0", **(env or {})}
+    # for a quiet host (up to 5 s a run under the test suite's $GILBENCH_MAX_WAIT); not a worker
+    # of `pytest -n` either: pytest-benchmark would see its variables and measure nothing
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST_")}
+    return {**inherited, MAX_WAIT_ENV: "0", **(env or {})}
 
 
 def run_bench(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:

@@ -233,6 +233,7 @@ def test_run_with_a_missing_interpreter_is_a_usage_error(tmp_path: Path, capsys)
 
 
 @pytest.mark.slow
+@pytest.mark.quiet  # skips when its serial cells found the host busy
 def test_multi_run_end_to_end(tmp_path: Path) -> None:
     # This interpreter twice (tags X and X-2): the first calibrates, the second reuses its sizes.
     out = tmp_path / "r.json"

@@ -44,7 +44,7 @@ def test_ci_runs_readme_test_lines_as_written():
     # README's test command (command 2) and its free-threaded test line are run by CI verbatim:
     # an edit to one without the other would leave a README line nobody checks
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
-    tests = [c for c in readme_commands() if c.endswith("&& python -m pytest")]
+    tests = [c for c in readme_commands() if c.endswith("&& python -m pytest -n auto")]
     assert len(tests) == 2 and any("python3.13t" in c for c in tests), tests
     for command in tests:
         assert any(line.strip() == command for line in ci), command

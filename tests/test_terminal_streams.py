@@ -23,7 +23,9 @@ DATA = TESTS / "data"
 
 
 @pytest.mark.slow
-def test_run_prints_its_results_on_stdout_and_its_progress_on_stderr(tmp_path, capsys):
+def test_run_prints_its_results_on_stdout_and_its_progress_on_stderr(tmp_path, capsys,
+                                                                     monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # the path whole on one line, however deep tmp_path is
     out = tmp_path / "r.json"
     status, stdout, stderr = gilbench_streams(
         ["run", *TINY, "--out", str(out), "--report", str(tmp_path / "rep")], capsys)

@@ -203,6 +203,7 @@ def test_workload_section_holds_costs_and_advice(user_module: str) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.quiet
 def test_releasing_and_holding_functions_get_gil_verdicts(user_module: str) -> None:
     pytest.importorskip("gilbench.gilcheck")
     import time
