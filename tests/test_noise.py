@@ -35,6 +35,14 @@ def test_other_process_and_steal_disturb() -> None:
     assert d.what() == "other processes use 0.60 cores"
 
 
+def test_other_cores_never_exceed_the_cpus() -> None:
+    # whole ticks in a short window: 0.05 s on every CPU read as 0.06 s of busy time, none ours
+    cpus = os.cpu_count() or 1
+    d = noise.disturbance(_ticked(0.0, 10.0, 5.0), _ticked(0.05, 10.0 + 0.06 * cpus, 5.0))
+    assert d is not None and d.disturbed
+    assert d.other_cores == cpus
+
+
 def _ticked(at: float, busy: float, own: float, n: int = 8, tick: float = 0.01) -> noise.Snapshot:
     return noise.Snapshot(at, busy, 0.0, 100.0 + at, own, 0, n, tick)
 

@@ -215,7 +215,9 @@ def disturbance(before: Snapshot | None, after: Snapshot | None,
         return None
     wall = max(after.at_s - before.at_s, 1e-9)
     other_s = _other_s(before, after)
-    other_cores = other_s / wall
+    # never more than the CPUs the counters cover: in a short window their whole ticks can add
+    # up to more (0.05 s on a 2-CPU VM beside a busy pool read 2.30 cores)
+    other_cores = min(other_s / wall, float(os.cpu_count() or 1))
     total = after.total_s - before.total_s
     steal_share = (after.steal_s - before.steal_s) / total if total > 0 else 0.0
     reasons = []
