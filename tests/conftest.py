@@ -47,7 +47,7 @@ from typing import IO, Any, Callable, Iterator, NamedTuple
 
 try:
     import fcntl
-except ImportError:  # Windows: the tests run one at a time there
+except ImportError:  # Windows: no lock, so -n auto gives one worker (the tests one at a time)
     fcntl = None  # type: ignore[assignment]
 
 import numpy as np
@@ -98,12 +98,13 @@ def _needed_cores(item: pytest.Item) -> int | None:
 
 # --- beside other tests (pytest-xdist) -------------------------------------------------------
 #
-# README's test command runs the tests in one worker per CPU. A test that measures (GIL checks,
-# speedups, timings) must not run beside another test: it would measure that test, skip as
-# "host busy", or pass or fail by chance. Such tests are marked ``quiet`` (by hand, or here
-# when they use a measuring fixture or marker) and run alone: every test takes a lock, shared
-# for the others, exclusive for a quiet one, through a gate that a waiting quiet test holds, so
-# tests that start later cannot keep it out forever (a fair readers-writer lock on flock(2)).
+# README's test command runs the tests in several workers (-n auto). A test that measures
+# (GIL checks, speedups, timings) must not run beside another test: it would measure that
+# test, skip as "host busy", or pass or fail by chance. Such tests are marked ``quiet`` (by
+# hand, or here when they use a measuring fixture or marker) and run alone: every test takes a
+# lock, shared for the others, exclusive for a quiet one, through a gate that a waiting quiet
+# test holds, so tests that start later cannot keep it out forever (a fair readers-writer lock
+# on flock(2)).
 
 #: fixtures and markers that measure: a test that uses one is ``quiet``
 MEASURING_FIXTURES = frozenset({"timed_quietly", "others_cores", "two_full_cores",
@@ -148,16 +149,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """``-n auto``: one worker more than the usable cores (affinity mask and CPU quota, as
-    gilbench counts them): the tests spend about 40% of their time waiting (on subprocesses,
-    sockets, timeouts; on 2 cores, 2 workers kept them 1.15 cores busy outside the quiet tests,
-    3 workers took the suite from 229 s to 183 s), and the quiet ones run alone anyway."""
-    return host.usable_cores() + 1
+    gilbench counts them): the tests spend much of their time waiting (on subprocesses, sockets,
+    timeouts; on a 2-vCPU AMD EPYC VM 2 workers kept the cores 1.15 busy outside the quiet
+    tests, and 3 took the suite from 223-229 s to 183-204 s), and the quiet ones run alone
+    anyway. One worker where there is no lock to keep the quiet tests alone."""
+    return host.usable_cores() + 1 if fcntl is not None else 1
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """Under ``-n`` without a ``--dist`` of its own: whole modules to a worker (a module's
-    fixtures, a full ``gilbench verify`` or a Dask cluster, are made once), in the order
+    fixtures, the experiments' run or a Dask cluster, are made once), in the order
     above (not pytest-xdist's largest-module-first)."""
     if config.getoption("dist") != "load":
         return None
@@ -227,27 +229,13 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
     quiet = _is_marked_quiet(item)
     _turns.take(quiet)
     try:
-        with _max_wait(None if quiet or "PYTEST_XDIST_WORKER" not in os.environ else "0"):
+        with pytest.MonkeyPatch.context() as patch:
+            if not quiet and "PYTEST_XDIST_WORKER" in os.environ:
+                patch.setenv(MAX_WAIT_ENV, "0")
             yield
     finally:
         if not (quiet and _is_marked_quiet(nextitem)):
             _turns.give_back()
-
-
-@contextlib.contextmanager
-def _max_wait(value: str | None) -> Iterator[None]:
-    if value is None:
-        yield
-        return
-    before = os.environ.get(MAX_WAIT_ENV)
-    os.environ[MAX_WAIT_ENV] = value
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(MAX_WAIT_ENV, None)
-        else:
-            os.environ[MAX_WAIT_ENV] = before
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
