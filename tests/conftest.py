@@ -151,7 +151,7 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """``-n auto``: one worker more than the usable cores (affinity mask and CPU quota, as
     gilbench counts them): the tests spend much of their time waiting (on subprocesses, sockets,
     timeouts; on a 2-vCPU AMD EPYC VM 2 workers kept the cores 1.15 busy outside the quiet
-    tests, and 3 took the suite from 223-229 s to 183-204 s), and the quiet ones run alone
+    tests, and 3 took the suite from 223-229 s to 183-209 s), and the quiet ones run alone
     anyway. One worker where there is no lock to keep the quiet tests alone."""
     return host.usable_cores() + 1 if fcntl is not None else 1
 
