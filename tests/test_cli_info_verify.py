@@ -39,11 +39,10 @@ def command(*args: str, executable: list[str] | None = None) -> list[str]:
     return (executable or [sys.executable, "-m", "gilbench"]) + list(args)
 
 
-def run_cli(*args: str, executable: list[str] | None = None,
-            columns: str = WIDE) -> subprocess.CompletedProcess:
+def run_cli(*args: str, executable: list[str] | None = None) -> subprocess.CompletedProcess:
     """``python -m gilbench ARGS`` in a subprocess; returns the completed process."""
     return subprocess.run(command(*args, executable=executable), capture_output=True, text=True,
-                          timeout=120, env={**os.environ, "COLUMNS": columns})
+                          timeout=120, env={**os.environ, "COLUMNS": WIDE})
 
 
 @pytest.fixture
