@@ -87,9 +87,11 @@ def test_marker_and_fixture_pass_releasing_and_fail_holding_with_the_measurement
                     f"{others:.2f} cores (over {QUIET_CORES}); its outcomes: "
                     f"{result.parseoutcomes()}")
     got = result.parseoutcomes()
-    if got.get("passed") != 3:
-        # hashlib read as partly releasing or holding: on a host whose second CPU is not a
-        # full core now (2-vCPU VMs on one physical core, steal), no GIL check can tell
+    if got.get("passed") != 3 or "test_lib.digest: could not show" in text:
+        # hashlib read as partly releasing or holding, in a test that expects it to (passed
+        # != 3) or in the one that asserts it holds (undecided there, e.g. 68%-95% over 21
+        # windows, seen beside idle pytest workers): on a host whose second CPU is not a full
+        # core now (2-vCPU VMs on one physical core, steal), no GIL check can tell
         two_full_cores(f"the test project's releasing call did not read as releasing "
                        f"({got})")
     assert got.get("passed") == 3 and got.get("failed") == 3, text
