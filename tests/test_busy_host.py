@@ -227,3 +227,25 @@ def test_claims_never_turn_on_host_busy_cells() -> None:
     only["cells"] = [c for c in only["cells"] if c["kernel"] == "checksum"]
     c = claim(only, "processes-bypass-gil")
     assert c["verdict"] == "inconclusive" and "host busy" in c["evidence"]
+
+
+def test_report_summary_of_a_cell_without_a_speedup_prints_its_verdict_alone():
+    # a cell no quiet round measured (host busy throughout) keeps its verdict and has no
+    # speedup; `gilbench report` printed the table of verdicts by reading it as a number
+    import io
+
+    from rich.console import Console
+
+    from gilbench.commands.report import print_summary
+    from gilbench.report import analysis, load_any
+
+    doc = load_any(Path(__file__).resolve().parent / "data" / "synthetic-gil.json")
+    cell = analysis.judge(doc)[0].cell
+    cell.update(speedup=None, host_busy=True)
+    (judged,) = [j for j in analysis.judge(doc) if j.cell is cell]
+    assert judged.verdict.label == "undecided — host busy"
+    out = io.StringIO()
+    print_summary(doc, Console(file=out, width=250))
+    row = next(line for line in out.getvalue().splitlines()
+               if line.lstrip("│ ").startswith(judged.kernel) and judged.variant in line)
+    assert "undecided — host busy" in row and "×" not in row.split("host busy")[1].split("│")[0]

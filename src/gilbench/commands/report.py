@@ -13,6 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from gilbench.cell import Cell
 from gilbench.commands._terminal import make_console, terminal_table
 from gilbench.errors import ResultsError, UsageError
 from gilbench.report import analysis as A
@@ -61,7 +62,9 @@ def print_summary(doc: dict, console) -> None:
                            ("kernel", "variant", *executors))
     rows: dict[tuple[str, str], dict[str, str]] = {}
     for j in judged:
-        sp = "" if j.verdict.code == "failed" else f" {j.cell['speedup']['median']:.2f}×"
+        # no figure for a failed cell, nor for one no quiet round measured (host busy throughout)
+        speedup = Cell.read(j.cell).speedup
+        sp = "" if speedup is None else f" {speedup.median:.2f}×"
         warn = " ⚠" if j.verdict.unstable or j.verdict.note else ""
         if A.disturbed(j.cell):
             warn += f" {A.DISTURBED_MARK}{A.disturbed(j.cell)}"
