@@ -392,9 +392,10 @@ def judge(cell: CellLike, usable_cores: "Ceiling | float") -> Verdict:
     smt = 0 if is_failed(cell) or family(cell) == "serial" else smt_threads(cell, usable_cores)
     words = {code: pair[1 if io else 0] + (" (SMT)" if smt else "")
              for code, pair in LABELS.items()}
-    if cell.host_busy and family(cell) != "serial" and not cell.error \
+    if cell.host_busy and (family(cell) != "serial" or is_failed(cell)) and not cell.error \
             and not cell.timed_out and cell.result_ok is not False:
-        # the rounds stopped, undecided, because the host stayed busy: say so, never guess
+        # the rounds stopped, undecided, because the host stayed busy (for the serial
+        # baseline: before one undisturbed round): say so, never guess
         sp = cell.speedup
         median = (f"; median of the undisturbed rounds {sp.median:.2f}×"
                   if not is_failed(cell) else "")

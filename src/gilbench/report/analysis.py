@@ -19,7 +19,7 @@ from gilbench.cell import Cell
 from gilbench.noise import OTHER_CORES_LIMIT
 from gilbench.results import FAMILIES, VARIANT_ORDER
 from gilbench.stats import karp_flatt, median
-from gilbench.verdicts import (NO_GAIN_HIGH, Ceiling, Verdict, busy_text, cores_ceiling,
+from gilbench.verdicts import (NO_GAIN_HIGH, Ceiling, Verdict, cores_ceiling,
                                failure_text, family, is_failed, is_unstable, kind)
 from gilbench.verdicts import judge as judge_cell
 
@@ -32,6 +32,14 @@ def verdict(cell: dict, usable_cores: Ceiling | float) -> Verdict:
             and isinstance(stored.get("words"), str):
         return Verdict.from_dict(stored)
     return judge_cell(cell, usable_cores)
+
+
+def verdict_or_busy(cell: dict, usable_cores: Ceiling | float) -> Verdict:
+    """``verdict``, but a serial baseline judged now: older files stored
+    *failed* for a baseline the host kept busy before one undisturbed round (now *undecided —
+    host busy*, as the cells measured against it)."""
+    return verdict(cell, usable_cores) if family(cell) != "serial" else \
+        judge_cell(cell, usable_cores)
 
 
 #: what older files appended to every spread, measured or not
@@ -341,9 +349,10 @@ def noise_line(doc: dict) -> str:
 
 
 def host_busy_cells(doc: dict) -> list[dict]:
-    """The cells left *undecided: host busy* (too few undisturbed rounds)."""
-    return [c for c in doc["cells"] if c.get("host_busy") and family(c) != "serial"
-            and verdict(c, usable_cores(doc)).host_busy]
+    """The cells left *undecided: host busy* (too few undisturbed rounds; a serial baseline:
+    not one)."""
+    return [c for c in doc["cells"] if c.get("host_busy")
+            and verdict_or_busy(c, usable_cores(doc)).host_busy]
 
 
 def busy_words(doc: dict, results_file: str = "FILE") -> str | None:
@@ -435,11 +444,10 @@ def problems(doc: dict) -> list[Problem]:
     out = []
     for x in sorted(doc["cells"], key=lambda x: (kernels[x["kernel"]],
                                                  *sort_key(x, executors))):
-        v = verdict(x, c) if family(x) != "serial" else None
-        if (v is not None and v.host_busy) or (
-                v is None and x.get("host_busy") and is_failed(x) and not x.get("error")):
-            # the serial baseline too, when not one of its rounds was undisturbed
-            out.append(Problem(x, "undecided", f"host busy: {v.why if v else busy_text(x)}"))
+        judged = verdict_or_busy(x, c)  # the serial baseline too: busy before one quiet round
+        v = judged if family(x) != "serial" else None
+        if judged.host_busy:
+            out.append(Problem(x, "undecided", f"host busy: {judged.why}"))
             continue
         if is_failed(x):
             out.append(Problem(x, "failed", failure_text(x)))
