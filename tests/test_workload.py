@@ -357,6 +357,36 @@ def test_advice_unchanged_by_a_passed_or_skipped_stress_test() -> None:
         assert recommend(doc) == plain and plain.code == "threads"
 
 
+def test_advice_never_rests_on_cells_the_host_kept_busy() -> None:
+    # not one quiet round of the serial baseline: nothing to advise from
+    doc = _doc([("process-pool", "processes", 2, 0.5, 0.4, 0.6)])
+    doc["cells"][0].update(host_busy=True, median_s=None, speedup=None)
+    rec = recommend(doc)
+    assert rec.code == "undecided" and "host stayed busy" in rec.text
+    assert "--max-wait" in rec.text and "serial baseline" in rec.text
+    # every parallel cell busy: undecided, not "stay serial" from their few rounds
+    doc = _doc([("process-pool", "processes", 2, 0.5, 0.4, 0.6)])
+    doc["cells"][1]["host_busy"] = True
+    rec = recommend(doc)
+    assert rec.code == "undecided" and "1 of 1 cells got too few undisturbed" in rec.text
+    # one busy cell could have gained: no "stay serial" while it is left
+    doc = _doc([("thread-pool", "threads", 2, 0.5, 0.4, 0.6),
+                ("process-pool", "processes", 2, 1.0, 0.9, 1.5)])
+    assert recommend(doc).code == "undecided"  # the band, as before
+    doc["cells"][2]["speedup"] = {"median": 0.5, "low": 0.4, "high": 0.6}
+    assert recommend(doc).code == "serial"
+    doc["cells"][2]["host_busy"] = True
+    rec = recommend(doc)
+    assert rec.code == "undecided" and "host stayed busy for 1 of 2" in rec.text
+    # a gaining family is advised, and the busy cell is said not to count
+    doc = _doc([("thread-pool", "threads", 2, 1.9, 1.8, 2.0),
+                ("process-pool", "processes", 2, 1.95, 1.9, 2.0)])
+    doc["cells"][2]["host_busy"] = True
+    rec = recommend(doc)
+    assert rec.code == "threads"
+    assert rec.text.endswith("1 cell left undecided by a busy host not counted.")
+
+
 def test_advice_failed_serial() -> None:
     doc = _doc([])
     doc["cells"][0]["error"] = "ValueError: boom"

@@ -35,7 +35,7 @@ from gilbench.usercode.workload import Workload
 
 #: the run options (``run.options.add_run_options``) that ``try`` takes, with ``run``'s meaning
 TRY_OPTIONS = ("executors", "workers", "repeats", "max_repeats", "quick", "start_method",
-               "timeout", "dask_scheduler")
+               "timeout", "max_wait", "dask_scheduler")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -103,7 +103,8 @@ def main(args: argparse.Namespace) -> int:
     workers = parse_workers(args.workers)
     check_options(executors=names or default_executors(), workers=workers,
                   repeats=args.repeats, max_repeats=args.max_repeats,
-                  start_method=args.start_method, timeout_s=args.timeout, **engine)
+                  start_method=args.start_method, timeout_s=args.timeout,
+                  max_wait_s=args.max_wait, **engine)
     if args.pythons:  # each interpreter loads the function itself (usercode.builds)
         return _across_interpreters(args, out_file)
     work = Workload(args.function, args.tasks, args.compare)
@@ -114,7 +115,7 @@ def main(args: argparse.Namespace) -> int:
     doc = measure(work, executors_=names, workers=workers, repeats=args.repeats,
                   max_repeats=args.max_repeats,
                   quick=args.quick, start_method=args.start_method, timeout_s=args.timeout,
-                  dask_scheduler=engine["dask_scheduler"],
+                  dask_scheduler=engine["dask_scheduler"], max_wait_s=args.max_wait,
                   out=out_file, argv=["gilbench", "try", *_argv_tail()], stress=args.stress,
                   say=lambda text: console.print(f"  {escape(text)}"))
     out = make_console(stderr=False)
@@ -182,7 +183,8 @@ def print_table(doc: dict, console) -> None:
         sp, util, med = c.speedup, c.cpu_utilization, c.median_s
         t.add_row(c.executor, str(c.workers), fmt_time(med, "-"),
                   "-" if not sp else f"{sp.median:.2f}x [{sp.low:.2f}, {sp.high:.2f}]",
-                  "-" if util is None else f"{util:.2f}", escape(c.error or ""))
+                  "-" if util is None else f"{util:.2f}",
+                  escape(c.error or ("undecided — host busy" if c.host_busy else "")))
     console.print(t)
     costs = Table(title="cost per task (one task per submission) and break-even task duration")
     for col in ("executor", "W", "per task", "pickled per task", "break-even"):

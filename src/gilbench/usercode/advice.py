@@ -29,7 +29,10 @@ RULE = (f"Rule: only cells at 2 or more workers and no more than the usable core
         f"not parallelism. Use the family (threads, processes, subinterpreters) whose best "
         f"gaining cell's interval lies wholly above every other family's best; when the best "
         f"cells of two gaining families overlap, the one with the lower cost per task wins. "
-        f"Stay serial if no cell gains and none could; otherwise undecided. Never threads "
+        f"Stay serial if no cell gains and none could; otherwise undecided. Cells left "
+        f"undecided because the host stayed busy (too few undisturbed rounds) do not count, "
+        f"and while any is left the advice is never to stay serial. "
+        f"Never threads "
         f"(threads, a thread pool, asyncio.to_thread) for a function that failed the stress "
         f"test (--stress): its thread cells do not count. "
         f"Break-even task duration = cost per task x W/(W-1) at W workers (cost per task: an "
@@ -42,6 +45,9 @@ _LABEL = {
     "process-pool": "a process pool", "asyncio-process": "asyncio with a process pool",
     "interpreters": "subinterpreters",
 }
+#: what to do when other processes kept the host busy
+_BUSY_ADVICE = ("so there is no verdict to advise from: close what else runs and try again, "
+                "or give it --max-wait SECONDS to wait for quiet moments")
 _FAMILY_WORDS = {"threads": "threads", "processes": "processes", "interpreters":
                  "subinterpreters", "asyncio": "asyncio"}
 
@@ -151,11 +157,19 @@ def _recommend(doc: dict, fn: str) -> Recommendation:
     if serial is None or serial.error:
         why = serial.error if serial else "no serial cell"
         return Recommendation(f"Cannot advise: the serial run failed ({why}).", RULE, "failed")
+    if serial.host_busy and serial.median_s is None:
+        return Recommendation(f"Undecided: the host stayed busy, {_BUSY_ADVICE}; not one round "
+                              "of the serial baseline was undisturbed.", RULE, "undecided")
     parallel = [c for c in cells if c.executor != "serial"]
     within = [c for c in parallel if c.workers <= max(usable, 1)] or parallel
     # one worker cannot run anything in parallel: it shows overhead, not the choice to make
     within = [c for c in within if c.workers >= 2] or within
-    judged = [c for c in within if _ok(c)]
+    busy = [c for c in within if c.host_busy and not c.error]
+    judged = [c for c in within if _ok(c) and not c.host_busy]
+    if busy and not judged:
+        return Recommendation(f"Undecided: the host stayed busy, {_BUSY_ADVICE}; {len(busy)} of "
+                              f"{len(within)} cells got too few undisturbed rounds.", RULE,
+                              "undecided")
     costs = section.get("executors") or {}
     gil = section.get("gil")
     task = section.get("task_s") or {}
@@ -174,6 +188,11 @@ def _recommend(doc: dict, fn: str) -> Recommendation:
         return Recommendation("Undecided: no cell at 2 or more workers was measured (see their "
                               "errors in the table).", RULE, "undecided")
     if not gaining:
+        if busy:  # a busy cell could have gained: no "stay serial" without it
+            return Recommendation(
+                f"Undecided: no cell measured on a quiet moment gains, but the host stayed "
+                f"busy for {len(busy)} of {len(within)}; close what else runs and try again, "
+                "or give it --max-wait SECONDS to wait for quiet moments.", RULE, "undecided")
         if all(c.speedup.high < GAIN for c in eligible):
             return Recommendation(_serial_text(fn, best, costs, gil, task_s, not_parallel),
                                   RULE, "serial")
@@ -217,6 +236,9 @@ def _recommend(doc: dict, fn: str) -> Recommendation:
                      + _cost_clause(runner_up.executor, costs))
     if not_parallel and top_family != "threads":
         text += f"; {not_parallel}"
+    if busy:
+        text += (f"; {len(busy)} cell{'s' * (len(busy) != 1)} left undecided by a busy host "
+                 "not counted")
     return Recommendation(text + ".", RULE, top_family)
 
 

@@ -158,13 +158,15 @@ def measure(workload: Workload, *, executors_: Sequence[str] | None = None,
             quick: bool = False, start_method: str | None = None, timeout_s: float | None = None,
             out: str | os.PathLike | None = None, argv: Sequence[str] | None = None,
             stress: int | None = None, dask_scheduler: str | None = None,
+            max_wait_s: float | None = None,
             say: Callable[[str], None] = lambda text: None) -> dict:
     """Measure ``workload`` under the executor matrix; returns the results document (written
     to ``out`` as cells finish, when given) with a ``workload`` section and a recommendation.
     ``stress`` N also runs the tasks N times under threads at each worker count and compares
     every result with the serial run's (``gilbench.stress``; ``workload.stress``).
     ``dask_scheduler`` (else ``$GILBENCH_DASK_SCHEDULER``) is the cluster of the executor
-    ``dask``, as ``gilbench run --dask-scheduler`` takes it.
+    ``dask``, as ``gilbench run --dask-scheduler`` takes it; ``max_wait_s`` the seconds the
+    run may wait for a busy host to settle, as ``gilbench run --max-wait`` takes it.
 
     Every check that can fail on the user's input runs before anything is written: the run
     options through ``run.config.check_options``, as ``gilbench run`` and ``try`` check them."""
@@ -174,7 +176,7 @@ def measure(workload: Workload, *, executors_: Sequence[str] | None = None,
     engine = given_engine_options({"dask_scheduler": dask_scheduler}.get)
     repeats, method = check_options(executors=names, workers=workers, repeats=repeats,
                                     max_repeats=max_repeats, start_method=start_method,
-                                    timeout_s=timeout_s, **engine)
+                                    timeout_s=timeout_s, max_wait_s=max_wait_s, **engine)
     scheduler = engine["dask_scheduler"]
     if "serial" not in names:
         names.insert(0, "serial")
@@ -198,7 +200,7 @@ def measure(workload: Workload, *, executors_: Sequence[str] | None = None,
                        quick=quick, start_method=method,
                        sizes={workload.name: len(workload.tasks)}, timeout_s=limit,
                        dask_scheduler=scheduler.strip() if scheduler and "dask" in names
-                       else None,
+                       else None, max_wait_s=max_wait_s,
                        gil_check=False)  # measured below, on the user's first task
     config.prepare_engines()  # the Dask scheduler answers, before anything is written
     blocked = {name: why for name in names
@@ -309,7 +311,7 @@ def workload(fn: Callable | str, tasks: Iterable[tuple] | str, *,
              repeats: int | None = None, max_repeats: int | None = None,
              out: str | os.PathLike | None = None,
              compare: Callable[[Any, Any], bool] | None = None,
-             stress: int | None = None) -> dict:
+             stress: int | None = None, max_wait_s: float | None = None) -> dict:
     """Measure ``fn`` over ``tasks`` under serial, threads, a thread pool, asyncio.to_thread, a
     process pool (and subinterpreters where Python has them); returns the results document.
 
@@ -321,7 +323,10 @@ def workload(fn: Callable | str, tasks: Iterable[tuple] | str, *,
     the break-even task durations and the recommendation (``["recommendation"]["text"]``).
     ``stress`` N runs the tasks N times under threads at each worker count, every result
     compared with the serial run's (``["stress"]``; the advice never picks threads for a
-    function that fails it). Raises ``gilbench.errors.UsageError`` for bad input.
+    function that fails it). ``max_wait_s``: seconds the run may wait in all for a busy host
+    to settle (``gilbench run --max-wait``). Raises ``gilbench.errors.UsageError`` for bad
+    input.
     """
     return measure(Workload(fn, tasks, compare), executors_=executors, workers=workers,
-                   repeats=repeats, max_repeats=max_repeats, out=out, stress=stress)
+                   repeats=repeats, max_repeats=max_repeats, out=out, stress=stress,
+                   max_wait_s=max_wait_s)
