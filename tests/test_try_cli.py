@@ -57,7 +57,8 @@ def test_unknown_executor_lists_valid_ones(workdir: Path) -> None:
 
 
 @pytest.mark.slow
-def test_try_prints_advice_and_its_report_renders(workdir: Path) -> None:
+@pytest.mark.quiet  # it reads measured figures (speedups, start-up): beside other tests the
+def test_try_prints_advice_and_its_report_renders(workdir: Path) -> None:  # host is busy
     r = gilbench(workdir, "try", "mywork:double", "--tasks", "mywork:tasks", "--executors",
                  "serial,thread-pool,process-pool", "--workers", "2", "--max-repeats",
                  "5",
@@ -144,6 +145,7 @@ def _check_workload_section(doc: dict, md: str, html: str) -> None:
     ["--workers", "0"],
     ["--workers", "1000"],
     ["--timeout", "0"],
+    ["--max-wait", "-1"],
 ])
 def test_try_and_run_reject_the_same_bad_values_alike(argv, tmp_path, monkeypatch,
                                                       capsys) -> None:
@@ -162,6 +164,33 @@ def test_try_and_run_reject_the_same_bad_values_alike(argv, tmp_path, monkeypatc
         assert "valid executors: serial, threads" in lines["try"]
     if "--start-method" in argv:
         assert "choose from" in lines["try"] and "fork" in lines["try"]
+
+
+def test_try_on_a_host_kept_busy_says_so_and_advises_nothing(workdir, monkeypatch,
+                                                            capsys) -> None:
+    """Every round disturbed (other processes on both cores, as beside a parallel test run):
+    no cell has a quiet round, the serial baseline included; the table says so, the advice is
+    undecided and says what to do, and --max-wait is the run's waiting budget."""
+    from gilbench import noise
+
+    from cli_helpers import gilbench_streams
+
+    busy = noise.Disturbance(1.9, 0.0, 0, True, "other processes use 1.90 cores")
+    monkeypatch.setattr(noise, "disturbance", lambda *a, **k: busy)
+    monkeypatch.chdir(workdir)
+    monkeypatch.setenv("COLUMNS", "200")
+    status, out, err = gilbench_streams(
+        ["try", "mywork:double", "--tasks", "mywork:tasks", "--executors", "serial,thread-pool",
+         "--workers", "2", "--max-repeats", "5", "--max-wait", "0", "--out", "out.json"],
+        capsys)
+    assert status == 0, err
+    rows = [line for line in out.splitlines() if "serial" in line or "thread-pool" in line]
+    assert len(rows) >= 2 and all("undecided — host busy" in r for r in rows[:2]), out
+    doc = json.loads((workdir / "out.json").read_text())
+    assert doc["config"]["max_wait_s"] == 0
+    rec = doc["workload"]["recommendation"]
+    assert rec["code"] == "undecided" and "host stayed busy" in rec["text"]
+    assert "failed" not in {c["verdict"]["code"] for c in doc["cells"]}
 
 
 def test_try_takes_run_options_from_their_one_declaration() -> None:
