@@ -46,8 +46,9 @@ _LABEL = {
     "interpreters": "subinterpreters",
 }
 #: what to do when other processes kept the host busy
-_BUSY_ADVICE = ("so there is no verdict to advise from: close what else runs and try again, "
-                "or give it --max-wait SECONDS to wait for quiet moments")
+_BUSY_TODO = ("close what else runs and try again, or give it --max-wait SECONDS to wait for "
+              "quiet moments")
+_BUSY_ADVICE = f"so there is no verdict to advise from: {_BUSY_TODO}"
 _FAMILY_WORDS = {"threads": "threads", "processes": "processes", "interpreters":
                  "subinterpreters", "asyncio": "asyncio"}
 
@@ -191,8 +192,7 @@ def _recommend(doc: dict, fn: str) -> Recommendation:
         if busy:  # a busy cell could have gained: no "stay serial" without it
             return Recommendation(
                 f"Undecided: no cell measured on a quiet moment gains, but the host stayed "
-                f"busy for {len(busy)} of {len(within)}; close what else runs and try again, "
-                "or give it --max-wait SECONDS to wait for quiet moments.", RULE, "undecided")
+                f"busy for {len(busy)} of {len(within)}; {_BUSY_TODO}.", RULE, "undecided")
         if all(c.speedup.high < GAIN for c in eligible):
             return Recommendation(_serial_text(fn, best, costs, gil, task_s, not_parallel),
                                   RULE, "serial")
