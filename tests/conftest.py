@@ -349,12 +349,28 @@ def skip_unless_two_full_cores(what: str) -> None:
     core: a call known to release the GIL (hashlib.sha256 on 8 MiB) is checked now, and if the
     other thread keeps less of its pace than "releases" needs, no check here can tell a
     releasing call from a partly releasing one (seen on 2-vCPU VMs whose vCPUs share a
-    physical core at some moments: a releasing zlib call read 58%, hashlib 74%). Returns
-    otherwise."""
+    physical core at some moments: a releasing zlib call read 58%, hashlib 74%). On a
+    free-threaded build, which has no GIL to check, a compiled loop must run as fast on two
+    threads as on one. Returns otherwise."""
     import hashlib
+    import sys
 
     from gilbench.gilcheck import check_gil
 
+    if not getattr(sys, "_is_gil_enabled", lambda: True)():
+        # no GIL, no GIL check: a compiled loop on two threads must take as long as on one
+        # (hashlib read 1.0-1.6x here under 3.13t even when pure Python read 1.9x; this 2.0x)
+        primes = kernels.get("primes")
+        loop, chunk = primes.variant("cython-nogil"), primes.split(2_000_000, 1)[0]
+        if not loop.available:
+            pytest.skip(f"{what}: no compiled reference to tell whether this host gives a "
+                        f"second thread a full core ({loop.reason})")
+        ratio = _two_threads_speedup(lambda: loop(chunk))
+        if ratio < 2 * FULL_CORE_PACE:
+            pytest.skip(f"{what}: this host does not give a second thread a full core now: "
+                        f"primes/cython-nogil on two threads ran {ratio:.2f}x as fast as one "
+                        f"after the other (best of 3; {2 * FULL_CORE_PACE:g}x needed)")
+        return
     reference = check_gil(hashlib.sha256, b"\0" * (8 << 20))
     # on two full cores the other thread keeps 95-97% of its pace beside it (seen here); a
     # second CPU shared with the first shows as less, before it shows as "partly"
@@ -365,6 +381,27 @@ def skip_unless_two_full_cores(what: str) -> None:
 
 #: the pace a releasing reference call must leave another thread on two full cores
 FULL_CORE_PACE = 0.9
+
+
+def _two_threads_speedup(call: Callable[[], Any], tries: int = 3) -> float:
+    """How much faster two threads make ``call()`` twice than one thread after the other (best
+    of ``tries`` pairs): about 2 on two full cores for a call that runs in parallel."""
+    import threading
+
+    best = 0.0
+    for _ in range(tries):
+        start = time.perf_counter()
+        call()
+        call()
+        serial = time.perf_counter() - start
+        threads = [threading.Thread(target=call) for _ in range(2)]
+        start = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        best = max(best, serial / (time.perf_counter() - start))
+    return best
 
 
 @pytest.fixture
