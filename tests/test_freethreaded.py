@@ -107,8 +107,8 @@ def test_python_threads_run_in_parallel_without_the_gil(timed_quietly, two_full_
     # Pure-Python CPU work on 2 threads: about 2x on 2 free cores without a GIL, about 1x with
     # one. One run: best of the tries in which no other process took a core; generous bound.
     # Short of it, the host is asked whether its second CPU is a full core now (a 2-vCPU VM
-    # read 1.35x here, beside nothing, at a moment when its vCPUs gave about one core's work):
-    # if it is, the bound holds.
+    # read 1.35x here with no other test beside it, on a day its two vCPUs at moments gave
+    # about one core's work): if it is, the bound holds.
     kernel = kernels.get("primes")
     size = 150_000
     chunks = kernel.split(size, 8)
@@ -118,10 +118,10 @@ def test_python_threads_run_in_parallel_without_the_gil(timed_quietly, two_full_
         both = timed_quietly(lambda: threads.run(chunks))
     if not alone or not both:
         pytest.skip("host too busy: other processes took a core in every try")
-    if min(alone) / min(both) <= 1.4:
-        two_full_cores(f"free-threaded pure-Python threads read "
-                       f"{min(alone) / min(both):.2f}x on 2 threads")
-    assert min(alone) / min(both) > 1.4, (alone, both)
+    speedup = min(alone) / min(both)
+    if speedup <= 1.4:
+        two_full_cores(f"free-threaded pure-Python threads read {speedup:.2f}x on 2 threads")
+    assert speedup > 1.4, (alone, both)
 
 
 # -- comparing builds (any interpreter) ---------------------------------------------------------

@@ -60,6 +60,8 @@ LABELS = {
 }
 #: the causes of an undecided verdict
 BOUNDARY, HOST_BUSY = "boundary", "host-busy"
+#: the words of a cell the host kept too busy to decide
+HOST_BUSY_LABEL = "undecided — host busy"
 #: the codes a claim may rest on (decided verdicts of measured cells)
 DECIDED = frozenset({"parallel", "partial", "concurrent", "slower", "above-cores", "borderline"})
 
@@ -399,7 +401,7 @@ def judge(cell: CellLike, usable_cores: "Ceiling | float") -> Verdict:
         sp = cell.speedup
         median = (f"; median of the undisturbed rounds {sp.median:.2f}×"
                   if not is_failed(cell) else "")
-        return Verdict("undecided", "undecided — host busy", busy_text(cell) + median, False,
+        return Verdict("undecided", HOST_BUSY_LABEL, busy_text(cell) + median, False,
                        cause=HOST_BUSY)
     if is_failed(cell):
         return Verdict("failed", "timed out" if cell.timed_out else "failed",

@@ -32,6 +32,7 @@ from gilbench.units import fmt_bytes, fmt_time
 from gilbench.usercode.builds import run_try_builds
 from gilbench.usercode.measure import default_executors, measure
 from gilbench.usercode.workload import Workload
+from gilbench.verdicts import HOST_BUSY_LABEL
 
 #: the run options (``run.options.add_run_options``) that ``try`` takes, with ``run``'s meaning
 TRY_OPTIONS = ("executors", "workers", "repeats", "max_repeats", "quick", "start_method",
@@ -184,7 +185,7 @@ def print_table(doc: dict, console) -> None:
         t.add_row(c.executor, str(c.workers), fmt_time(med, "-"),
                   "-" if not sp else f"{sp.median:.2f}x [{sp.low:.2f}, {sp.high:.2f}]",
                   "-" if util is None else f"{util:.2f}",
-                  escape(c.error or ("undecided — host busy" if c.host_busy else "")))
+                  escape(c.error or (HOST_BUSY_LABEL if c.host_busy else "")))
     console.print(t)
     costs = Table(title="cost per task (one task per submission) and break-even task duration")
     for col in ("executor", "W", "per task", "pickled per task", "break-even"):

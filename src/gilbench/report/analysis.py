@@ -26,20 +26,15 @@ from gilbench.verdicts import judge as judge_cell
 
 def verdict(cell: dict, usable_cores: Ceiling | float) -> Verdict:
     """The cell's verdict as judged when it was measured (the results file carries it), else
-    judged now by the same rule (older files)."""
+    judged now by the same rule (older files). A serial baseline is always judged now: it
+    depends on nothing but the cell, and older files stored *failed* for a baseline the host
+    kept busy before one undisturbed round (now *undecided — host busy*, as the cells measured
+    against it)."""
     stored = cell.get("verdict")
-    if isinstance(stored, dict) and isinstance(stored.get("code"), str) \
-            and isinstance(stored.get("words"), str):
+    if family(cell) != "serial" and isinstance(stored, dict) \
+            and isinstance(stored.get("code"), str) and isinstance(stored.get("words"), str):
         return Verdict.from_dict(stored)
     return judge_cell(cell, usable_cores)
-
-
-def verdict_or_busy(cell: dict, usable_cores: Ceiling | float) -> Verdict:
-    """``verdict``, but a serial baseline judged now: older files stored
-    *failed* for a baseline the host kept busy before one undisturbed round (now *undecided —
-    host busy*, as the cells measured against it)."""
-    return verdict(cell, usable_cores) if family(cell) != "serial" else \
-        judge_cell(cell, usable_cores)
 
 
 #: what older files appended to every spread, measured or not
@@ -352,7 +347,7 @@ def host_busy_cells(doc: dict) -> list[dict]:
     """The cells left *undecided: host busy* (too few undisturbed rounds; a serial baseline:
     not one)."""
     return [c for c in doc["cells"] if c.get("host_busy")
-            and verdict_or_busy(c, usable_cores(doc)).host_busy]
+            and verdict(c, usable_cores(doc)).host_busy]
 
 
 def busy_words(doc: dict, results_file: str = "FILE") -> str | None:
@@ -444,7 +439,7 @@ def problems(doc: dict) -> list[Problem]:
     out = []
     for x in sorted(doc["cells"], key=lambda x: (kernels[x["kernel"]],
                                                  *sort_key(x, executors))):
-        judged = verdict_or_busy(x, c)  # the serial baseline too: busy before one quiet round
+        judged = verdict(x, c)  # the serial baseline too: busy before one quiet round
         v = judged if family(x) != "serial" else None
         if judged.host_busy:
             out.append(Problem(x, "undecided", f"host busy: {judged.why}"))
