@@ -239,7 +239,6 @@ def test_run_with_a_missing_interpreter_is_a_usage_error(tmp_path: Path, capsys)
 
 
 @pytest.mark.slow
-@pytest.mark.quiet  # skips when its serial cells found the host busy
 def test_multi_run_end_to_end(tmp_path: Path) -> None:
     # This interpreter twice (tags X and X-2): the first calibrates, the second reuses its sizes.
     out = tmp_path / "r.json"
@@ -264,11 +263,11 @@ def test_multi_run_end_to_end(tmp_path: Path) -> None:
     assert combined["baseline"] == tag and combined["comparisons"][0]["other"] == f"{tag}-2"
     (row,) = combined["comparisons"][0]["rows"]
     assert row["sizes_match"]
-    if row["serial_ratio"] is None:  # a serial baseline with no undisturbed round: said so
-        busy = [c for d in (first, second) for c in d["cells"] if c.get("host_busy")]
-        assert busy, row
-        pytest.skip(f"host busy: {len(busy)} cells without enough undisturbed rounds")
-    assert row["serial_ratio"]["median"] > 0
+    if row["serial_ratio"] is None:  # beside other tests: a serial baseline with no
+        # undisturbed round, and the cells say so
+        assert any(c.get("host_busy") for d in (first, second) for c in d["cells"]), row
+    else:
+        assert row["serial_ratio"]["median"] > 0
     assert (tmp_path / "r-builds.md").read_text().startswith("# gilbench")
     # the comparison is a result (stdout); the children's progress stays on stderr
     assert "comparison of builds: " in proc.stdout and "builds compared" in proc.stdout
