@@ -1,6 +1,7 @@
 """The experiments (gilbench.experiments), their report sections and `gilbench claims`.
 
-Every experiment runs once, in a tiny mode, in a module-scoped fixture; the tests then check
+Every experiment runs once, in a tiny mode, in module-scoped fixtures (those whose timings are
+asserted first, with the host to themselves: ``timed``); the tests then check
 the shape of its data, that it left no thread or child process behind, and that the report
 renders it. The rules that turn numbers into verdicts are checked on synthetic data, so each
 verdict is shown to be able to come out either way. Timing claims are asserted only with at
@@ -63,21 +64,37 @@ def short_samples(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(_common, "other_cpu_cores", lambda window_s=SAMPLE_S: real(window_s))
 
 
-@pytest.fixture(scope="module")
-def tiny() -> dict[str, dict]:
-    """Every experiment run once with TINY parameters: name -> its results section."""
+def run_tiny(names: list[str]) -> dict[str, dict]:
+    """These experiments run once each with TINY parameters: name -> its results section."""
     threads_before = threading.active_count()
     interval = sys.getswitchinterval()
     out = {}
     with pytest.MonkeyPatch.context() as mp:
         short_samples(mp)
-        for name in experiments.names():
+        for name in names:
             out[name] = experiments.run_experiment(name, quick=True, **TINY[name])
             # nothing left running after each experiment
             assert multiprocessing.active_children() == [], name
             assert threading.active_count() == threads_before, name
             assert sys.getswitchinterval() == interval, name
     return out
+
+
+#: the experiments whose timings tests assert: run first, by the first test that asks for them,
+#: a quiet one (the host to itself), while the rest run beside other tests
+TIMED = ["convoy", "contention"]
+
+
+@pytest.fixture(scope="module")
+def timed() -> dict[str, dict]:
+    return run_tiny(TIMED)
+
+
+@pytest.fixture(scope="module")
+def tiny(timed: dict[str, dict]) -> dict[str, dict]:
+    """Every experiment run once with TINY parameters: name -> its results section."""
+    rest = run_tiny([name for name in experiments.names() if name not in TIMED])
+    return {name: timed.get(name) or rest[name] for name in experiments.names()}
 
 
 # --------------------------------------------------------------------------- registry
@@ -141,10 +158,10 @@ def test_convoy_cases_and_probes(tiny):
 @needs_gil
 @needs_cores
 @pytest.mark.needs_cores
-def test_pure_python_thread_makes_the_sleep_probe_late(tiny):
+def test_pure_python_thread_makes_the_sleep_probe_late(timed):
     """The convoy effect itself: beside a pure-Python thread a 1 ms sleep ends about a switch
     interval late; alone, well under one. Generous: 2x between medians."""
-    cases = {(c["executor"], c["variant"]): c for c in tiny["convoy"]["cases"]}
+    cases = {(c["executor"], c["variant"]): c for c in timed["convoy"]["cases"]}
     alone = cases[("none", None)]["probes"]["thread-sleep"]["lateness"]["p50_ms"]
     beside = cases[("threads", "python")]["probes"]["thread-sleep"]["lateness"]["p50_ms"]
     assert beside > 2 * alone
@@ -191,10 +208,10 @@ def test_contention_cases(tiny):
 @needs_gil
 @needs_cores
 @pytest.mark.needs_cores
-def test_pure_python_thread_takes_the_gil_from_the_sampler(tiny):
+def test_pure_python_thread_takes_the_gil_from_the_sampler(timed):
     """Against the process case, not the sampler alone: both compete for cores the same way
     (on a busy shared host the sampler also waits for a core), only the thread for the GIL."""
-    cases = {c["executor"]: c for c in tiny["contention"]["cases"]}
+    cases = {c["executor"]: c for c in timed["contention"]["cases"]}
     beside_thread = cases["threads"]["samplers"]["nap"]["wait_share"]
     beside_process = cases["processes"]["samplers"]["nap"]["wait_share"]
     assert beside_thread > 0.5
