@@ -9,7 +9,8 @@ except where the fault is armed, where it does its one thing wrong:
 - ``fault-segfault`` a real segmentation fault (reads address 0 through ctypes)
 - ``fault-exit``     ``os._exit(3)``
 - ``fault-kill``     SIGKILL to itself (what the kernel's OOM killer does)
-- ``fault-hang``     a pure-Python busy loop (a thread running it can be stopped)
+- ``fault-hang``     a pure-Python loop (a thread running it can be stopped): busy in threads,
+                     napping 1 ms a turn in worker processes
 - ``fault-block``    ``time.sleep`` (blocked in C: a thread in it cannot be stopped)
 
 Where the fault is armed: the crashes only ever in a worker *process* (in gilbench's own process
@@ -73,9 +74,14 @@ def _fault(fault: str) -> None:
     elif fault == "kill":
         os.kill(os.getpid(), signal.SIGKILL)
     elif fault == "hang":
+        # In a worker process the loop naps (1 ms a turn): stopping a process does not depend on
+        # what it runs, and busy, a test's hanging workers kept both CPUs from the other tests
+        # (2 s a worker). A thread spins: it must take the GIL from the one that stops it.
+        nap = 0.001 if _in_worker_process() else 0.0
         end = time.monotonic() + _hang_s()
         while time.monotonic() < end:
-            pass
+            if nap:
+                time.sleep(nap)
     elif fault == "block":
         time.sleep(_hang_s())
 
