@@ -218,8 +218,8 @@ def compare(doc_a: dict, doc_b: dict, names: tuple[str, str] = ("a", "b"),
     times = {k: time_ratio(ka[k], kb[k]) for k in keys if status[k] is None}
     # the drift between runs, from the serial cells: their ratio is drift plus real change
     drift = estimate_drift([math.log(t[0]) for k, t in times.items() if is_serial(ka[k])])
-    serials = ([c for c in doc_a["cells"] if is_serial(c)],
-               [c for c in doc_b["cells"] if is_serial(c)])
+    serials = ([Cell.read(c) for c in doc_a["cells"] if is_serial(c)],  # read once, not per
+               [Cell.read(c) for c in doc_b["cells"] if is_serial(c)])  # cell paired with them
     comp = Comparison(names, (doc_a, doc_b), min_change=float(min_change), drift=drift)
     # first every compared cell's test (p-value), then the false discovery rate across them
     tests: dict[KeyT, tuple] = {}

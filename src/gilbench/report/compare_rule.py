@@ -209,7 +209,7 @@ def time_ratio(a: Cell | dict, b: Cell | dict) -> tuple[float, float, float]:
     return sp["median"], min(sp["low"], sp["median"]), max(sp["high"], sp["median"])
 
 
-def paired_rounds(cell: Cell | dict, serials: list[dict]
+def paired_rounds(cell: Cell | dict, serials: list[Cell] | list[dict]
                   ) -> tuple[list[float], list[float], float] | None:
     """The serial and cell wall times of the rounds both were measured in, and the speedup's
     scale (the worker count under weak scaling), or None when the cell has no paired rounds
