@@ -34,7 +34,9 @@ SMALL = ["--gb-quick", "--gb-kernels", "primes", "--gb-workers", "1,2"]
 
 
 def bench_argv(*args: str) -> list[str]:
-    return [sys.executable, "-m", "pytest", "bench/", "-p", "no:cacheprovider", *args]
+    # hypothesis's pytest plugin (installed for gilbench's own tests) takes 0.6 s to start
+    return [sys.executable, "-m", "pytest", "bench/", "-p", "no:cacheprovider",
+            "-p", "no:hypothesispytest", *args]
 
 
 def bench_env(env: dict | None = None) -> dict:

@@ -68,6 +68,9 @@ def test_assert_holds_on_a_releasing_call():
 QUIET_CORES = 0.25
 #: a strict configuration like gilbench's own: the plugin must live with it
 STRICT_INI = "[pytest]\naddopts = --strict-markers -p no:cacheprovider\nfilterwarnings = error\n"
+#: hypothesis's pytest plugin (installed for gilbench's own tests, nothing to do with the test
+#: project) takes 0.6 s to start in every run of it
+NO_HYPOTHESIS = ("-p", "no:hypothesispytest")
 
 
 @pytest.mark.slow
@@ -77,7 +80,8 @@ def test_marker_and_fixture_pass_releasing_and_fail_holding_with_the_measurement
         pytester, others_cores, two_full_cores):
     pytester.makeini(STRICT_INI)
     pytester.makepyfile(test_lib=PROJECT)
-    result, others = others_cores(lambda: pytester.runpytest_subprocess("-rA", timeout=240))
+    result, others = others_cores(
+        lambda: pytester.runpytest_subprocess(*NO_HYPOTHESIS, "-rA", timeout=240))
     text = result.stdout.str()
     # other processes on the CPUs slow the checks' loop as GIL sharing does (and can preempt
     # the call's thread while it holds the GIL): a releasing call then reads as "partly"
@@ -123,7 +127,7 @@ def test_on_one_usable_core_both_skip_with_the_reason(pytester):
                           "os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})\n")
     pytester.makeini(STRICT_INI)
     pytester.makepyfile(test_lib=PROJECT)
-    result = pytester.runpytest_subprocess("-rA", timeout=120)
+    result = pytester.runpytest_subprocess(*NO_HYPOTHESIS, "-rA", timeout=120)
     text = result.stdout.str()
     assert result.parseoutcomes() == {"skipped": 6}, text
     skips = re.findall(r"SKIPPED \[(\d+)\] (.*)", text)  # pytest groups identical reasons
@@ -144,9 +148,10 @@ def test_plain(request):
                          "gilbench.report", "numpy", "matplotlib", "rich") if m in sys.modules]
     assert not heavy, heavy
 ''')
-    result = pytester.runpytest_subprocess(timeout=120)
+    result = pytester.runpytest_subprocess(*NO_HYPOTHESIS, timeout=120)
     result.assert_outcomes(passed=1)
-    markers = pytester.runpytest_subprocess("--markers", timeout=120).stdout.str()
+    markers = pytester.runpytest_subprocess(*NO_HYPOTHESIS, "--markers",
+                                            timeout=120).stdout.str()
     assert "@pytest.mark.releases_gil:" in markers and "@pytest.mark.holds_gil:" in markers
 
 
@@ -159,7 +164,7 @@ import pytest
 def test_both():
     pass
 ''')
-    result = pytester.runpytest_subprocess(timeout=120)
+    result = pytester.runpytest_subprocess(*NO_HYPOTHESIS, timeout=120)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*marked both releases_gil and holds_gil; keep the one*"])
 
