@@ -113,8 +113,19 @@ MEASURING_MARKERS = ("quiet", "needs_cores", "releases_gil", "holds_gil")
 
 
 def is_quiet(item: pytest.Item) -> bool:
-    return (not MEASURING_FIXTURES.isdisjoint(getattr(item, "fixturenames", ()))
-            or any(item.get_closest_marker(m) for m in MEASURING_MARKERS))
+    return not _skipped_by_a_marker(item) and (
+        not MEASURING_FIXTURES.isdisjoint(getattr(item, "fixturenames", ()))
+        or any(item.get_closest_marker(m) for m in MEASURING_MARKERS))
+
+
+def _skipped_by_a_marker(item: pytest.Item) -> bool:
+    """Whether a ``skip`` marker, or a ``skipif`` whose condition is already a true value,
+    skips the test (e.g. no free-threaded build here): such a test measures nothing, and
+    taking the host to itself would only make the other workers wait for their running tests
+    to end."""
+    return item.get_closest_marker("skip") is not None or any(
+        m.args and not isinstance(m.args[0], str) and bool(m.args[0])
+        for m in item.iter_markers("skipif"))
 
 
 #: modules that take 20-40 s here without a quiet test; started right after the quiet ones, so
@@ -123,17 +134,37 @@ LONG_MODULES = ("test_packaging.py", "test_faults.py", "test_engines.py", "test_
                 "test_workload.py", "test_run_output.py", "test_experiments.py")
 
 
+#: where a pytest -n run's workers list its quiet tests for the scheduler (the controller sets
+#: it before they start; they inherit it)
+QUIET_LIST_ENV = "GILBENCH_TESTS_QUIET_LIST"
+_QUIET_LIST = pytest.StashKey[Path]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if (fcntl is not None and config.getoption("numprocesses", None)
+            and "PYTEST_XDIST_WORKER" not in os.environ):
+        fd, path = tempfile.mkstemp(prefix="gilbench-tests-quiet-", suffix=".txt")
+        os.close(fd)
+        os.environ[QUIET_LIST_ENV] = path
+        config.stash[_QUIET_LIST] = Path(path)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark the tests that measure ``quiet``; order the modules for pytest -n: those with quiet
-    tests first (most first: the other workers idle while one runs, and a quiet test that comes
-    late waits for whatever the others started), then LONG_MODULES, then the rest as
-    collected; within a module, its quiet tests first."""
+    tests first (a quiet test that comes late waits for whatever the others started), then
+    LONG_MODULES, then the rest as collected; within a module, its quiet tests first. Under
+    pytest -n, list the quiet tests for the scheduler (``pytest_xdist_make_scheduler``)."""
     quiet_in: dict[str, int] = {}
     for item in items:
         if is_quiet(item):
             if not item.get_closest_marker("quiet"):
                 item.add_marker(pytest.mark.quiet)
             quiet_in[item.path.name] = quiet_in.get(item.path.name, 0) + 1
+    listing = os.environ.get(QUIET_LIST_ENV) if "PYTEST_XDIST_WORKER" in os.environ else None
+    if listing:  # every worker collects the same tests: whole files, replaced atomically
+        mine = f"{listing}.{os.environ['PYTEST_XDIST_WORKER']}"
+        Path(mine).write_text("".join(f"{i.nodeid}\n" for i in items if _is_marked_quiet(i)))
+        os.replace(mine, listing)
     long = {name: i for i, name in enumerate(LONG_MODULES)}
 
     def place(item: pytest.Item) -> tuple[int, int, bool]:
@@ -160,13 +191,28 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """Under ``-n`` without a ``--dist`` of its own: whole modules to a worker (a module's
     fixtures, the experiments' run or a Dask cluster, are made once), in the order
-    above (not pytest-xdist's largest-module-first)."""
+    above (not pytest-xdist's largest-module-first); and all the quiet tests, first, to one
+    worker, one after the other. Spread over their modules, each quiet test waited for the
+    tests running beside it to end, the other workers idle meanwhile: once 30 s behind
+    the sdist test."""
     if config.getoption("dist") != "load":
         return None
-    from xdist.scheduler import LoadFileScheduling
+    from xdist.scheduler import LoadFileScheduling  # pytest-xdist: only under -n
+
+    class QuietFirst(LoadFileScheduling):
+        quiet: frozenset[str] = frozenset()
+
+        def schedule(self) -> None:
+            listing = config.stash.get(_QUIET_LIST, None)
+            if self.collection is None and listing is not None:  # the workers have listed
+                self.quiet = frozenset(listing.read_text().split())  # them by now
+            super().schedule()
+
+        def _split_scope(self, nodeid: str) -> str:
+            return "quiet tests" if nodeid in self.quiet else super()._split_scope(nodeid)
 
     config.option.loadscopereorder = False
-    return LoadFileScheduling(config, log)
+    return QuietFirst(config, log)
 
 
 def _lock_dir() -> Path | None:
@@ -181,6 +227,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     where = _lock_dir()  # the last worker to finish leaves nothing behind
     if where is not None:
         shutil.rmtree(where, ignore_errors=True)
+    listing = config.stash.get(_QUIET_LIST, None)
+    if listing is not None:
+        listing.unlink(missing_ok=True)
+        os.environ.pop(QUIET_LIST_ENV, None)
 
 
 class _Turns:
