@@ -151,7 +151,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark the tests that measure ``quiet``; order the modules for pytest -n: those with quiet
-    tests first (a quiet test that comes late waits for whatever the others started), then
+    tests first (so that the quiet tests' work unit is the scheduler's first), then
     LONG_MODULES, then the rest as collected; within a module, its quiet tests first. Under
     pytest -n, list the quiet tests for the scheduler (``pytest_xdist_make_scheduler``)."""
     quiet_in: dict[str, int] = {}
@@ -205,7 +205,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
         def schedule(self) -> None:
             listing = config.stash.get(_QUIET_LIST, None)
             if self.collection is None and listing is not None:  # the workers have listed
-                self.quiet = frozenset(listing.read_text().split())  # them by now
+                self.quiet = frozenset(listing.read_text().splitlines())  # them by now
             super().schedule()
 
         def _split_scope(self, nodeid: str) -> str:
