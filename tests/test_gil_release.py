@@ -292,12 +292,13 @@ def test_check_adds_windows_while_the_interval_straddles_a_boundary(monkeypatch)
     assert len(measure_gil(sum, (range(10**5),), cores=2).fractions) == 7
 
 
+@pytest.mark.quiet  # beside other tests, a thread kept from its CPU lets the call run on
 def test_a_window_beside_a_gil_holding_call_costs_few_calls() -> None:
     """Each system call of the check's own bookkeeping gives the GIL away, and beside a call
     that holds the GIL each give-away waits for a whole call: a window must cost only a few
     (start, lead, one read per thread before the window, the window itself), not one per
-    syscall of opening and reading files (it cost 16, and a default check beside a 0.15 s
-    holding call 16 s). Counts calls, not time: it holds on any host."""
+    syscall of opening and reading files (it cost 11-14, and a default check beside a 0.15 s
+    holding call 16 s). Counts calls, not time."""
     variant = primes_mod.KERNEL.variant("cython-gil")
     if not variant.available:
         pytest.skip(f"primes-cython-gil: {variant.reason}")
@@ -312,7 +313,6 @@ def test_a_window_beside_a_gil_holding_call_costs_few_calls() -> None:
     counts = []
     for _ in range(3):
         calls = 0
-        window = gilcheck._overlap_window(holding, 0.02)
+        gilcheck._overlap_window(holding, 0.02)
         counts.append(calls)
-        assert window.iterations == 0 or window.busy(0.02)  # frozen beside it
     assert min(counts) <= 8, counts
