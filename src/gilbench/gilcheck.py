@@ -347,9 +347,9 @@ def check_gil(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> GilCheck:
     Calls it repeatedly in a background thread (so it must be safe to call again and again)
     for seven windows of 0.08 s (about 1-2 s in all; up to 21 windows while the answer is
     still open; beside a call that holds the GIL, a window lasts about five calls: 0.15 s
-    calls took 6.5-7 s a check on a 2-vCPU AMD EPYC VM); returns a ``GilCheck`` whose ``verdict`` is ``releases``,
-    ``holds``, ``partly`` or ``undecided`` (see ``reason``). For other settings, use
-    ``measure_gil``.
+    calls took 6.5-7 s a check on a 2-vCPU AMD EPYC VM); returns a ``GilCheck`` whose
+    ``verdict`` is ``releases``, ``holds``, ``partly`` or ``undecided`` (see ``reason``). For
+    other settings, use ``measure_gil``.
     """
     return measure_gil(fn, args, kwargs)
 
