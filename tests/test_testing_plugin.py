@@ -238,3 +238,45 @@ def test_one_core_is_a_host_cause_of_the_real_check():
     check = gilcheck.measure_gil(sum, (range(10_000),), cores=1)
     assert check.verdict == "undecided" and check.cause == "one-core"
     assert check.cause in gilcheck.HOST_CAUSES
+
+
+def _scripted(monkeypatch, *checks: GilCheck) -> list[GilCheck]:
+    """check_gil gives these checks in turn; returns the list of those it gave."""
+    given: list[GilCheck] = []
+    queue = iter(checks)
+
+    def check_gil(fn, *args, **kwargs):
+        given.append(next(queue))
+        return given[-1]
+
+    monkeypatch.setattr(testing, "check_gil", check_gil)
+    return given
+
+
+@pytest.mark.usefixtures("quiet")
+def test_an_expected_release_that_reads_otherwise_is_measured_again(monkeypatch):
+    # a moment when the second CPU gave less than a core, then the call seen releasing: passes
+    given = _scripted(monkeypatch, _check("partly", 0.71, (0.70, 0.71)),
+                      _check("releases", 0.96, (0.95, 0.98)))
+    assert testing.assert_releases_gil(len, "x").verdict == "releases" and len(given) == 2
+    # held twice: fails, saying both readings
+    given = _scripted(monkeypatch, _check("holds", 0.36, (0.35, 0.36)),
+                      _check("holds", 0.45, (0.41, 0.47)))
+    with pytest.raises(pytest.fail.Exception, match=r"but it holds the GIL: another thread kept "
+                       r"45% .* Measured twice: the first time holds, 36% of the pace kept\."):
+        testing.assert_releases_gil(len, "x")
+    assert len(given) == 2
+
+
+@pytest.mark.usefixtures("quiet")
+def test_a_reading_that_decides_is_not_measured_again(monkeypatch):
+    # holding was expected and the call was seen releasing: one-sided, no second reading
+    given = _scripted(monkeypatch, _check("releases", 0.97, (0.96, 0.98)))
+    with pytest.raises(pytest.fail.Exception, match="expected to hold the GIL, but it releases"):
+        testing.assert_holds_gil(len, "x")
+    assert len(given) == 1
+    # the host cannot tell (one core): skipped at once
+    given = _scripted(monkeypatch, _check("undecided", None, None, "one-core", "one core"))
+    with pytest.raises(pytest.skip.Exception, match="on this host: one core"):
+        testing.assert_releases_gil(len, "x")
+    assert len(given) == 1

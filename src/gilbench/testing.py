@@ -6,7 +6,10 @@ while the test's thread counts its own pace) and
 
 - pass, returning the ``GilCheck``, when the measured verdict is the one asserted;
 - fail with the measured share of its pace another thread kept while the call ran, its
-  interval, the thresholds and what the verdict means for threads calling the function;
+  interval, the thresholds and what the verdict means for threads calling the function. A call
+  asserted to release the GIL that reads otherwise is measured a second time first: only
+  ``releases`` is one-sided evidence (a call that holds the GIL cannot read as releasing it,
+  while a releasing one reads less when the second CPU is not a full core for a moment);
 - skip (``pytest.skip``) with the reason when this host cannot answer: fewer than 2 usable
   cores (a call that releases the GIL and one that shares it look alike on one core), a host
   too busy to measure, or an interpreter without a GIL. Busy includes other processes using
@@ -70,24 +73,44 @@ def describe(check: GilCheck) -> str:
     return text + (f": {check.reason}" if check.verdict == "undecided" else "")
 
 
-def failure_message(name: str, expected: str, check: GilCheck) -> str:
-    """Why a check of ``name`` did not show ``expected`` ('releases' or 'holds')."""
+def failure_message(name: str, expected: str, check: GilCheck,
+                    first: GilCheck | None = None) -> str:
+    """Why a check of ``name`` did not show ``expected`` ('releases' or 'holds'); ``first``:
+    the reading before it, when the call was measured twice."""
     wanted = "release the GIL" if expected == "releases" else "hold the GIL"
+    again = "" if first is None else (
+        f" Measured twice: the first time {first.verdict}"
+        + ("" if first.fraction is None else f", {first.fraction:.0%} of the pace kept") + ".")
     if check.verdict == "undecided":
         hint = ("give it more work per call" if check.cause == "too-short" else
                 "its interval crosses a threshold: give it a longer call, or look at whether "
                 "it releases the GIL for only part of its run")
         return (f"{name}: could not show that it does {wanted}: {describe(check)}. "
-                f"What to do: {hint}.")
+                f"What to do: {hint}.{again}")
     return (f"{name} was expected to {wanted}, but {FOUND[check.verdict]}: {describe(check)}. "
-            f"Meaning: {MEANING[check.verdict]}.")
+            f"Meaning: {MEANING[check.verdict]}.{again}")
+
+
+def _measured(fn: Callable[..., Any], args: tuple, kwargs: dict
+              ) -> tuple[GilCheck, noise.Disturbance | None]:
+    """The check, and what disturbed the host meanwhile."""
+    before = noise.snapshot()
+    check = check_gil(fn, *args, **kwargs)
+    return check, noise.disturbance(before, noise.snapshot())
 
 
 def _assert(expected: str, fn: Callable[..., Any], args: tuple, kwargs: dict,
             name: str | None = None) -> GilCheck:
-    before = noise.snapshot()
-    check = check_gil(fn, *args, **kwargs)
-    host = noise.disturbance(before, noise.snapshot())
+    check, host = _measured(fn, args, kwargs)
+    if expected == "releases" and check.verdict != "releases" and check.cause not in HOST_CAUSES:
+        # "releases" is one-sided evidence: a call that holds the GIL cannot leave another
+        # thread 75% of its pace, while a releasing call reads less when, for a moment, the
+        # second CPU does not give a full core (a 2-vCPU VM's read 0.70-0.71 over 7 windows,
+        # with no counter showing it): measured again before the test fails
+        first: GilCheck | None = check
+        check, host = _measured(fn, args, kwargs)
+    else:
+        first = None
     name = name or call_name(fn)
     if check.verdict == "undecided" and check.cause in HOST_CAUSES:
         pytest.skip(f"gilbench cannot check {name}'s use of the GIL on this host: "
@@ -98,7 +121,7 @@ def _assert(expected: str, fn: Callable[..., Any], args: tuple, kwargs: dict,
                     f"the GIL makes a releasing call read as holding it; measured "
                     f"{check.verdict}: {describe(check)}")
     if check.verdict != expected:
-        pytest.fail(failure_message(name, expected, check), pytrace=False)
+        pytest.fail(failure_message(name, expected, check, first), pytrace=False)
     return check
 
 
