@@ -90,6 +90,10 @@ def test_marker_and_fixture_pass_releasing_and_fail_holding_with_the_measurement
         pytest.skip(f"host busy while the test project measured: other processes used "
                     f"{others:.2f} cores (over {QUIET_CORES}); its outcomes: "
                     f"{result.parseoutcomes()}")
+    if "does not give a second thread a full core" in text:  # said by gilbench.testing itself
+        pytest.skip(f"the test project's checks found this host's second CPU short of a full "
+                    f"core (a call known to release the GIL read short too); its outcomes: "
+                    f"{result.parseoutcomes()}")
     got = result.parseoutcomes()
     if got.get("passed") != 3 or "test_lib.digest: could not show" in text:
         # hashlib read as partly releasing or holding, in a test that expects it to (passed
@@ -259,13 +263,23 @@ def test_an_expected_release_that_reads_otherwise_is_measured_again(monkeypatch)
     given = _scripted(monkeypatch, _check("partly", 0.71, (0.70, 0.71)),
                       _check("releases", 0.96, (0.95, 0.98)))
     assert testing.assert_releases_gil(len, "x").verdict == "releases" and len(given) == 2
-    # held twice: fails, saying both readings
+    # held twice, while a call known to release the GIL reads as releasing: fails, saying
+    # both readings
     given = _scripted(monkeypatch, _check("holds", 0.36, (0.35, 0.36)),
-                      _check("holds", 0.45, (0.41, 0.47)))
+                      _check("holds", 0.45, (0.41, 0.47)), _check("releases", 0.97, (0.96, 0.98)))
     with pytest.raises(pytest.fail.Exception, match=r"but it holds the GIL: another thread kept "
                        r"45% .* Measured twice: the first time holds, 36% of the pace kept\."):
         testing.assert_releases_gil(len, "x")
-    assert len(given) == 2
+    assert len(given) == 3
+    # short twice, and the known release short too: the host cannot tell now, a skip
+    given = _scripted(monkeypatch, _check("partly", 0.69, (0.68, 0.70)),
+                      _check("partly", 0.69, (0.68, 0.70)), _check("partly", 0.70, (0.69, 0.72)))
+    with pytest.raises(pytest.skip.Exception, match=r"a call known to release the GIL "
+                       r"\(hashlib.sha256 of 4 MiB\) read partly too \(another thread kept 70%"
+                       r".*does not give a second thread a full core at the moment; measured "
+                       r"partly"):
+        testing.assert_releases_gil(len, "x")
+    assert len(given) == 3
 
 
 @pytest.mark.usefixtures("quiet")
