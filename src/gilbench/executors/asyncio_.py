@@ -172,11 +172,20 @@ class AsyncioToThreadExecutor(_LoopExecutor):
         self.pool = None
 
     def abort(self) -> None:
-        super().abort()  # not shutdown_default_executor(): it waits for running threads
+        # the pool first, the loop after: a thread whose task was stopped still completes its
+        # future, and that calls into the loop; closed meanwhile, the loop makes asyncio log
+        # "exception calling callback ... Event loop is closed" (seen under 3.13t, where that
+        # thread runs beside this one). Not shutdown_default_executor(): it waits for every
+        # running thread, and one blocked in C code may never end
         if self.pool is not None:
             pool, self.pool = self.pool, None
             pool.shutdown(wait=False, cancel_futures=True)
-            linger(getattr(pool, "_threads", ()))
+            threads = list(getattr(pool, "_threads", ()))
+            deadline = time.monotonic() + STOP_GRACE_S
+            for t in threads:  # they exit once their task is over: stopped, or done
+                t.join(max(0.0, deadline - time.monotonic()))
+            linger(threads)
+        super().abort()
 
 
 class AsyncioProcessExecutor(_LoopExecutor):
