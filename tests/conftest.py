@@ -108,6 +108,7 @@ def _needed_cores(item: pytest.Item) -> int | None:
 
 #: fixtures and markers that measure: a test that uses one is ``quiet``
 MEASURING_FIXTURES = frozenset({"timed_quietly", "others_cores", "two_full_cores",
+                                "parallel_speedup",
                                 "skip_if_one_core", "gil_check"})
 MEASURING_MARKERS = ("quiet", "needs_cores", "releases_gil", "holds_gil")
 
@@ -459,6 +460,32 @@ def two_full_cores() -> Callable[[str], None]:
     """``two_full_cores(what)``: skip the test unless this host's second CPU now gives a
     second thread a full core (``skip_unless_two_full_cores``)."""
     return skip_unless_two_full_cores
+
+
+def _parallel_speedup(one: Callable[[], Any], two: Callable[[], Any], what: str,
+                      bound: float = 1.4) -> tuple[float, list[float], list[float]]:
+    """The best time of ``one()`` over the best time of ``two()`` (``_timed_quietly``; a skip when
+    every try was disturbed), with the timings. Short of ``bound``, the host is asked whether
+    its second CPU is a full core now (``skip_unless_two_full_cores``): a 2-vCPU VM's gave about
+    0.7 of one for a second or two, the tries included; if it is, measured once more."""
+    def measured() -> tuple[float, list[float], list[float]]:
+        alone, both = _timed_quietly(one), _timed_quietly(two)
+        if not alone or not both:
+            pytest.skip("host too busy: other processes took a core in every try")
+        return min(alone) / min(both), alone, both
+
+    speedup, alone, both = measured()
+    if speedup <= bound:
+        skip_unless_two_full_cores(f"{what} read {speedup:.2f}x")
+        speedup, alone, both = measured()
+    return speedup, alone, both
+
+
+@pytest.fixture
+def parallel_speedup():
+    """``parallel_speedup(one, two, what) -> (speedup, [one's times], [two's times])``: the
+    speedup of running the work two ways at once over one (``_parallel_speedup``)."""
+    return _parallel_speedup
 
 
 @pytest.fixture

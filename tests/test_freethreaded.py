@@ -103,29 +103,20 @@ def test_info_says_free_threaded_and_gil_state() -> None:
 
 @needs_free_threading
 @pytest.mark.needs_cores
-def test_python_threads_run_in_parallel_without_the_gil(timed_quietly, two_full_cores) -> None:
+def test_python_threads_run_in_parallel_without_the_gil(parallel_speedup) -> None:
     # Pure-Python CPU work on 2 threads: about 2x on 2 free cores without a GIL, about 1x with
     # one. One run: best of the tries in which no other process took a core; generous bound.
     # Short of it, the host is asked whether its second CPU is a full core now (a 2-vCPU VM
     # read 1.35x here with no other test beside it, on a day its two vCPUs at moments gave
-    # about one core's work): if it is, measured once more (such a moment can last a second
-    # or two, the tries included), and the bound holds.
+    # about one core's work): if it is, measured once more, and the bound holds.
     kernel = kernels.get("primes")
     size = 150_000
     chunks = kernel.split(size, 8)
     with get_executor("serial")("primes", "python", 1, size) as serial, \
             get_executor("threads")("primes", "python", 2, size) as threads:
-        def measured() -> tuple[float, list, list]:
-            alone = timed_quietly(lambda: serial.run(chunks))
-            both = timed_quietly(lambda: threads.run(chunks))
-            if not alone or not both:
-                pytest.skip("host too busy: other processes took a core in every try")
-            return min(alone) / min(both), alone, both
-
-        speedup, alone, both = measured()
-        if speedup <= 1.4:
-            two_full_cores(f"free-threaded pure-Python threads read {speedup:.2f}x on 2 threads")
-            speedup, alone, both = measured()
+        speedup, alone, both = parallel_speedup(
+            lambda: serial.run(chunks), lambda: threads.run(chunks),
+            "free-threaded pure-Python threads on 2 threads")
     assert speedup > 1.4, (alone, both)
 
 

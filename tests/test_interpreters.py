@@ -180,7 +180,7 @@ def test_close_destroys_the_interpreters() -> None:
 
 @needs_subinterpreters
 @pytest.mark.needs_cores
-def test_two_interpreters_run_python_in_parallel(timed_quietly, two_full_cores) -> None:
+def test_two_interpreters_run_python_in_parallel(parallel_speedup) -> None:
     # One run: best of the tries in which no other process took a core; generous bound. On 2
     # free cores the expected ratio is near 2; a shared GIL would give about 1. Short of it,
     # the host is asked whether its second CPU is a full core now (a 2-vCPU VM's gave about
@@ -189,17 +189,8 @@ def test_two_interpreters_run_python_in_parallel(timed_quietly, two_full_cores) 
     chunks = kernel.split(120_000, 8)
     with InterpretersExecutor("primes", "python", 1, 120_000) as one, \
             InterpretersExecutor("primes", "python", 2, 120_000) as two:
-        def measured() -> tuple[float, list, list]:
-            alone = timed_quietly(lambda: one.run(chunks))
-            both = timed_quietly(lambda: two.run(chunks))
-            if not alone or not both:
-                pytest.skip("host too busy: other processes took a core in every try")
-            return min(alone) / min(both), alone, both
-
-        speedup, alone, both = measured()
-        if speedup <= 1.4:
-            two_full_cores(f"two subinterpreters read {speedup:.2f}x")
-            speedup, alone, both = measured()
+        speedup, alone, both = parallel_speedup(lambda: one.run(chunks),
+                                                lambda: two.run(chunks), "two subinterpreters")
     assert speedup > 1.4, (alone, both)
 
 
