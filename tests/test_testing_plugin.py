@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from typing import Any
 
 import pytest
 
@@ -80,28 +81,35 @@ def test_marker_and_fixture_pass_releasing_and_fail_holding_with_the_measurement
         pytester, others_cores, two_full_cores):
     pytester.makeini(STRICT_INI)
     pytester.makepyfile(test_lib=PROJECT)
-    result, others = others_cores(
-        lambda: pytester.runpytest_subprocess(*NO_HYPOTHESIS, "-rA", timeout=240))
-    text = result.stdout.str()
-    # other processes on the CPUs slow the checks' loop as GIL sharing does (and can preempt
-    # the call's thread while it holds the GIL): a releasing call then reads as "partly"
-    if "host busy" in text or "host too busy" in text or (others is not None
-                                                         and others > QUIET_CORES):
-        pytest.skip(f"host busy while the test project measured: other processes used "
-                    f"{others:.2f} cores (over {QUIET_CORES}); its outcomes: "
-                    f"{result.parseoutcomes()}")
-    if "does not give a second thread a full core" in text:  # said by gilbench.testing itself
-        pytest.skip(f"the test project's checks found this host's second CPU short of a full "
-                    f"core (a call known to release the GIL read short too); its outcomes: "
-                    f"{result.parseoutcomes()}")
-    got = result.parseoutcomes()
+
+    def run_project() -> tuple[Any, str, dict[str, int]]:
+        result, others = others_cores(
+            lambda: pytester.runpytest_subprocess(*NO_HYPOTHESIS, "-rA", timeout=240))
+        text = result.stdout.str()
+        # other processes on the CPUs slow the checks' loop as GIL sharing does (and can
+        # preempt the call's thread while it holds the GIL): a releasing call reads "partly"
+        if "host busy" in text or "host too busy" in text or (others is not None
+                                                             and others > QUIET_CORES):
+            pytest.skip(f"host busy while the test project measured: other processes used "
+                        f"{others:.2f} cores (over {QUIET_CORES}); its outcomes: "
+                        f"{result.parseoutcomes()}")
+        if "does not give a second thread a full core" in text:  # said by gilbench.testing
+            pytest.skip(f"the test project's checks found this host's second CPU short of a "
+                        f"full core (a call known to release the GIL read short too); its "
+                        f"outcomes: {result.parseoutcomes()}")
+        return result, text, result.parseoutcomes()
+
+    result, text, got = run_project()
     if got.get("passed") != 3 or "test_lib.digest: could not show" in text:
         # hashlib read as partly releasing or holding, in a test that expects it to (passed
         # != 3) or in the one that asserts it holds (undecided there, e.g. 68%-95% over 21
         # windows, seen beside idle pytest workers): on a host whose second CPU is not a full
-        # core now (2-vCPU VMs on one physical core, steal), no GIL check can tell
+        # core now (2-vCPU VMs on one physical core, steal), no GIL check can tell. If it is a
+        # full core now, the moment has passed (a second or two on a 2-vCPU AMD EPYC VM, where
+        # the consult, taken after, read two full cores): the project runs once more
         two_full_cores(f"the test project's releasing call did not read as releasing "
                        f"({got})")
+        result, text, got = run_project()
     assert got.get("passed") == 3 and got.get("failed") == 3, text
     for name in ("test_marker_releasing", "test_fixture_releasing", "test_marker_holds"):
         assert re.search(rf"PASSED .*::{name}\b", text), (name, text)
